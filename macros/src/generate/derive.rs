@@ -1,0 +1,180 @@
+//! Writes the impls for `#[derive(TarsStruct)]` and `#[derive(TarsEnum)]`.
+//!
+//! The impls stay short: encoding and decoding logic lives in the runtime's `__private`
+//! helpers, named through the facade crate so that users depend on `tars-rpc` alone.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Expr, ExprLit, Generics, Lit, Path};
+
+use crate::model::derive::{type_span, EnumModel, Presence, StructModel};
+
+/// Adds `T: TarsType` to every type parameter.
+fn bounded_generics(generics: &Generics, krate: &Path) -> Generics {
+    let mut generics = generics.clone();
+    let params: Vec<_> = generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect();
+    let where_clause = generics.make_where_clause();
+    for param in params {
+        where_clause
+            .predicates
+            .push(syn::parse_quote!(#param: #krate::__private::TarsType));
+    }
+    generics
+}
+
+/// `TarsType` for a struct or enum, delegating to the runtime helper pair `write_*`/`read_*`.
+fn tars_type_impl(
+    model_ident: &syn::Ident,
+    generics: &Generics,
+    krate: &Path,
+    kind: &str,
+) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let write = format_ident!("write_{kind}");
+    let read = format_ident!("read_{kind}");
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::TarsType for #model_ident #ty_generics #where_clause {
+            #[inline]
+            fn write_field(&self, tag: u8, buf: &mut #p::BytesMut) {
+                #p::#write(self, tag, buf)
+            }
+            #[inline]
+            fn read_field(
+                reader: &mut #p::TarsReader<'_>,
+                head: #p::Head,
+            ) -> #p::Result<Self, #p::DecodeError> {
+                #p::#read(reader, head)
+            }
+        }
+    }
+}
+
+pub fn struct_impl(model: &StructModel) -> TokenStream {
+    let krate = &model.krate;
+    let p = quote!(#krate::__private);
+    let ident = &model.ident;
+    let name = ident.to_string();
+    let generics = bounded_generics(&model.generics, krate);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+
+    let writes = model.fields.iter().map(|field| {
+        let member = &field.member;
+        let tag = field.tag;
+        // spanned so that a type without a TARS encoding is reported at the field
+        let span = type_span(&field.ty);
+        match &field.presence {
+            Presence::Required => quote_spanned!(span=> #p::write_required(&self.#member, #tag, buf);),
+            Presence::Optional => quote_spanned!(span=> #p::write_optional(&self.#member, #tag, buf);),
+            Presence::OptionalWithDefault(default) => {
+                quote_spanned!(span=> #p::write_unless_default(&self.#member, &(#default), #tag, buf);)
+            }
+        }
+    });
+
+    let locals: Vec<_> = (0..model.fields.len())
+        .map(|i| format_ident!("__field{i}"))
+        .collect();
+    let declarations = model.fields.iter().zip(&locals).map(|(field, local)| {
+        let ty = &field.ty;
+        quote!(let mut #local: #p::Option<#ty> = #p::None;)
+    });
+    let arms = model.fields.iter().zip(&locals).map(|(field, local)| {
+        let tag = field.tag;
+        let field_name = &field.name;
+        quote!(#tag => #local = #p::Some(#p::read_field(reader, head, #name, #field_name)?),)
+    });
+    let inits = model.fields.iter().zip(&locals).map(|(field, local)| {
+        let member = &field.member;
+        let tag = field.tag;
+        let field_name = &field.name;
+        let value = match &field.presence {
+            Presence::Required => quote!(#p::required(#local, #name, #field_name, #tag)?),
+            Presence::Optional => quote!(#p::Option::unwrap_or_default(#local)),
+            Presence::OptionalWithDefault(default) => {
+                let default = owned_default(default);
+                quote!(match #local { #p::Some(value) => value, #p::None => #default })
+            }
+        };
+        quote!(#member: #value,)
+    });
+    let type_impl = tars_type_impl(ident, &generics, krate, "struct");
+
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::TarsStruct for #ident #ty_generics #where_clause {
+            const STRUCT_NAME: &'static str = #name;
+
+            fn write_fields(&self, buf: &mut #p::BytesMut) {
+                #(#writes)*
+            }
+
+            fn read_fields(reader: &mut #p::TarsReader<'_>) -> #p::Result<Self, #p::DecodeError> {
+                #(#declarations)*
+                while let #p::Some(head) = reader.next_field()? {
+                    match head.tag {
+                        #(#arms)*
+                        _ => reader.skip_value(head)?,
+                    }
+                }
+                #p::Ok(Self { #(#inits)* })
+            }
+        }
+
+        #type_impl
+    }
+}
+
+/// A string literal default becomes an owned `String`; any other expression is used as written.
+fn owned_default(default: &Expr) -> TokenStream {
+    match default {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(_), ..
+        }) => {
+            quote!(::std::string::String::from(#default))
+        }
+        _ => quote!(#default),
+    }
+}
+
+pub fn enum_impl(model: &EnumModel) -> TokenStream {
+    let krate = &model.krate;
+    let p = quote!(#krate::__private);
+    let ident = &model.ident;
+    let name = ident.to_string();
+    let (impl_generics, ty_generics, where_clause) = model.generics.split_for_impl();
+    let to_value = model.variants.iter().map(|variant| {
+        let (variant, value) = (&variant.ident, variant.value);
+        quote!(Self::#variant => #value,)
+    });
+    let from_value = model.variants.iter().map(|variant| {
+        let (variant, value) = (&variant.ident, variant.value);
+        quote!(#value => #p::Some(Self::#variant),)
+    });
+    let type_impl = tars_type_impl(ident, &model.generics, krate, "enum");
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::TarsEnum for #ident #ty_generics #where_clause {
+            const ENUM_NAME: &'static str = #name;
+
+            fn value(&self) -> i32 {
+                match self {
+                    #(#to_value)*
+                }
+            }
+
+            fn from_value(value: i32) -> #p::Option<Self> {
+                match value {
+                    #(#from_value)*
+                    _ => #p::None,
+                }
+            }
+        }
+
+        #type_impl
+    }
+}

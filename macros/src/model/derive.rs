@@ -1,0 +1,258 @@
+//! Checks a parsed derive input against TARS's rules and describes what to generate.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::Span;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprUnary, Generics, Ident, Lit, Member, Path, Type, UnOp};
+
+use crate::parse::derive::{Errors, ParsedEnum, ParsedStruct};
+
+/// How a field behaves when absent on the wire and whether it is always written.
+pub enum Presence {
+    /// Always written; absent on the wire is an error.
+    Required,
+    /// Written unless it holds its type's default value; absent reads as `Default::default()`.
+    Optional,
+    /// Written unless it equals the declared default; absent reads as that default.
+    OptionalWithDefault(Expr),
+}
+
+pub struct FieldModel {
+    pub member: Member,
+    /// The field's name in error messages.
+    pub name: String,
+    pub ty: Type,
+    pub tag: u8,
+    pub presence: Presence,
+}
+
+pub struct StructModel {
+    pub ident: Ident,
+    pub generics: Generics,
+    pub krate: Path,
+    /// Sorted by tag: TARS writes fields in ascending tag order.
+    pub fields: Vec<FieldModel>,
+}
+
+pub struct VariantModel {
+    pub ident: Ident,
+    pub value: i32,
+}
+
+pub struct EnumModel {
+    pub ident: Ident,
+    pub generics: Generics,
+    pub krate: Path,
+    pub variants: Vec<VariantModel>,
+}
+
+fn default_krate(krate: Option<Path>) -> Path {
+    krate.unwrap_or_else(|| syn::parse_quote!(::tars_rpc))
+}
+
+impl StructModel {
+    pub fn build(parsed: ParsedStruct<'_>) -> syn::Result<Self> {
+        let mut errors = Errors::default();
+        let mut fields = Vec::new();
+        let mut seen: BTreeMap<u8, String> = BTreeMap::new();
+        for parsed_field in &parsed.fields {
+            let field = parsed_field.field;
+            let attrs = &parsed_field.attrs;
+            let (member, name) = match &field.ident {
+                Some(ident) => (Member::Named(ident.clone()), ident.to_string()),
+                None => (
+                    Member::Unnamed(parsed_field.index.into()),
+                    parsed_field.index.to_string(),
+                ),
+            };
+            let Some((tag, tag_span)) = attrs.tag else {
+                errors.push(syn::Error::new(
+                    field.span(),
+                    format!("field `{name}` has no tag; add `#[tars(tag = N)]` with a tag from 0 to 255 that no other field uses"),
+                ));
+                continue;
+            };
+            if let Some(other) = seen.insert(tag, name.clone()) {
+                errors.push(syn::Error::new(
+                    tag_span,
+                    format!("tag {tag} is already used by field `{other}`; each field needs its own tag"),
+                ));
+            }
+            if let Some(error) = unsupported_type(&field.ty) {
+                errors.push(error);
+            }
+            let is_option = is_option(&field.ty);
+            let presence = match (&attrs.default, attrs.optional, attrs.require) {
+                (_, Some(_), Some(span)) => {
+                    errors.push(syn::Error::new(
+                        span,
+                        "a field is either `optional` or `require`, not both",
+                    ));
+                    continue;
+                }
+                (Some(default), _, Some(span)) => {
+                    errors.push(syn::Error::new(
+                        span.join(default.span()).unwrap_or(span),
+                        "a `default` applies to optional fields only; remove `require` or `default`",
+                    ));
+                    continue;
+                }
+                (Some(default), _, None) if is_option => {
+                    errors.push(syn::Error::new(
+                        default.span(),
+                        "an `Option` field defaults to `None`; remove `default`, or use the inner type with `default = ...`",
+                    ));
+                    continue;
+                }
+                (None, None, Some(span)) if is_option => {
+                    errors.push(syn::Error::new(
+                        span,
+                        "an `Option` field is optional on the wire; remove `require`, or use the inner type",
+                    ));
+                    continue;
+                }
+                (Some(default), _, None) => Presence::OptionalWithDefault(default.clone()),
+                (None, Some(_), None) => Presence::Optional,
+                (None, None, None) if is_option => Presence::Optional,
+                (None, None, _) => Presence::Required,
+            };
+            fields.push(FieldModel {
+                member,
+                name,
+                ty: field.ty.clone(),
+                tag,
+                presence,
+            });
+        }
+        fields.sort_by_key(|field| field.tag);
+        errors.finish(StructModel {
+            ident: parsed.input.ident.clone(),
+            generics: parsed.input.generics.clone(),
+            krate: default_krate(parsed.container.krate),
+            fields,
+        })
+    }
+}
+
+impl EnumModel {
+    pub fn build(parsed: ParsedEnum<'_>) -> syn::Result<Self> {
+        let mut errors = Errors::default();
+        let mut variants = Vec::new();
+        let mut seen: BTreeMap<i32, Ident> = BTreeMap::new();
+        let mut next: Option<i64> = Some(0);
+        for parsed_variant in &parsed.variants {
+            let variant = parsed_variant.variant;
+            if !variant.fields.is_empty() {
+                errors.push(syn::Error::new(
+                    variant.fields.span(),
+                    format!(
+                        "a TARS enum is a plain integer; remove the fields of `{}`",
+                        variant.ident
+                    ),
+                ));
+                continue;
+            }
+            let value = match &variant.discriminant {
+                Some((_, expr)) => match int_literal(expr) {
+                    Some(value) => Some(value),
+                    None => {
+                        errors.push(syn::Error::new(
+                            expr.span(),
+                            "write the value as an integer literal, e.g. `Blue = 5`, so the macro can number the variants after it",
+                        ));
+                        continue;
+                    }
+                },
+                None => next,
+            };
+            let Some(value) = value.and_then(|value| i32::try_from(value).ok()) else {
+                errors.push(syn::Error::new(
+                    variant.span(),
+                    "a TARS enum value must fit in an `int` (i32)",
+                ));
+                continue;
+            };
+            if let Some(other) = seen.insert(value, variant.ident.clone()) {
+                errors.push(syn::Error::new(
+                    variant.span(),
+                    format!("value {value} is already used by `{other}`; each variant needs its own value"),
+                ));
+            }
+            next = i64::from(value).checked_add(1);
+            variants.push(VariantModel {
+                ident: variant.ident.clone(),
+                value,
+            });
+        }
+        errors.finish(EnumModel {
+            ident: parsed.input.ident.clone(),
+            generics: parsed.input.generics.clone(),
+            krate: default_krate(parsed.container.krate),
+            variants,
+        })
+    }
+}
+
+fn int_literal(expr: &Expr) -> Option<i64> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => lit.base10_parse().ok(),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => int_literal(expr).map(|v| -v),
+        Expr::Group(group) => int_literal(&group.expr),
+        _ => None,
+    }
+}
+
+/// Whether the type is written `Option<...>` (an optional field by nature).
+pub fn is_option(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|segment| segment.ident == "Option")
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        _ => None,
+    }
+}
+
+/// A clear error for field types TARS has no encoding for, instead of a trait-bound error.
+fn unsupported_type(ty: &Type) -> Option<syn::Error> {
+    let advice = match ty {
+        Type::Reference(_) => "a TARS struct owns its data; use `String` instead of `&str`, `Vec<T>` or `Bytes` instead of a slice",
+        Type::Tuple(tuple) if tuple.elems.is_empty() => "`()` has no TARS encoding; remove the field",
+        Type::Tuple(_) => "tuples have no TARS encoding; use a struct that derives `TarsStruct`",
+        Type::Array(_) | Type::Slice(_) => "arrays have no TARS encoding; use `Vec<T>` (or `Vec<u8>`/`Bytes` for bytes)",
+        _ => {
+            let segment = last_segment(ty)?;
+            if !segment.arguments.is_empty() {
+                return None;
+            }
+            match segment.ident.to_string().as_str() {
+                "u64" | "usize" | "u128" => "TARS has no unsigned 64-bit integer; use `i64` (TARS `long`) or `u32`",
+                "isize" | "i128" => "TARS integers are at most 64 bits; use `i64` (TARS `long`)",
+                "char" => "TARS has no character type; use `i8` (TARS `byte`) or `String`",
+                "str" => "use `String`",
+                _ => return None,
+            }
+        }
+    };
+    let shown = quote!(#ty).to_string().replace(' ', "");
+    Some(syn::Error::new(
+        ty.span(),
+        format!("unsupported field type `{shown}`: {advice}"),
+    ))
+}
+
+/// The span of a field's type, so that trait-bound errors point at the field.
+pub fn type_span(ty: &Type) -> Span {
+    ty.span()
+}

@@ -1,0 +1,90 @@
+//! What generated code calls. Not public API: it may change in any release.
+
+pub use bytes::BytesMut;
+pub use core::option::Option::{self, None, Some};
+pub use core::result::Result::{self, Err, Ok};
+
+pub use crate::codec::{DecodeError, Head, TarsEnum, TarsReader, TarsStruct, TarsType};
+
+/// Writes a required field.
+#[inline]
+pub fn write_required<T: TarsType>(value: &T, tag: u8, buf: &mut BytesMut) {
+    value.write_field(tag, buf);
+}
+
+/// Writes an optional field unless it holds its type's default value.
+#[inline]
+pub fn write_optional<T: TarsType>(value: &T, tag: u8, buf: &mut BytesMut) {
+    if !value.is_default_value() {
+        value.write_field(tag, buf);
+    }
+}
+
+/// Writes an optional field with a declared default unless it equals that default.
+#[inline]
+pub fn write_unless_default<T: TarsType + PartialEq>(
+    value: &T,
+    default: &T,
+    tag: u8,
+    buf: &mut BytesMut,
+) {
+    if value != default {
+        value.write_field(tag, buf);
+    }
+}
+
+/// Reads a struct field, naming the struct, field and tag in any error.
+#[inline]
+pub fn read_field<T: TarsType>(
+    reader: &mut TarsReader<'_>,
+    head: Head,
+    ty: &'static str,
+    field: &'static str,
+) -> Result<T, DecodeError> {
+    T::read_field(reader, head).map_err(|error| error.in_field(ty, field, head.tag))
+}
+
+/// The value of a required field, or the error naming it.
+#[inline]
+pub fn required<T>(
+    value: Option<T>,
+    ty: &'static str,
+    field: &'static str,
+    tag: u8,
+) -> Result<T, DecodeError> {
+    match value {
+        Some(value) => Ok(value),
+        None => Err(DecodeError::MissingField { ty, field, tag }),
+    }
+}
+
+/// `TarsType::write_field` for a struct: its fields between begin and end markers.
+#[inline]
+pub fn write_struct<T: TarsStruct>(value: &T, tag: u8, buf: &mut BytesMut) {
+    crate::codec::writer::write_struct(buf, tag, |buf| value.write_fields(buf));
+}
+
+/// `TarsType::read_field` for a struct.
+#[inline]
+pub fn read_struct<T: TarsStruct>(
+    reader: &mut TarsReader<'_>,
+    head: Head,
+) -> Result<T, DecodeError> {
+    reader.read_struct(head, T::read_fields)
+}
+
+/// `TarsType::write_field` for an enum: its value as an `int`.
+#[inline]
+pub fn write_enum<T: TarsEnum>(value: &T, tag: u8, buf: &mut BytesMut) {
+    crate::codec::writer::write_i32(buf, tag, value.value());
+}
+
+/// `TarsType::read_field` for an enum.
+#[inline]
+pub fn read_enum<T: TarsEnum>(reader: &mut TarsReader<'_>, head: Head) -> Result<T, DecodeError> {
+    let value = reader.read_i32(head)?;
+    T::from_value(value).ok_or(DecodeError::UnknownEnumValue {
+        ty: T::ENUM_NAME,
+        value,
+    })
+}

@@ -1,0 +1,136 @@
+//! Decoding errors.
+
+use super::WireType;
+
+/// Why bytes could not be decoded into the requested value.
+///
+/// Errors inside a struct field are wrapped in [`DecodeError::InField`], so the message
+/// names every struct, field and tag on the way down:
+///
+/// ```
+/// use tars_rpc::{codec::DecodeError, TarsStruct};
+///
+/// #[derive(TarsStruct, Debug)]
+/// struct Login {
+///     #[tars(tag = 0)]
+///     user: String,
+/// }
+///
+/// // an int at tag 0 where a string is expected
+/// let err = Login::decode_from(&[0x00, 0x05]).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "Login.user (tag 0): type mismatch: expected string, found int1"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ended in the middle of a value.
+    #[error("unexpected end of input: {needed} more bytes needed, {remaining} left")]
+    UnexpectedEof {
+        /// How many bytes the value needed.
+        needed: usize,
+        /// How many were left.
+        remaining: usize,
+    },
+    /// A head carries a type code TARS does not define (14 or 15).
+    #[error("unknown wire type code {0}")]
+    UnknownWireType(u8),
+    /// The wire type cannot be read as the requested Rust type.
+    #[error("type mismatch: expected {expected}, found {found}")]
+    TypeMismatch {
+        /// The TARS type the reader wanted.
+        expected: &'static str,
+        /// What the input has.
+        found: WireType,
+    },
+    /// An integer does not fit the requested Rust type.
+    #[error("integer {value} out of range for {expected}")]
+    OutOfRange {
+        /// The Rust type the reader wanted.
+        expected: &'static str,
+        /// The value on the wire.
+        value: i64,
+    },
+    /// A list, map or byte-list size is negative.
+    #[error("negative size {0}")]
+    NegativeSize(i64),
+    /// A size announces more elements than the input could possibly hold.
+    #[error("size {size} exceeds the {remaining} bytes left")]
+    SizeTooLarge {
+        /// The announced size.
+        size: u64,
+        /// Bytes left in the input.
+        remaining: usize,
+    },
+    /// The size of a list or map is not written at tag 0 as TARS requires.
+    #[error("size of a list or map must be at tag 0, found tag {0}")]
+    BadSizeTag(u8),
+    /// A string is not valid UTF-8.
+    #[error("string is not valid UTF-8")]
+    InvalidUtf8,
+    /// Structs, lists and maps are nested deeper than [`MAX_DEPTH`](super::MAX_DEPTH).
+    #[error("nesting deeper than {} levels", super::MAX_DEPTH)]
+    TooDeep,
+    /// A struct end marker where none was open.
+    #[error("struct end marker outside a struct")]
+    UnexpectedStructEnd,
+    /// A required field is absent.
+    #[error("{ty}.{field}: required field (tag {tag}) is missing")]
+    MissingField {
+        /// The struct.
+        ty: &'static str,
+        /// The Rust field name.
+        field: &'static str,
+        /// Its tag.
+        tag: u8,
+    },
+    /// A TARS enum value with no matching variant.
+    #[error("{ty}: unknown enum value {value}")]
+    UnknownEnumValue {
+        /// The enum.
+        ty: &'static str,
+        /// The value on the wire.
+        value: i32,
+    },
+    /// Bytes are left over after a complete value was read.
+    #[error("{0} trailing bytes after the value")]
+    TrailingBytes(usize),
+    /// An error inside a struct field.
+    #[error("{ty}.{field} (tag {tag}): {source}")]
+    InField {
+        /// The struct.
+        ty: &'static str,
+        /// The Rust field name.
+        field: &'static str,
+        /// Its tag.
+        tag: u8,
+        /// What went wrong inside the field.
+        source: Box<DecodeError>,
+    },
+    /// Any other error, with its message (for hand-written [`TarsType`](super::TarsType) impls).
+    #[error("{0}")]
+    Custom(String),
+}
+
+impl DecodeError {
+    /// Wraps this error as the error of a struct field.
+    #[cold]
+    pub fn in_field(self, ty: &'static str, field: &'static str, tag: u8) -> Self {
+        Self::InField {
+            ty,
+            field,
+            tag,
+            source: Box::new(self),
+        }
+    }
+
+    /// The innermost error, beneath any [`DecodeError::InField`] wrappers.
+    pub fn root_cause(&self) -> &DecodeError {
+        match self {
+            Self::InField { source, .. } => source.root_cause(),
+            other => other,
+        }
+    }
+}

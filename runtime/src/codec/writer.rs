@@ -1,0 +1,139 @@
+//! Writing TARS values, byte for byte as TarsCpp's `TarsOutputStream` writes them.
+//!
+//! Every function appends one field (head and value) to a [`BytesMut`].
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use tars_rpc::codec::writer;
+//! let mut buf = BytesMut::new();
+//! writer::write_i32(&mut buf, 1, 300); // the smallest width that holds the value
+//! writer::write_i32(&mut buf, 2, 0); // zero is a head alone
+//! assert_eq!(&buf[..], &[0x11, 0x01, 0x2c, 0x2c]);
+//! ```
+
+use bytes::{BufMut, BytesMut};
+
+use super::wire::write_head;
+use super::WireType;
+
+/// Writes a TARS `byte`: a zero head for 0, else one byte.
+#[inline]
+pub fn write_i8(buf: &mut BytesMut, tag: u8, value: i8) {
+    if value == 0 {
+        write_head(buf, tag, WireType::Zero);
+    } else {
+        write_head(buf, tag, WireType::Int1);
+        buf.put_i8(value);
+    }
+}
+
+/// Writes a TARS `short`, as a `byte` when it fits.
+#[inline]
+pub fn write_i16(buf: &mut BytesMut, tag: u8, value: i16) {
+    match i8::try_from(value) {
+        Ok(value) => write_i8(buf, tag, value),
+        Err(_) => {
+            write_head(buf, tag, WireType::Int2);
+            buf.put_i16(value);
+        }
+    }
+}
+
+/// Writes a TARS `int`, as a `short` when it fits.
+#[inline]
+pub fn write_i32(buf: &mut BytesMut, tag: u8, value: i32) {
+    match i16::try_from(value) {
+        Ok(value) => write_i16(buf, tag, value),
+        Err(_) => {
+            write_head(buf, tag, WireType::Int4);
+            buf.put_i32(value);
+        }
+    }
+}
+
+/// Writes a TARS `long`, as an `int` when it fits.
+#[inline]
+pub fn write_i64(buf: &mut BytesMut, tag: u8, value: i64) {
+    match i32::try_from(value) {
+        Ok(value) => write_i32(buf, tag, value),
+        Err(_) => {
+            write_head(buf, tag, WireType::Int8);
+            buf.put_i64(value);
+        }
+    }
+}
+
+/// Writes a TARS `float`: always four bytes, 0.0 included, as TarsCpp does.
+#[inline]
+pub fn write_f32(buf: &mut BytesMut, tag: u8, value: f32) {
+    write_head(buf, tag, WireType::Float);
+    buf.put_f32(value);
+}
+
+/// Writes a TARS `double`: always eight bytes.
+#[inline]
+pub fn write_f64(buf: &mut BytesMut, tag: u8, value: f64) {
+    write_head(buf, tag, WireType::Double);
+    buf.put_f64(value);
+}
+
+/// Writes a TARS `string`: a one-byte length up to 255 bytes, else a four-byte one.
+///
+/// # Panics
+/// If the string is longer than `u32::MAX` bytes, which TARS cannot express.
+#[inline]
+pub fn write_string(buf: &mut BytesMut, tag: u8, value: &[u8]) {
+    match u8::try_from(value.len()) {
+        Ok(len) => {
+            write_head(buf, tag, WireType::String1);
+            buf.put_u8(len);
+        }
+        Err(_) => {
+            let len = u32::try_from(value.len()).expect("a TARS string is at most 4 GiB");
+            write_head(buf, tag, WireType::String4);
+            buf.put_u32(len);
+        }
+    }
+    buf.put_slice(value);
+}
+
+/// Writes a `vector<byte>` as a simple list.
+#[inline]
+pub fn write_byte_list(buf: &mut BytesMut, tag: u8, value: &[u8]) {
+    write_head(buf, tag, WireType::SimpleList);
+    write_head(buf, 0, WireType::Int1);
+    write_size(buf, value.len());
+    buf.put_slice(value);
+}
+
+/// Writes the size of a list or map: an `int` at tag 0.
+///
+/// # Panics
+/// If `len` exceeds `i32::MAX`, which TARS cannot express.
+#[inline]
+pub fn write_size(buf: &mut BytesMut, len: usize) {
+    let len = i32::try_from(len).expect("a TARS list or map holds at most i32::MAX entries");
+    write_i32(buf, 0, len);
+}
+
+/// Writes a list head and its size; the caller then writes `len` elements at tag 0.
+#[inline]
+pub fn write_list_head(buf: &mut BytesMut, tag: u8, len: usize) {
+    write_head(buf, tag, WireType::List);
+    write_size(buf, len);
+}
+
+/// Writes a map head and its size; the caller then writes `len` keys at tag 0, each followed by its value at tag 1.
+#[inline]
+pub fn write_map_head(buf: &mut BytesMut, tag: u8, len: usize) {
+    write_head(buf, tag, WireType::Map);
+    write_size(buf, len);
+}
+
+/// Writes a nested struct: a begin marker, the fields `write_fields` writes, an end marker.
+#[inline]
+pub fn write_struct(buf: &mut BytesMut, tag: u8, write_fields: impl FnOnce(&mut BytesMut)) {
+    write_head(buf, tag, WireType::StructBegin);
+    write_fields(buf);
+    write_head(buf, 0, WireType::StructEnd);
+}

@@ -1,0 +1,141 @@
+//! Framing: every TARS packet travels behind a 4-byte big-endian length that counts itself.
+//!
+//! [`FrameCodec`] is a tokio-util [`Decoder`] and [`Encoder`] for such frames.
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use tars_rpc::framing::FrameCodec;
+//! use tokio_util::codec::{Decoder, Encoder};
+//!
+//! let mut codec = FrameCodec::default();
+//! let mut wire = BytesMut::new();
+//! codec.encode(Bytes::from_static(b"body"), &mut wire).unwrap();
+//! assert_eq!(&wire[..], b"\x00\x00\x00\x08body");
+//! assert_eq!(codec.decode(&mut wire).unwrap().unwrap(), "body");
+//! ```
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::TarsStruct;
+
+/// Bytes taken by the length prefix.
+pub const LENGTH_PREFIX: usize = 4;
+
+/// The default largest frame, length prefix included: 10 MiB, as TarsCpp's default.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 10 * 1024 * 1024;
+
+/// Why a frame could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The length field is below 4, the length of the field itself.
+    #[error("frame length {0} is shorter than its own 4-byte length field")]
+    TooShort(u32),
+    /// The length field exceeds the codec's maximum.
+    #[error("frame length {len} exceeds the maximum of {max} bytes")]
+    TooLong {
+        /// The frame's length.
+        len: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+    /// The connection failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A length-prefixed frame codec with a maximum frame size.
+///
+/// Decoding yields a frame's body without its length prefix. It never reserves memory on the
+/// strength of a length field: the buffer holds only the bytes actually received.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameCodec {
+    max_frame_len: usize,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME_LEN)
+    }
+}
+
+impl FrameCodec {
+    /// A codec accepting frames of up to `max_frame_len` bytes, length prefix included.
+    pub fn new(max_frame_len: usize) -> Self {
+        Self { max_frame_len }
+    }
+
+    /// The largest frame accepted, length prefix included.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    /// Appends one frame whose body `write_body` writes, patching the length in afterwards so
+    /// that the body is never copied.
+    pub fn write_frame(
+        &self,
+        dst: &mut BytesMut,
+        write_body: impl FnOnce(&mut BytesMut),
+    ) -> Result<(), FrameError> {
+        let start = dst.len();
+        dst.put_u32(0);
+        write_body(dst);
+        let len = dst.len() - start;
+        if len > self.max_frame_len {
+            dst.truncate(start);
+            return Err(FrameError::TooLong {
+                len,
+                max: self.max_frame_len,
+            });
+        }
+        // len <= max_frame_len, which callers keep far below 4 GiB
+        dst[start..start + LENGTH_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        let Some(prefix) = src.get(..LENGTH_PREFIX) else {
+            return Ok(None);
+        };
+        let declared = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        let len = declared as usize;
+        if len < LENGTH_PREFIX {
+            return Err(FrameError::TooShort(declared));
+        }
+        if len > self.max_frame_len {
+            return Err(FrameError::TooLong {
+                len,
+                max: self.max_frame_len,
+            });
+        }
+        if src.len() < len {
+            return Ok(None);
+        }
+        let mut frame = src.split_to(len);
+        frame.advance(LENGTH_PREFIX);
+        Ok(Some(frame.freeze()))
+    }
+}
+
+impl Encoder<Bytes> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, body: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.write_frame(dst, |dst| dst.put_slice(&body))
+    }
+}
+
+/// Encodes a packet (or any top-level struct) straight into the frame.
+impl<T: TarsStruct> Encoder<&T> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, packet: &T, dst: &mut BytesMut) -> Result<(), FrameError> {
+        self.write_frame(dst, |dst| packet.write_fields(dst))
+    }
+}
