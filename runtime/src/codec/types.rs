@@ -175,7 +175,7 @@ impl TarsType for i8 {
 
 /// Unsigned types are written one width up, as TarsCpp writes `unsigned byte/short/int`.
 macro_rules! unsigned_int {
-    ($ty:ty, $wide:ty, $write:ident, $name:literal) => {
+    ($ty:ident, $wide:ty, $write:ident, $name:literal) => {
         impl TarsType for $ty {
             #[inline]
             fn write_field(&self, tag: u8, buf: &mut BytesMut) {
@@ -210,7 +210,7 @@ macro_rules! byte_list_methods {
             })
         }
     };
-    ($other:ty) => {};
+    ($other:ident) => {};
 }
 pub(crate) use byte_list_methods;
 
