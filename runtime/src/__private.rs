@@ -20,15 +20,16 @@ pub fn write_optional<T: TarsType>(value: &T, tag: u8, buf: &mut BytesMut) {
     }
 }
 
-/// Writes an optional field with a declared default unless it equals that default.
+/// Writes an optional field with a declared default unless it equals that default (which may
+/// be of another type, as `"text"` for a `String`).
 #[inline]
-pub fn write_unless_default<T: TarsType + PartialEq>(
+pub fn write_unless_default<T: TarsType + PartialEq<D>, D: ?Sized>(
     value: &T,
-    default: &T,
+    default: &D,
     tag: u8,
     buf: &mut BytesMut,
 ) {
-    if value != default {
+    if *value != *default {
         value.write_field(tag, buf);
     }
 }

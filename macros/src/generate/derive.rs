@@ -86,7 +86,10 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
     let arms = model.fields.iter().zip(&locals).map(|(field, local)| {
         let tag = field.tag;
         let field_name = &field.name;
-        quote!(#tag => #local = #p::Some(#p::read_field(reader, head, #name, #field_name)?),)
+        let span = type_span(&field.ty);
+        let ty = &field.ty;
+        let read = quote_spanned!(span=> #p::read_field::<#ty>(reader, head, #name, #field_name));
+        quote!(#tag => #local = #p::Some(#read?),)
     });
     let inits = model.fields.iter().zip(&locals).map(|(field, local)| {
         let member = &field.member;
@@ -135,7 +138,7 @@ fn owned_default(default: &Expr) -> TokenStream {
         Expr::Lit(ExprLit {
             lit: Lit::Str(_), ..
         }) => {
-            quote!(::std::string::String::from(#default))
+            quote!(<::std::string::String as ::core::convert::From<&str>>::from(#default))
         }
         _ => quote!(#default),
     }
@@ -162,7 +165,7 @@ pub fn enum_impl(model: &EnumModel) -> TokenStream {
             const ENUM_NAME: &'static str = #name;
 
             fn value(&self) -> i32 {
-                match self {
+                match *self {
                     #(#to_value)*
                 }
             }

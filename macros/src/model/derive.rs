@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use proc_macro2::Span;
-use quote::quote;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprUnary, Generics, Ident, Lit, Member, Path, Type, UnOp};
+use syn::{
+    Expr, ExprLit, ExprUnary, GenericArgument, Generics, Ident, Lit, Member, Path, PathArguments,
+    Type, UnOp,
+};
 
 use crate::parse::derive::{Errors, ParsedEnum, ParsedStruct};
 
@@ -226,30 +228,41 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
 
 /// A clear error for field types TARS has no encoding for, instead of a trait-bound error.
 fn unsupported_type(ty: &Type) -> Option<syn::Error> {
-    let advice = match ty {
-        Type::Reference(_) => "a TARS struct owns its data; use `String` instead of `&str`, `Vec<T>` or `Bytes` instead of a slice",
-        Type::Tuple(tuple) if tuple.elems.is_empty() => "`()` has no TARS encoding; remove the field",
-        Type::Tuple(_) => "tuples have no TARS encoding; use a struct that derives `TarsStruct`",
-        Type::Array(_) | Type::Slice(_) => "arrays have no TARS encoding; use `Vec<T>` (or `Vec<u8>`/`Bytes` for bytes)",
+    let message = match ty {
+        Type::Reference(_) => "a TARS struct owns its data: use `String` instead of `&str`, and `Vec<T>` or `Bytes` instead of a slice".to_string(),
+        Type::Tuple(tuple) if tuple.elems.is_empty() => "`()` has no TARS encoding; remove the field".to_string(),
+        Type::Tuple(_) => "tuples have no TARS encoding; use a struct that derives `TarsStruct`".to_string(),
+        Type::Array(_) | Type::Slice(_) => "arrays have no TARS encoding; use `Vec<T>`, or `Vec<u8>` or `Bytes` for bytes".to_string(),
         _ => {
             let segment = last_segment(ty)?;
-            if !segment.arguments.is_empty() {
+            if let PathArguments::AngleBracketed(args) = &segment.arguments {
+                let is_container = ["Vec", "HashMap", "BTreeMap"].iter().any(|name| segment.ident == name);
+                for arg in &args.args {
+                    if let GenericArgument::Type(inner) = arg {
+                        if is_container && is_option(inner) {
+                            return Some(syn::Error::new(
+                                inner.span(),
+                                "`Option` cannot be an element of a TARS list or map, which has no null entries; leave absent entries out, or use a struct with an optional field",
+                            ));
+                        }
+                        if let Some(error) = unsupported_type(inner) {
+                            return Some(error);
+                        }
+                    }
+                }
                 return None;
             }
-            match segment.ident.to_string().as_str() {
+            let advice = match segment.ident.to_string().as_str() {
                 "u64" | "usize" | "u128" => "TARS has no unsigned 64-bit integer; use `i64` (TARS `long`) or `u32`",
                 "isize" | "i128" => "TARS integers are at most 64 bits; use `i64` (TARS `long`)",
                 "char" => "TARS has no character type; use `i8` (TARS `byte`) or `String`",
                 "str" => "use `String`",
                 _ => return None,
-            }
+            };
+            format!("`{}` is not a TARS type: {advice}", segment.ident)
         }
     };
-    let shown = quote!(#ty).to_string().replace(' ', "");
-    Some(syn::Error::new(
-        ty.span(),
-        format!("unsupported field type `{shown}`: {advice}"),
-    ))
+    Some(syn::Error::new(ty.span(), message))
 }
 
 /// The span of a field's type, so that trait-bound errors point at the field.

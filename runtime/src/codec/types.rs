@@ -54,6 +54,11 @@ fn prealloc_len<T>(size: usize) -> usize {
 /// let head = reader.read_head().unwrap();
 /// assert_eq!(Vec::<String>::read_field(&mut reader, head).unwrap(), ["a", "bc"]);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no TARS encoding",
+    label = "not a TARS type",
+    note = "TARS types are bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, Vec<T>, Bytes, BTreeMap<K, V>, HashMap<K, V>, Option<T>, and types that derive `TarsStruct` or `TarsEnum`"
+)]
 pub trait TarsType: Sized {
     /// Writes `self` as the field `tag`: head and value.
     fn write_field(&self, tag: u8, buf: &mut BytesMut);

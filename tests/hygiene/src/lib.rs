@@ -1,0 +1,86 @@
+//! Hygiene: the macros' output must compile in a crate with no prelude, where `tars-rpc` is
+//! known as `tars` and local items shadow the prelude's names.
+
+#![no_implicit_prelude]
+#![allow(dead_code)]
+
+// Shadow the names generated code could be tempted to use unqualified.
+struct Option;
+struct Result;
+struct Some;
+struct None;
+struct Ok;
+struct Err;
+struct Vec;
+struct String;
+struct Default;
+struct BytesMut;
+mod tars_rpc {}
+
+#[derive(
+    ::tars::TarsEnum,
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::marker::Copy,
+    ::core::cmp::PartialEq,
+)]
+#[tars(crate = "::tars")]
+pub enum Level {
+    Low = 1,
+    High,
+}
+
+#[derive(::tars::TarsStruct, ::core::fmt::Debug, ::core::cmp::PartialEq)]
+#[tars(crate = "::tars")]
+pub struct Inner {
+    #[tars(tag = 0)]
+    pub id: i32,
+}
+
+#[derive(::tars::TarsStruct, ::core::fmt::Debug, ::core::cmp::PartialEq)]
+#[tars(crate = "::tars")]
+pub struct Outer<T> {
+    #[tars(tag = 0)]
+    pub name: ::std::string::String,
+    #[tars(tag = 1, optional)]
+    pub items: ::std::vec::Vec<Inner>,
+    #[tars(tag = 2)]
+    pub maybe: ::core::option::Option<Level>,
+    #[tars(tag = 3, default = "x")]
+    pub with_default: ::std::string::String,
+    #[tars(tag = 4, default = 5)]
+    pub number: i64,
+    #[tars(tag = 5)]
+    pub generic: T,
+    #[tars(tag = 6)]
+    pub map: ::std::collections::BTreeMap<i32, Inner>,
+}
+
+#[cfg(test)]
+mod tests {
+    use ::core::assert_eq;
+    use ::core::iter::Iterator as _;
+    use ::tars::TarsStruct as _;
+
+    use super::*;
+
+    #[test]
+    fn round_trips_under_no_prelude() {
+        let value = Outer {
+            name: ::std::string::ToString::to_string("n"),
+            items: ::std::vec![Inner { id: 1 }],
+            maybe: ::core::option::Option::Some(Level::High),
+            with_default: ::std::string::ToString::to_string("x"),
+            number: 6,
+            generic: 7u16,
+            map: ::core::iter::FromIterator::from_iter([(1, Inner { id: 2 })]),
+        };
+        let bytes = value.to_bytes();
+        // the default-valued field at tag 3 is left off
+        assert_eq!(bytes.iter().filter(|&&byte| byte == 0x36).count(), 0);
+        assert_eq!(
+            Outer::<u16>::decode_from(&bytes),
+            ::core::result::Result::Ok(value)
+        );
+    }
+}

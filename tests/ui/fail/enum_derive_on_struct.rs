@@ -1,0 +1,4 @@
+#[derive(tars_rpc::TarsEnum)]
+struct Level(i32);
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(tars_rpc::TarsStruct)]
+enum Color {
+    Red,
+}
+
+fn main() {}
