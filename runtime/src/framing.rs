@@ -61,9 +61,12 @@ impl Default for FrameCodec {
 }
 
 impl FrameCodec {
-    /// A codec accepting frames of up to `max_frame_len` bytes, length prefix included.
+    /// A codec accepting frames of up to `max_frame_len` bytes, length prefix included (at
+    /// most `u32::MAX`, what the length field can express).
     pub fn new(max_frame_len: usize) -> Self {
-        Self { max_frame_len }
+        Self {
+            max_frame_len: max_frame_len.min(u32::MAX as usize),
+        }
     }
 
     /// The largest frame accepted, length prefix included.
@@ -89,7 +92,7 @@ impl FrameCodec {
                 max: self.max_frame_len,
             });
         }
-        // len <= max_frame_len, which callers keep far below 4 GiB
+        // len <= max_frame_len <= u32::MAX
         dst[start..start + LENGTH_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
         Ok(())
     }

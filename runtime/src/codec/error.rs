@@ -70,8 +70,9 @@ pub enum DecodeError {
     /// A string is not valid UTF-8.
     #[error("string is not valid UTF-8")]
     InvalidUtf8,
-    /// Structs, lists and maps are nested deeper than [`MAX_DEPTH`](super::MAX_DEPTH).
-    #[error("nesting deeper than {} levels", super::MAX_DEPTH)]
+    /// Structs, lists and maps are nested deeper than the reader allows
+    /// ([`MAX_DEPTH`](super::MAX_DEPTH) by default).
+    #[error("structs, lists and maps nested too deep")]
     TooDeep,
     /// A struct end marker where none was open.
     #[error("struct end marker outside a struct")]

@@ -5,8 +5,13 @@ use bytes::Bytes;
 use super::{DecodeError, Head, WireType};
 
 /// How deep structs, lists and maps may nest before decoding stops with
-/// [`DecodeError::TooDeep`]; it keeps hostile input from exhausting the stack.
-pub const MAX_DEPTH: u16 = 100;
+/// [`DecodeError::TooDeep`], unless [`TarsReader::with_max_depth`] says otherwise.
+///
+/// It keeps hostile input from exhausting the stack. TARS IDL cannot express recursive types,
+/// so real data nests a few levels; a Rust type that contains itself (through `Box`, `Vec` or
+/// `Option`) recurses once per level, and a very large such struct may need a lower limit on
+/// a small stack.
+pub const MAX_DEPTH: u16 = 32;
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
@@ -30,6 +35,7 @@ pub struct TarsReader<'a> {
     buf: &'a [u8],
     pos: usize,
     depth: u16,
+    max_depth: u16,
     open_structs: u16,
     source: Option<&'a Bytes>,
 }
@@ -41,9 +47,16 @@ impl<'a> TarsReader<'a> {
             buf,
             pos: 0,
             depth: 0,
+            max_depth: MAX_DEPTH,
             open_structs: 0,
             source: None,
         }
+    }
+
+    /// The same reader with another nesting limit (default [`MAX_DEPTH`]).
+    pub fn with_max_depth(mut self, max_depth: u16) -> Self {
+        self.max_depth = max_depth;
+        self
     }
 
     /// A reader over `bytes` whose [`Bytes`] fields share `bytes`' memory instead of copying.
@@ -295,10 +308,11 @@ impl<'a> TarsReader<'a> {
         }
     }
 
-    /// Runs `read` one nesting level deeper, failing with [`DecodeError::TooDeep`] past [`MAX_DEPTH`].
+    /// Runs `read` one nesting level deeper, failing with [`DecodeError::TooDeep`] past the
+    /// reader's limit.
     #[inline]
     pub fn nested<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= self.max_depth {
             return Err(DecodeError::TooDeep);
         }
         self.depth += 1;
