@@ -39,7 +39,11 @@ struct User {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn main() {
@@ -74,6 +78,8 @@ fn main() {
 
     // A required field missing, and a wrong type inside a nested struct.
     println!("error: {}", User::decode_from(&[0x00, 0x01]).unwrap_err());
-    let wrong_city = [0x00, 0x01, 0x16, 0x01, b'x', 0x2c, 0x39, 0x00, 0x01, 0x0a, 0x00, 0x05, 0x0b];
+    let wrong_city = [
+        0x00, 0x01, 0x16, 0x01, b'x', 0x2c, 0x39, 0x00, 0x01, 0x0a, 0x00, 0x05, 0x0b,
+    ];
     println!("error: {}", User::decode_from(&wrong_city).unwrap_err());
 }

@@ -30,8 +30,10 @@
 //! assert_eq!(Alert::decode_from(&bytes).unwrap(), alert);
 //! ```
 
-pub use tars_rpc_runtime::{codec, framing, packet};
-pub use tars_rpc_runtime::{DecodeError, TarsType};
+pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, server};
+pub use tars_rpc_runtime::{Current, DecodeError, Error, Result, TarsType};
+
+pub use tars_rpc_macros::tars_interface;
 
 pub use tars_rpc_runtime::{TarsEnum, TarsStruct};
 

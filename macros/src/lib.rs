@@ -72,3 +72,184 @@ pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// Turns a trait of `async fn`s into a TARS interface: the trait itself (for the server's
+/// implementation), a server adapter `{Trait}Servant<T>`, and a client proxy `{Trait}Proxy`.
+///
+/// ```
+/// use tars_rpc::{tars_interface, Current};
+///
+/// #[tars_interface]
+/// pub trait Hello {
+///     /// `int testHello(string sReq, out string sRsp);`
+///     async fn test_hello(&self, s_req: String, s_rsp: &mut String) -> tars_rpc::Result<i32>;
+///
+///     /// A method that wants the request context takes `&Current` (not a wire parameter).
+///     async fn who_am_i(&self, current: &Current) -> tars_rpc::Result<String>;
+/// }
+///
+/// struct HelloImp;
+///
+/// impl Hello for HelloImp {
+///     async fn test_hello(&self, s_req: String, s_rsp: &mut String) -> tars_rpc::Result<i32> {
+///         *s_rsp = s_req;
+///         Ok(0)
+///     }
+///
+///     async fn who_am_i(&self, current: &Current) -> tars_rpc::Result<String> {
+///         Ok(current.peer_addr().to_string())
+///     }
+/// }
+///
+/// // server: HelloServant::new(HelloImp) is a `Servant`
+/// let _servant = HelloServant::new(HelloImp);
+///
+/// // client: out-parameters come back after the return value
+/// async fn call(proxy: HelloProxy) -> tars_rpc::Result<()> {
+///     let (ret, s_rsp) = proxy.test_hello("hello".into()).await?;
+///     assert_eq!((ret, s_rsp.as_str()), (0, "hello"));
+///     Ok(())
+/// }
+/// ```
+///
+/// # The wire
+///
+/// * A method's wire name is its name in lowerCamelCase (`test_hello` → `testHello`), or
+///   `#[tars(name = "...")]` on the method.
+/// * As in tars2cpp, the return value travels at tag 0 and the parameters at tags 1, 2, ...
+///   in declaration order, out-parameters included; `&Current` takes no tag.
+/// * A parameter taken by value is an input; `&mut T` is an out-parameter (its type must
+///   implement `Default`): the server's implementation fills it in, the client receives it.
+///   The client also sends out-parameters, empty, as TarsCpp does.
+/// * Methods return `tars_rpc::Result<T>` (`()` for a `void` method). An `Err` makes the
+///   server reply with its code (`iRet`) and message (`sResultDesc`); a client call returns
+///   such an error as `Err` too.
+///
+/// # What is generated
+///
+/// * The trait, with `Send + Sync + 'static` supertraits and each `async fn` declared as
+///   `fn ... -> impl Future<Output = ...> + Send`, so that the server can run handlers on any
+///   thread. Implement it with plain `async fn`s.
+/// * `{Trait}Servant<T>`: a `Servant` dispatching requests by wire name to `T`'s methods
+///   (unknown function: -3; parameters that do not decode: -1).
+/// * `{Trait}Proxy`: a typed client. Each method takes the inputs and returns
+///   `Result<ret>`, `Result<(ret, out1, ...)>`, `Result<out1>` or `Result<()>`; a
+///   `{method}_oneway` variant sends the request one-way. `with_timeout` and `with_context`
+///   return a proxy that calls with other options.
+///
+/// `#[tars_interface(crate = "path")]` names the `tars-rpc` crate when it is not
+/// `::tars_rpc`.
+#[proc_macro_attribute]
+pub fn tars_interface(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_interface(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+fn expand_interface(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> syn::Result<proc_macro2::TokenStream> {
+    let args = parse::interface::parse_args(args, "tars_interface")?;
+    let item: syn::ItemTrait = syn::parse2(item)?;
+    let parsed = parse::interface::parse_trait(item)?;
+    let model = model::interface::InterfaceModel::build(args, parsed)?;
+    Ok(generate::interface::interface(&model))
+}
+
+/// Expansion snapshots: the generated code for the sample inputs in `tests/expand/*.rs` is
+/// checked in beside them as `*.expanded.rs` (formatted by rustfmt), so that any change to
+/// what the macros generate shows up in review. `UPDATE_EXPANSIONS=1 cargo test -p
+/// tars-rpc-macros` rewrites them.
+#[cfg(test)]
+mod expansion_snapshots {
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+
+    use quote::ToTokens;
+
+    fn expand(item: syn::Item) -> proc_macro2::TokenStream {
+        match item {
+            syn::Item::Trait(mut item) => {
+                let position = item
+                    .attrs
+                    .iter()
+                    .position(|attr| attr.path().is_ident("tars_interface"))
+                    .expect("a sample trait carries #[tars_interface]");
+                let attr = item.attrs.remove(position);
+                let args = match attr.meta {
+                    syn::Meta::List(list) => list.tokens,
+                    _ => proc_macro2::TokenStream::new(),
+                };
+                super::expand_interface(args, item.into_token_stream()).expect("the sample expands")
+            }
+            syn::Item::Struct(item) => {
+                let input: syn::DeriveInput = item.into();
+                let parsed = super::parse::derive::parse_struct(&input).expect("the sample parses");
+                let model =
+                    super::model::derive::StructModel::build(parsed).expect("the sample is valid");
+                super::generate::derive::struct_impl(&model)
+            }
+            other => panic!("no expansion for {}", other.into_token_stream()),
+        }
+    }
+
+    fn rustfmt(code: &str) -> String {
+        let mut child = Command::new("rustfmt")
+            .args(["--edition", "2021", "--emit", "stdout"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("rustfmt is installed (rustup component add rustfmt)");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(code.as_bytes())
+            .expect("rustfmt reads its input");
+        let output = child.wait_with_output().expect("rustfmt runs");
+        assert!(output.status.success(), "rustfmt failed on:\n{code}");
+        String::from_utf8(output.stdout).expect("rustfmt writes UTF-8")
+    }
+
+    fn samples() -> Vec<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand");
+        let mut samples: Vec<_> = std::fs::read_dir(&dir)
+            .expect("tests/expand exists")
+            .map(|entry| entry.expect("readable directory").path())
+            .filter(|path| {
+                path.extension().is_some_and(|ext| ext == "rs")
+                    && !path.to_string_lossy().ends_with(".expanded.rs")
+            })
+            .collect();
+        samples.sort();
+        samples
+    }
+
+    #[test]
+    fn generated_code_matches_the_checked_in_expansions() {
+        let update = std::env::var_os("UPDATE_EXPANSIONS").is_some();
+        let samples = samples();
+        assert!(samples.len() >= 2, "samples found: {samples:?}");
+        for sample in samples {
+            let source = std::fs::read_to_string(&sample).expect("readable sample");
+            let file = syn::parse_file(&source).expect("the sample is Rust");
+            let expanded: proc_macro2::TokenStream = file.items.into_iter().map(expand).collect();
+            let header =
+                "// @generated by the expansion_snapshots test of tars-rpc-macros; do not edit.\n";
+            let actual = format!("{header}{}", rustfmt(&expanded.to_string()));
+            let snapshot = sample.with_extension("expanded.rs");
+            if update {
+                std::fs::write(&snapshot, &actual).expect("writable snapshot");
+                continue;
+            }
+            let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+            assert!(
+                expected == actual,
+                "the expansion of {} changed; review it and rerun with UPDATE_EXPANSIONS=1 to accept it.\n--- expected\n{expected}\n--- actual\n{actual}",
+                sample.display()
+            );
+        }
+    }
+}

@@ -1,10 +1,20 @@
 //! What generated code calls. Not public API: it may change in any release.
 
-pub use bytes::BytesMut;
+pub use bytes::{Bytes, BytesMut};
+pub use core::clone::Clone;
+pub use core::default::Default;
 pub use core::option::Option::{self, None, Some};
 pub use core::result::Result::{self, Err, Ok};
+pub use futures::future::BoxFuture;
+pub use std::boxed::Box;
+pub use std::sync::Arc;
+pub use std::time::Duration;
 
+pub use crate::client::{Proxy, ServantProxy};
 pub use crate::codec::{DecodeError, Head, TarsEnum, TarsReader, TarsStruct, TarsType};
+pub use crate::error::{Error, Result as RpcResult};
+pub use crate::packet::{Context, ReturnCode};
+pub use crate::server::{Current, Servant};
 
 /// Writes a required field.
 #[inline]
@@ -88,4 +98,29 @@ pub fn read_enum<T: TarsEnum>(reader: &mut TarsReader<'_>, head: Head) -> Result
         ty: T::ENUM_NAME,
         value,
     })
+}
+
+/// Decodes a request's parameters; failure is the server's decode error (-1).
+#[inline]
+pub fn decode_args<A: TarsStruct>(params: &Bytes) -> RpcResult<A> {
+    A::decode_bytes(params).map_err(|error| Error::server_decode(&error))
+}
+
+/// Encodes a reply's `sBuffer`.
+#[inline]
+pub fn encode_reply<R: TarsStruct>(reply: &R) -> RpcResult<Bytes> {
+    Ok(reply.to_bytes())
+}
+
+/// The reply to a function the servant does not have (-3).
+pub fn unknown_function<'a>(current: &Current) -> BoxFuture<'a, RpcResult<Bytes>> {
+    let error = Error::new(
+        ReturnCode::SERVER_NO_FUNC,
+        format!(
+            "servant {} has no function {}",
+            current.servant_name(),
+            current.func_name()
+        ),
+    );
+    Box::pin(async move { Err(error) })
 }

@@ -1,15 +1,21 @@
-//! The runtime of `tars-rpc`: the TARS codec, the request and response packets, and framing.
+//! The runtime of `tars-rpc`: the TARS codec, packets and framing, the server and the client.
 //!
 //! Use it through the `tars-rpc` crate, which re-exports everything here together with the macros.
 
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod codec;
+pub mod endpoint;
+pub mod error;
 pub mod framing;
 pub mod packet;
+pub mod server;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use codec::{DecodeError, TarsEnum, TarsStruct, TarsType};
+pub use error::{Error, Result};
+pub use server::Current;
 pub use tars_rpc_macros::{TarsEnum, TarsStruct};

@@ -1,1 +1,2 @@
 pub mod derive;
+pub mod interface;

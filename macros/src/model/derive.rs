@@ -19,6 +19,9 @@ pub enum Presence {
     Optional,
     /// Written unless it equals the declared default; absent reads as that default.
     OptionalWithDefault(Expr),
+    /// Always written; absent reads as `Default::default()`. Not an attribute: an interface's
+    /// out-parameters, which TarsCpp always writes and tolerates missing.
+    AlwaysWritten,
 }
 
 pub struct FieldModel {
@@ -227,7 +230,7 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
 }
 
 /// A clear error for field types TARS has no encoding for, instead of a trait-bound error.
-fn unsupported_type(ty: &Type) -> Option<syn::Error> {
+pub fn unsupported_type(ty: &Type) -> Option<syn::Error> {
     let message = match ty {
         Type::Reference(_) => "a TARS struct owns its data: use `String` instead of `&str`, and `Vec<T>` or `Bytes` instead of a slice".to_string(),
         Type::Tuple(tuple) if tuple.elems.is_empty() => "`()` has no TARS encoding; remove the field".to_string(),

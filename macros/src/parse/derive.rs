@@ -53,6 +53,11 @@ impl Errors {
         }
     }
 
+    /// How many errors are collected.
+    pub fn count(&self) -> usize {
+        self.0.as_ref().map_or(0, |error| error.into_iter().count())
+    }
+
     pub fn finish<T>(self, value: T) -> syn::Result<T> {
         match self.0 {
             Some(error) => Err(error),

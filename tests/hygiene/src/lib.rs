@@ -56,6 +56,46 @@ pub struct Outer<T> {
     pub map: ::std::collections::BTreeMap<i32, Inner>,
 }
 
+#[::tars::tars_interface(crate = "::tars")]
+pub trait Service {
+    async fn call(
+        &self,
+        current: &::tars::Current,
+        input: Outer<i32>,
+        out: &mut ::std::vec::Vec<Inner>,
+    ) -> ::tars::Result<i64>;
+    async fn nothing(&self) -> ::tars::Result<()>;
+}
+
+pub struct ServiceImp;
+
+impl Service for ServiceImp {
+    async fn call(
+        &self,
+        _current: &::tars::Current,
+        input: Outer<i32>,
+        out: &mut ::std::vec::Vec<Inner>,
+    ) -> ::tars::Result<i64> {
+        ::core::iter::Extend::extend(out, input.items);
+        ::core::result::Result::Ok(input.number)
+    }
+    async fn nothing(&self) -> ::tars::Result<()> {
+        ::core::result::Result::Ok(())
+    }
+}
+
+/// The generated servant and proxy exist and have the expected shapes.
+pub fn servant() -> ServiceServant<ServiceImp> {
+    ServiceServant::new(ServiceImp)
+}
+
+pub async fn call(
+    proxy: &ServiceProxy,
+    input: Outer<i32>,
+) -> ::tars::Result<(i64, ::std::vec::Vec<Inner>)> {
+    proxy.call(input).await
+}
+
 #[cfg(test)]
 mod tests {
     use ::core::assert_eq;

@@ -1,0 +1,32 @@
+//! The TARS client: proxies, connections multiplexed by request id, timeouts.
+//!
+//! A [`Communicator`] turns a proxy string, `App.Server.Obj@tcp -h HOST -p PORT[:...]`, into a
+//! [`ServantProxy`], or into a typed [`Proxy`] that `#[tars_interface]` generates around one.
+//! Proxies of one string share an object with one connection per endpoint, made on the first
+//! call and made again after a loss. Calls go to the endpoints in turn; concurrent calls share
+//! a connection and are matched to their replies by request id.
+//!
+//! Every call has a timeout (3 s unless configured) and fails with a TARS return code: the
+//! servant's, or the framework's -7 for a timeout and -8 for a connection that could not be
+//! made or was lost. A lost connection fails its waiting calls at once.
+//!
+//! ```no_run
+//! use tars_rpc::client::Communicator;
+//!
+//! # async fn run() -> tars_rpc::Result<()> {
+//! let communicator = Communicator::new();
+//! let proxy = communicator
+//!     .servant_proxy("TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p 18015")
+//!     .expect("a valid proxy string");
+//! proxy.ping().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod communicator;
+mod connection;
+mod proxy;
+mod request;
+
+pub use communicator::{Communicator, CommunicatorConfig};
+pub use proxy::{Proxy, ServantProxy};

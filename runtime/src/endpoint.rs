@@ -1,0 +1,306 @@
+//! TARS endpoint strings: `tcp -h 127.0.0.1 -p 10000 -t 60000`, or plain `host:port`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Why an endpoint or proxy string could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid endpoint `{input}`: {reason}")]
+pub struct EndpointError {
+    input: String,
+    reason: String,
+}
+
+impl EndpointError {
+    fn new(input: &str, reason: impl Into<String>) -> Self {
+        Self {
+            input: input.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One address of a servant: host, port, and the idle timeout `-t`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tars_rpc::endpoint::Endpoint;
+///
+/// let endpoint: Endpoint = "tcp -h 127.0.0.1 -p 10000 -t 60000".parse().unwrap();
+/// assert_eq!((endpoint.host(), endpoint.port()), ("127.0.0.1", 10000));
+/// assert_eq!(endpoint.timeout(), Some(Duration::from_secs(60)));
+///
+/// let plain: Endpoint = "localhost:8999".parse().unwrap();
+/// assert_eq!(plain.to_string(), "tcp -h localhost -p 8999");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    host: String,
+    port: u16,
+    timeout: Option<Duration>,
+}
+
+impl Endpoint {
+    /// A TCP endpoint without an idle timeout.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            timeout: None,
+        }
+    }
+
+    /// The same endpoint with the idle timeout `-t`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The host (`-h`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port (`-p`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The idle timeout (`-t`): a server closes connections idle for longer.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// `host:port`, for connecting and binding (IPv6 hosts in brackets).
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tcp -h {} -p {}", self.host, self.port)?;
+        if let Some(timeout) = self.timeout {
+            write!(f, " -t {}", timeout.as_millis())?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = EndpointError;
+
+    fn from_str(input: &str) -> Result<Self, EndpointError> {
+        let text = input.trim();
+        let mut words = text.split_whitespace();
+        match words.next() {
+            Some("tcp") => {}
+            Some("udp" | "ssl") => {
+                return Err(EndpointError::new(
+                    input,
+                    "only tcp endpoints are supported",
+                ))
+            }
+            Some(_) if !text.contains(' ') => return parse_host_port(input, text),
+            _ => {
+                return Err(EndpointError::new(
+                    input,
+                    "expected `tcp -h HOST -p PORT` or `HOST:PORT`",
+                ))
+            }
+        }
+        let (mut host, mut port, mut timeout) = (None, None, None);
+        while let Some(flag) = words.next() {
+            let mut value = || {
+                words
+                    .next()
+                    .ok_or_else(|| EndpointError::new(input, format!("`{flag}` needs a value")))
+            };
+            match flag {
+                "-h" => host = Some(value()?.to_string()),
+                "-p" => {
+                    let text = value()?;
+                    port = Some(text.parse::<u16>().map_err(|_| {
+                        EndpointError::new(
+                            input,
+                            format!("port `{text}` is not a number from 0 to 65535"),
+                        )
+                    })?);
+                }
+                "-t" => {
+                    let text = value()?;
+                    let millis = text.parse::<u64>().map_err(|_| {
+                        EndpointError::new(
+                            input,
+                            format!("timeout `{text}` is not a number of milliseconds"),
+                        )
+                    })?;
+                    timeout = Some(Duration::from_millis(millis));
+                }
+                // TARS endpoints carry more flags (-g grid, -e auth, -w weight, ...); none
+                // changes how to reach the endpoint, so they are accepted and ignored
+                other if other.starts_with('-') => {
+                    value()?;
+                }
+                other => return Err(EndpointError::new(input, format!("unexpected `{other}`"))),
+            }
+        }
+        let host = host.ok_or_else(|| EndpointError::new(input, "missing `-h HOST`"))?;
+        let port = port.ok_or_else(|| EndpointError::new(input, "missing `-p PORT`"))?;
+        Ok(Self {
+            host,
+            port,
+            timeout,
+        })
+    }
+}
+
+fn parse_host_port(input: &str, text: &str) -> Result<Endpoint, EndpointError> {
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| {
+        EndpointError::new(input, "expected `tcp -h HOST -p PORT` or `HOST:PORT`")
+    })?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(EndpointError::new(input, "missing host"));
+    }
+    let port = port.parse::<u16>().map_err(|_| {
+        EndpointError::new(
+            input,
+            format!("port `{port}` is not a number from 0 to 65535"),
+        )
+    })?;
+    Ok(Endpoint::new(host, port))
+}
+
+/// A proxy string: `App.Server.Obj@tcp -h HOST -p PORT[:tcp -h HOST2 -p PORT2...]`.
+///
+/// ```
+/// use tars_rpc::endpoint::ProxyAddress;
+///
+/// let address: ProxyAddress =
+///     "TestApp.HelloServer.HelloObj@tcp -h 10.0.0.1 -p 10000:tcp -h 10.0.0.2 -p 10000 -t 3000"
+///         .parse()
+///         .unwrap();
+/// assert_eq!(address.servant(), "TestApp.HelloServer.HelloObj");
+/// assert_eq!(address.endpoints().len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProxyAddress {
+    servant: String,
+    endpoints: Vec<Endpoint>,
+}
+
+impl ProxyAddress {
+    /// A servant name and its endpoints.
+    pub fn new(servant: impl Into<String>, endpoints: Vec<Endpoint>) -> Self {
+        Self {
+            servant: servant.into(),
+            endpoints,
+        }
+    }
+
+    /// The servant name, e.g. `TestApp.HelloServer.HelloObj`.
+    pub fn servant(&self) -> &str {
+        &self.servant
+    }
+
+    /// The endpoints, used round-robin.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+}
+
+impl fmt::Display for ProxyAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@", self.servant)?;
+        for (i, endpoint) in self.endpoints.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{endpoint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for ProxyAddress {
+    type Err = EndpointError;
+
+    fn from_str(input: &str) -> Result<Self, EndpointError> {
+        let (servant, endpoints) = input.split_once('@').ok_or_else(|| {
+            EndpointError::new(input, "expected `Servant.Name@tcp -h HOST -p PORT`")
+        })?;
+        let servant = servant.trim();
+        if servant.is_empty() {
+            return Err(EndpointError::new(input, "missing servant name before `@`"));
+        }
+        let endpoints = if endpoints.trim_start().starts_with("tcp ") || endpoints.contains(" -h ")
+        {
+            // `:` separates TARS endpoints, which never contain one themselves (IPv6 aside)
+            endpoints
+                .split(':')
+                .filter(|part| !part.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<Vec<Endpoint>, _>>()?
+        } else {
+            vec![endpoints.parse()?]
+        };
+        if endpoints.is_empty() {
+            return Err(EndpointError::new(input, "no endpoint after `@`"));
+        }
+        Ok(Self::new(servant, endpoints))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tars_endpoints_and_rejects_bad_ones() {
+        let endpoint: Endpoint = "tcp -h 127.0.0.1 -p 9316 -t 3000 -g 0".parse().unwrap();
+        assert_eq!(
+            endpoint,
+            Endpoint::new("127.0.0.1", 9316).with_timeout(Duration::from_secs(3))
+        );
+        assert_eq!(
+            "[::1]:80".parse::<Endpoint>().unwrap().address(),
+            "[::1]:80"
+        );
+        for bad in [
+            "",
+            "tcp -h x",
+            "tcp -p 1",
+            "tcp -h x -p 70000",
+            "udp -h x -p 1",
+            "tcp -h x -p 1 -t",
+            "x:y",
+            ":80",
+        ] {
+            assert!(bad.parse::<Endpoint>().is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn parses_proxy_strings() {
+        let address: ProxyAddress = "A.B.C@tcp -h h1 -p 1:tcp -h h2 -p 2".parse().unwrap();
+        assert_eq!(
+            address.endpoints(),
+            [Endpoint::new("h1", 1), Endpoint::new("h2", 2)]
+        );
+        assert_eq!(address.to_string(), "A.B.C@tcp -h h1 -p 1:tcp -h h2 -p 2");
+        let plain: ProxyAddress = "A.B.C@127.0.0.1:10000".parse().unwrap();
+        assert_eq!(plain.endpoints(), [Endpoint::new("127.0.0.1", 10000)]);
+        for bad in ["A.B.C", "@tcp -h h -p 1", "A.B.C@", "A.B.C@tcp -h h"] {
+            assert!(
+                bad.parse::<ProxyAddress>().is_err(),
+                "{bad:?} should not parse"
+            );
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! [`Current`]: the context of one request, and the handle on its connection.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio_util::sync::CancellationToken;
+
+use super::connection::ConnectionContext;
+use crate::error::{Error, Result};
+use crate::framing::FrameCodec;
+use crate::packet::{
+    Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
+};
+
+/// The context of one request: who sent it, on which connection, what it asked for.
+///
+/// It is cheap to clone and stays valid after the handler returns, so a handler can keep it to
+/// reach the connection later (to push, or to learn when it closes). A handler receives it by
+/// declaring a `&Current` parameter, which is not a wire parameter.
+#[derive(Clone)]
+pub struct Current {
+    inner: Arc<CurrentInner>,
+}
+
+struct CurrentInner {
+    connection: Arc<ConnectionContext>,
+    version: Version,
+    packet_type: PacketType,
+    message_type: MessageType,
+    request_id: i32,
+    servant_name: String,
+    func_name: String,
+    timeout: i32,
+    context: Context,
+    status: Context,
+    response_context: Mutex<Context>,
+}
+
+impl std::fmt::Debug for Current {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Current")
+            .field("connection_id", &self.connection_id())
+            .field("peer_addr", &self.peer_addr())
+            .field("request_id", &self.request_id())
+            .field("servant_name", &self.servant_name())
+            .field("func_name", &self.func_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Current {
+    /// The context of `request` (whose buffer the caller has taken) on `connection`.
+    pub(crate) fn new(connection: Arc<ConnectionContext>, request: RequestPacket) -> Self {
+        Self {
+            inner: Arc::new(CurrentInner {
+                connection,
+                version: request.version,
+                packet_type: request.packet_type,
+                message_type: request.message_type,
+                request_id: request.request_id,
+                servant_name: request.servant_name,
+                func_name: request.func_name,
+                timeout: request.timeout,
+                context: request.context,
+                status: request.status,
+                response_context: Mutex::new(Context::new()),
+            }),
+        }
+    }
+
+    /// The connection's id: the same for every request on one connection, unique in the process.
+    pub fn connection_id(&self) -> u64 {
+        self.inner.connection.id()
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.connection.peer_addr()
+    }
+
+    /// The server's address the client connected to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.connection.local_addr()
+    }
+
+    /// The request id (`iRequestId`).
+    pub fn request_id(&self) -> i32 {
+        self.inner.request_id
+    }
+
+    /// The servant the request is for, e.g. `TestApp.HelloServer.HelloObj`.
+    pub fn servant_name(&self) -> &str {
+        &self.inner.servant_name
+    }
+
+    /// The function called, by its wire name, e.g. `testHello`.
+    pub fn func_name(&self) -> &str {
+        &self.inner.func_name
+    }
+
+    /// The caller's context (`context`).
+    pub fn context(&self) -> &Context {
+        &self.inner.context
+    }
+
+    /// The framework's status pairs (`status`).
+    pub fn status(&self) -> &Context {
+        &self.inner.status
+    }
+
+    /// The packet type: normal or one-way.
+    pub fn packet_type(&self) -> PacketType {
+        self.inner.packet_type
+    }
+
+    /// Whether the caller expects no reply.
+    pub fn is_oneway(&self) -> bool {
+        self.inner.packet_type.is_oneway()
+    }
+
+    /// The protocol version (`iVersion`).
+    pub fn version(&self) -> Version {
+        self.inner.version
+    }
+
+    /// The message-type bits (`iMessageType`).
+    pub fn message_type(&self) -> MessageType {
+        self.inner.message_type
+    }
+
+    /// How long the caller waits for the reply (`iTimeout`), if it said.
+    pub fn timeout(&self) -> Option<Duration> {
+        u64::try_from(self.inner.timeout)
+            .ok()
+            .filter(|&millis| millis > 0)
+            .map(Duration::from_millis)
+    }
+
+    /// Sets the context sent back with the reply (`ResponsePacket.context`).
+    pub fn set_response_context(&self, context: Context) {
+        *self.lock_response_context() = context;
+    }
+
+    /// The context that will be sent back with the reply.
+    pub fn response_context(&self) -> Context {
+        self.lock_response_context().clone()
+    }
+
+    fn lock_response_context(&self) -> std::sync::MutexGuard<'_, Context> {
+        // a panic while holding this lock cannot leave the map half-written
+        self.inner
+            .response_context
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.connection.closed_token().is_cancelled()
+    }
+
+    /// Resolves when the connection closes (TarsCpp's `doClose`), however long after the
+    /// request that happens; resolves at once if it already has.
+    pub async fn closed(&self) {
+        self.inner.connection.closed_token().cancelled().await
+    }
+
+    /// The token cancelled when the connection closes.
+    pub fn closed_token(&self) -> CancellationToken {
+        self.inner.connection.closed_token().clone()
+    }
+
+    /// Closes the connection: queued frames are still written, then the socket is shut down.
+    pub fn close_connection(&self) {
+        self.inner.connection.close("closed by the servant");
+    }
+
+    /// The reply to this request, before encoding: same version, packet type, ids; the response
+    /// context set by the handler.
+    pub fn response(&self, ret: ReturnCode, buffer: Bytes, result_desc: String) -> ResponsePacket {
+        ResponsePacket {
+            version: self.inner.version,
+            packet_type: self.inner.packet_type,
+            request_id: self.inner.request_id,
+            message_type: self.inner.message_type,
+            ret,
+            buffer,
+            status: Context::new(),
+            result_desc,
+            context: self.response_context(),
+        }
+    }
+
+    /// Encodes `packet` as one frame and queues it on the connection.
+    pub fn send_packet(&self, packet: &ResponsePacket) -> Result<()> {
+        let connection = &self.inner.connection;
+        let mut frame = BytesMut::new();
+        FrameCodec::new(connection.max_frame_len())
+            .write_frame(&mut frame, |buf| {
+                crate::TarsStruct::write_fields(packet, buf)
+            })
+            .map_err(|error| Error::new(ReturnCode::SERVER_ENCODE_ERR, error.to_string()))?;
+        connection.send_frame(frame.freeze())
+    }
+
+    /// Sends the reply; nothing for a one-way request.
+    pub(crate) fn send_reply(
+        &self,
+        ret: ReturnCode,
+        buffer: Bytes,
+        result_desc: String,
+    ) -> Result<()> {
+        if self.is_oneway() {
+            return Ok(());
+        }
+        self.send_packet(&self.response(ret, buffer, result_desc))
+    }
+}

@@ -1,0 +1,123 @@
+//! Routing a request to its servant, running the handler, and replying.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::FutureExt;
+
+use super::{Current, Servant};
+use crate::packet::{ReturnCode, Version};
+
+/// The servants of one listener, by name.
+pub(super) type Servants = HashMap<String, Arc<dyn Servant>>;
+
+/// The function every TARS server answers itself, with code 0 and an empty buffer.
+pub(super) const PING: &str = "tars_ping";
+
+/// What to do with a request.
+pub(super) enum Route {
+    /// The server answers at once, without a handler.
+    Reply(ReturnCode, String),
+    /// Run the servant's handler.
+    Dispatch(Arc<dyn Servant>),
+}
+
+/// Routes a request: the version first, then the servant (of this listener only), then the
+/// ping, which TarsCpp also answers only for a servant it has.
+pub(super) fn route(current: &Current, servants: &Servants) -> Route {
+    if current.version() != Version::TARS {
+        return Route::Reply(
+            ReturnCode::SERVER_DECODE_ERR,
+            format!("unsupported protocol version {}", current.version().0),
+        );
+    }
+    let Some(servant) = servants.get(current.servant_name()) else {
+        return Route::Reply(
+            ReturnCode::SERVER_NO_SERVANT,
+            format!(
+                "no servant `{}` at {}",
+                current.servant_name(),
+                current.local_addr()
+            ),
+        );
+    };
+    if current.func_name() == PING {
+        return Route::Reply(ReturnCode::SUCCESS, String::new());
+    }
+    Route::Dispatch(servant.clone())
+}
+
+/// Runs the handler and sends its reply (none for a one-way request). A panic becomes a
+/// [`ReturnCode::SERVER_UNKNOWN_ERR`] reply with the panic message.
+pub(super) async fn run(servant: Arc<dyn Servant>, current: Current, params: Bytes) {
+    // the call itself inside the future, so a panic before the first await is caught too
+    let outcome = AssertUnwindSafe(async { servant.dispatch(&current, params).await })
+        .catch_unwind()
+        .await;
+    match outcome {
+        Ok(Ok(buffer)) => reply(&current, ReturnCode::SUCCESS, buffer, String::new()),
+        Ok(Err(error)) => reply(
+            &current,
+            error.code(),
+            Bytes::new(),
+            error.message().to_string(),
+        ),
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            tracing::warn!(
+                connection = current.connection_id(),
+                peer = %current.peer_addr(),
+                servant = current.servant_name(),
+                function = current.func_name(),
+                panic = message,
+                "handler panicked"
+            );
+            reply(
+                &current,
+                ReturnCode::SERVER_UNKNOWN_ERR,
+                Bytes::new(),
+                message.to_string(),
+            );
+        }
+    }
+}
+
+/// Queues the reply; a connection that can take no more is the connection's business. A reply
+/// too long for a frame is replaced by a [`ReturnCode::SERVER_ENCODE_ERR`] reply saying so.
+pub(super) fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String) {
+    let mut sent = current.send_reply(ret, buffer, result_desc);
+    if let Err(error) = &sent {
+        if error.code() == ReturnCode::SERVER_ENCODE_ERR {
+            tracing::warn!(
+                connection = current.connection_id(),
+                servant = current.servant_name(),
+                function = current.func_name(),
+                %error,
+                "reply cannot be sent"
+            );
+            sent = current.send_reply(error.code(), Bytes::new(), error.message().to_string());
+        }
+    }
+    if let Err(error) = sent {
+        tracing::debug!(
+            connection = current.connection_id(),
+            peer = %current.peer_addr(),
+            request_id = current.request_id(),
+            %error,
+            "reply not sent"
+        );
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    if let Some(message) = panic.downcast_ref::<&'static str>() {
+        message
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message
+    } else {
+        "handler panicked"
+    }
+}

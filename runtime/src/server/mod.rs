@@ -1,0 +1,188 @@
+//! The TARS server: listeners, connections, and dispatch of requests to servants.
+//!
+//! Register [`Servant`]s with a [`ServerBuilder`], each at an endpoint; [`ServerBuilder::start`]
+//! binds one listener per distinct `host:port` and serves until [`Server::shutdown`] or
+//! [`ServerHandle::shutdown`].
+//!
+//! ```
+//! use bytes::Bytes;
+//! use futures::future::BoxFuture;
+//! use tars_rpc::server::{Current, Servant, Server};
+//!
+//! struct Echo;
+//!
+//! impl Servant for Echo {
+//!     fn dispatch<'a>(&'a self, _current: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+//!         Box::pin(async move { Ok(params) })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tars_rpc::server::ServerError> {
+//! let server = Server::builder()
+//!     .servant("TestApp.EchoServer.EchoObj", "tcp -h 127.0.0.1 -p 0 -t 60000", Echo)
+//!     .start()
+//!     .await?;
+//! let address = server.local_addr("TestApp.EchoServer.EchoObj").unwrap();
+//! assert_ne!(address.port(), 0);
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How a connection is served
+//!
+//! Every accepted connection gets a reader task and a writer task. The reader decodes frames
+//! and runs each request in a task of its own, so requests on one connection run concurrently
+//! and their replies may leave out of order; at
+//! [`max_in_flight`](ServerBuilder::max_in_flight) unfinished requests it stops reading until
+//! one finishes. The writer writes the replies (and pushes) queued on the connection, every
+//! queued frame before one flush.
+//!
+//! The server answers some requests itself: `tars_ping` (code 0, empty buffer), a servant not
+//! registered at the listener the request came in on
+//! ([`SERVER_NO_SERVANT`](crate::packet::ReturnCode::SERVER_NO_SERVANT)), a protocol version
+//! other than TARS ([`SERVER_DECODE_ERR`](crate::packet::ReturnCode::SERVER_DECODE_ERR)), and
+//! a handler that panicked ([`SERVER_UNKNOWN_ERR`](crate::packet::ReturnCode::SERVER_UNKNOWN_ERR),
+//! with the panic message). One-way requests run without a reply.
+//!
+//! A connection closes when the peer closes it, on a read or write error, on a frame that is
+//! too short, too long, or not a request packet (logged as a warning), when it has been idle
+//! for the idle timeout, when a servant closes it ([`Current::close_connection`]), when its
+//! outgoing queue is full (the peer is not reading; queued frames are dropped), or when the
+//! server shuts down. Its [`Current::closed`] then resolves.
+
+mod builder;
+mod connection;
+mod current;
+mod dispatch;
+mod listener;
+mod servant;
+mod session;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::endpoint::EndpointError;
+
+pub use builder::ServerBuilder;
+pub use current::Current;
+pub use servant::Servant;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A servant's endpoint string did not parse.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The `host:port` that could not be bound.
+        address: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Two servants were registered under one name.
+    #[error("servant `{0}` is registered more than once")]
+    DuplicateServant(String),
+    /// No servant was registered: the server would serve nothing.
+    #[error("no servant registered")]
+    NoServants,
+}
+
+/// A running server, from [`ServerBuilder::start`].
+///
+/// Stop it with [`shutdown`](Self::shutdown), or from elsewhere with a [`ServerHandle`].
+/// Dropping it does **not** stop it: the server keeps serving in the background until a handle
+/// triggers the shutdown or the tokio runtime itself shuts down.
+#[derive(Debug)]
+pub struct Server {
+    servant_addrs: HashMap<String, SocketAddr>,
+    local_addrs: Vec<SocketAddr>,
+    handle: ServerHandle,
+}
+
+impl Server {
+    /// A builder for a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The address the servant `servant` is served at, with the port the system chose if its
+    /// endpoint said port 0; `None` for a servant not registered.
+    pub fn local_addr(&self, servant: &str) -> Option<SocketAddr> {
+        self.servant_addrs.get(servant).copied()
+    }
+
+    /// The addresses of every listener, in the order their endpoints were first registered.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.local_addrs.clone()
+    }
+
+    /// A handle that can shut the server down from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Shuts the server down gracefully and returns when it is done.
+    ///
+    /// The listeners stop accepting (new connections are refused) and the connections stop
+    /// reading requests; the requests already running finish and their replies are written;
+    /// then every connection is closed. Whatever is still running after the
+    /// [shutdown timeout](ServerBuilder::shutdown_timeout) is cut short: its handlers are
+    /// cancelled and its connections dropped.
+    pub async fn shutdown(self) {
+        self.handle.shutdown();
+        self.wait().await;
+    }
+
+    /// Resolves when the server has shut down, e.g. after [`ServerHandle::shutdown`]; at once if
+    /// it already has.
+    pub async fn wait(&self) {
+        self.handle.done.cancelled().await;
+    }
+}
+
+/// A handle on a running [`Server`]: cheap to clone, it triggers the graceful shutdown from
+/// anywhere (a signal handler, an admin command).
+///
+/// ```
+/// # use bytes::Bytes;
+/// # use futures::future::BoxFuture;
+/// # use tars_rpc::server::{Current, Servant, Server};
+/// # struct Echo;
+/// # impl Servant for Echo {
+/// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+/// #         Box::pin(async move { Ok(params) })
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tars_rpc::server::ServerError> {
+/// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+/// let handle = server.handle();
+/// tokio::spawn(async move { handle.shutdown() });
+/// server.wait().await; // returns once the spawned task has shut the server down
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    /// Cancelled to start the graceful shutdown.
+    shutdown: CancellationToken,
+    /// Cancelled once the shutdown has finished.
+    done: CancellationToken,
+}
+
+impl ServerHandle {
+    /// Starts the graceful shutdown described at [`Server::shutdown`] and returns at once.
+    /// Calling it again, or after the server has stopped, does nothing.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}

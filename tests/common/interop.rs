@@ -1,0 +1,111 @@
+//! The RPC side of the interop IDL (see `tests/node/README.md`): the `Interop` and `Hello`
+//! interfaces as Rust traits, and an implementation that behaves as `tests/node/rpc_server.js`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tars_rpc::packet::ReturnCode;
+use tars_rpc::{tars_interface, Error, Result};
+
+use super::{AllTypes, Inner};
+
+/// `interface Interop` of the interop IDL.
+#[tars_interface]
+pub trait Interop {
+    /// `int echoAll(AllTypes req, out AllTypes rsp);`: rsp = req, returns 7.
+    async fn echo_all(&self, req: AllTypes, rsp: &mut AllTypes) -> Result<i32>;
+
+    /// `int mixed(int a, out string s, string b, out vector<int> v, map<string,int> m, out Inner i);`
+    async fn mixed(
+        &self,
+        a: i32,
+        s: &mut String,
+        b: String,
+        v: &mut Vec<i32>,
+        m: BTreeMap<String, i32>,
+        i: &mut Inner,
+    ) -> Result<i32>;
+
+    /// `void nothing();`
+    async fn nothing(&self) -> Result<()>;
+
+    /// `int slow(int ms);`: waits, then returns `ms`.
+    async fn slow(&self, ms: i32) -> Result<i32>;
+
+    /// `void note(string msg);`: remembers `msg` (tests call it one-way).
+    async fn note(&self, msg: String) -> Result<()>;
+
+    /// `string lastNote();`
+    async fn last_note(&self) -> Result<String>;
+
+    /// `int failWith(int code);`: replies with iRet `code` and sResultDesc "failed on purpose".
+    async fn fail_with(&self, code: i32) -> Result<i32>;
+}
+
+/// `interface Hello { int testHello(string sReq, out string sRsp); }`, TarsCpp's QuickStartDemo.
+#[tars_interface]
+pub trait Hello {
+    /// Returns 0 with `s_rsp` = `s_req`.
+    async fn test_hello(&self, s_req: String, s_rsp: &mut String) -> Result<i32>;
+}
+
+/// The reference behaviour of both interfaces.
+#[derive(Default)]
+pub struct InteropImp {
+    last_note: Mutex<String>,
+}
+
+impl Interop for InteropImp {
+    async fn echo_all(&self, req: AllTypes, rsp: &mut AllTypes) -> Result<i32> {
+        *rsp = req;
+        Ok(7)
+    }
+
+    async fn mixed(
+        &self,
+        a: i32,
+        s: &mut String,
+        b: String,
+        v: &mut Vec<i32>,
+        m: BTreeMap<String, i32>,
+        i: &mut Inner,
+    ) -> Result<i32> {
+        *s = format!("{b}:{a}");
+        *v = vec![a, a + 1, a + 2];
+        *i = Inner {
+            id: a + m.values().sum::<i32>(),
+            name: b,
+        };
+        Ok(a * 2)
+    }
+
+    async fn nothing(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn slow(&self, ms: i32) -> Result<i32> {
+        tokio::time::sleep(Duration::from_millis(u64::try_from(ms).unwrap_or(0))).await;
+        Ok(ms)
+    }
+
+    async fn note(&self, msg: String) -> Result<()> {
+        *self.last_note.lock().unwrap() = msg;
+        Ok(())
+    }
+
+    async fn last_note(&self) -> Result<String> {
+        Ok(self.last_note.lock().unwrap().clone())
+    }
+
+    async fn fail_with(&self, code: i32) -> Result<i32> {
+        Err(Error::new(ReturnCode(code), "failed on purpose"))
+    }
+}
+
+impl Hello for InteropImp {
+    async fn test_hello(&self, s_req: String, s_rsp: &mut String) -> Result<i32> {
+        *s_rsp = s_req;
+        Ok(0)
+    }
+}
