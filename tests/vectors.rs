@@ -11,6 +11,7 @@ use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
 };
+use tars_rpc::push::PushFrame;
 use tars_rpc::TarsStruct;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -292,6 +293,9 @@ fn check_tarscpp(v: &Vector) {
             top_level(name, b, c, push)
         }
         "ResponsePacket push: iRequestId=0 status{TARS_FUNC:pushMsg} sBuffer=[int 0 @0, \"push message\" @1] [framed]" => {
+            // what a server sends with PushFrame, TarsCpp's sendPushResponse
+            let frame = PushFrame::new("pushMsg", &push_body, &Context::new());
+            assert_eq!(hex(frame.as_bytes()), hex(b), "PushFrame");
             framed(name, b, c, push)
         }
         "ResponsePacket testHello reply: iRequestId=1 sBuffer=[int 0 @0, \"hello\" @2] [body]" => {

@@ -13,6 +13,7 @@ use crate::framing::FrameCodec;
 use crate::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
 };
+use crate::push::PushFrame;
 
 /// The context of one request: who sent it, on which connection, what it asked for.
 ///
@@ -203,6 +204,24 @@ impl Current {
             })
             .map_err(|error| Error::new(ReturnCode::SERVER_ENCODE_ERR, error.to_string()))?;
         connection.send_frame(frame.freeze())
+    }
+
+    /// Queues a push on this request's connection (TarsCpp's `sendPushResponse`), however long
+    /// after the request. Fails if the connection has closed; a connection whose outgoing queue
+    /// is full (its client is not reading) is closed and the push fails.
+    pub fn send_push(&self, frame: &PushFrame) -> Result<()> {
+        let connection = &self.inner.connection;
+        let len = frame.as_bytes().len();
+        if len > connection.max_frame_len() {
+            return Err(Error::new(
+                ReturnCode::SERVER_ENCODE_ERR,
+                format!(
+                    "a push of {len} bytes exceeds the connection's maximum frame of {} bytes",
+                    connection.max_frame_len()
+                ),
+            ));
+        }
+        connection.send_frame(frame.as_bytes().clone())
     }
 
     /// Sends the reply; nothing for a one-way request.

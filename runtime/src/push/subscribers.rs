@@ -1,0 +1,1 @@
+//! [`Subscribers`]: a registry of the clients to push to.
