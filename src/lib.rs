@@ -33,7 +33,7 @@
 pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, push, server};
 pub use tars_rpc_runtime::{Current, DecodeError, Error, Result, TarsType};
 
-pub use tars_rpc_macros::tars_interface;
+pub use tars_rpc_macros::{tars_interface, tars_push};
 
 pub use tars_rpc_runtime::{TarsEnum, TarsStruct};
 

@@ -155,3 +155,43 @@ pub trait PushEvent: Sized + Send + 'static {
     /// Decodes `push`; an unknown function or an undecodable buffer is an error.
     fn decode(push: &PushMessage) -> Result<Self>;
 }
+
+/// A stream of typed pushes: each [`PushMessage`] of `S` decoded as `E` (a `#[tars_push]`
+/// `{Trait}Event`). A push that does not decode is an `Err` item; the stream goes on.
+pub struct PushEvents<E, S> {
+    messages: S,
+    _event: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E: PushEvent, S> PushEvents<E, S> {
+    /// Decodes the pushes of `messages`.
+    pub fn new(messages: S) -> Self {
+        Self {
+            messages,
+            _event: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<E, S: std::fmt::Debug> std::fmt::Debug for PushEvents<E, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushEvents")
+            .field("messages", &self.messages)
+            .finish()
+    }
+}
+
+impl<E: PushEvent, S: futures::Stream<Item = PushMessage> + Unpin> futures::Stream
+    for PushEvents<E, S>
+{
+    type Item = Result<E>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<E>>> {
+        std::pin::Pin::new(&mut self.messages)
+            .poll_next(cx)
+            .map(|message| message.map(|message| E::decode(&message)))
+    }
+}

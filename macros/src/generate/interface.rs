@@ -12,7 +12,7 @@ use crate::model::interface::{InterfaceModel, MethodModel, ParamKind, RETURN_FIE
 pub fn interface(model: &InterfaceModel) -> TokenStream {
     let krate = &model.krate;
     let p = quote!(#krate::__private);
-    let trait_item = send_trait(model);
+    let trait_item = send_trait(&model.item);
     let structs = model.methods.iter().map(|method| {
         let args = args_definition(method);
         let reply = reply_definition(method);
@@ -33,8 +33,8 @@ pub fn interface(model: &InterfaceModel) -> TokenStream {
 /// The trait as written, with `Send + Sync + 'static` supertraits and each `async fn` turned
 /// into `fn -> impl Future + Send`, so the server can run handlers on any thread. Implementors
 /// still write `async fn`.
-fn send_trait(model: &InterfaceModel) -> TokenStream {
-    let mut item = model.item.clone();
+pub fn send_trait(item: &syn::ItemTrait) -> TokenStream {
+    let mut item = item.clone();
     item.supertraits
         .push(syn::parse_quote!(::core::marker::Send));
     item.supertraits
@@ -143,6 +143,16 @@ fn servant(model: &InterfaceModel, p: &TokenStream) -> TokenStream {
             }),
         }
     });
+    let on_close = model.on_close.as_ref().map(|hook| {
+        quote! {
+            fn on_connection_closed<'a>(
+                &'a self,
+                current: &'a #p::Current,
+            ) -> #p::BoxFuture<'a, ()> {
+                #p::Box::pin(<T as #trait_ident>::#hook(&self.0, current))
+            }
+        }
+    });
     let doc = format!(
         "Serves an implementation of [`{trait_ident}`]: dispatches requests to its methods by their wire names.\n\n\
          Register it with `Server::builder().servant(name, endpoint, {servant}::new(implementation))`."
@@ -180,6 +190,8 @@ fn servant(model: &InterfaceModel, p: &TokenStream) -> TokenStream {
                     _ => #p::unknown_function(__current),
                 }
             }
+
+            #on_close
         }
     }
 }

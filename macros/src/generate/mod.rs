@@ -1,2 +1,3 @@
 pub mod derive;
 pub mod interface;
+pub mod push;

@@ -52,6 +52,8 @@ pub struct InterfaceModel {
     pub item: ItemTrait,
     pub krate: Path,
     pub methods: Vec<MethodModel>,
+    /// The `#[tars(on_close)]` method: called with the last `Current` when a connection closes.
+    pub on_close: Option<Ident>,
     pub servant_ident: Ident,
     pub proxy_ident: Ident,
 }
@@ -71,8 +73,22 @@ impl InterfaceModel {
         }
         let krate = args.krate.unwrap_or_else(|| syn::parse_quote!(::tars_rpc));
         let mut methods = Vec::new();
+        let mut on_close = None;
         let mut wire_names: BTreeMap<String, Ident> = BTreeMap::new();
         for method in parsed.methods {
+            if method.on_close.is_some() {
+                if let Some(hook) = on_close_hook(&method, &mut errors) {
+                    if let Some(previous) = on_close.replace(hook.clone()) {
+                        errors.push(syn::Error::new(
+                            hook.span(),
+                            format!(
+                                "`{previous}` is already the `#[tars(on_close)]` hook; keep one"
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
             let Some(model) = MethodModel::build(&item.ident, &krate, method, &mut errors) else {
                 continue;
             };
@@ -93,6 +109,7 @@ impl InterfaceModel {
             item,
             krate,
             methods,
+            on_close,
             servant_ident,
             proxy_ident,
         })
@@ -272,6 +289,37 @@ impl MethodModel {
             ret,
             docs,
         })
+    }
+}
+
+/// Checks the `#[tars(on_close)]` hook: `async fn name(&self, current: &Current)`.
+fn on_close_hook(method: &ParsedMethod, errors: &mut Errors) -> Option<Ident> {
+    let sig = &method.item.sig;
+    let expected = format!(
+        "write the connection-closed hook as `async fn {}(&self, current: &Current);`",
+        sig.ident
+    );
+    let receiver_ok = matches!(sig.inputs.first(),
+        Some(FnArg::Receiver(receiver)) if receiver.reference.is_some() && receiver.mutability.is_none());
+    let params_ok = method.params.len() == 1
+        && matches!(&method.params[0].ty, Type::Reference(reference)
+            if reference.mutability.is_none() && is_current(&reference.elem));
+    let output_ok = match &sig.output {
+        ReturnType::Default => true,
+        ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()),
+    };
+    let shape_ok = sig.asyncness.is_some()
+        && receiver_ok
+        && params_ok
+        && output_ok
+        && sig.generics.params.is_empty()
+        && method.item.default.is_none()
+        && method.wire_name.is_none();
+    if shape_ok {
+        Some(sig.ident.clone())
+    } else {
+        errors.push(syn::Error::new(sig.span(), expected));
+        None
     }
 }
 

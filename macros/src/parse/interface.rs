@@ -43,6 +43,8 @@ pub struct ParsedMethod {
     pub item: TraitItemFn,
     /// `#[tars(name = "...")]`.
     pub wire_name: Option<LitStr>,
+    /// `#[tars(on_close)]`: not a wire method but the servant's connection-closed hook.
+    pub on_close: Option<Span>,
     pub params: Vec<ParsedParam>,
 }
 
@@ -63,7 +65,10 @@ pub fn parse_trait(mut item: ItemTrait) -> syn::Result<ParsedTrait> {
             ));
             continue;
         };
-        let wire_name = take_method_attrs(method, &mut errors);
+        let MethodAttrs {
+            wire_name,
+            on_close,
+        } = take_method_attrs(method, &mut errors);
         let mut params = Vec::new();
         for input in &method.sig.inputs {
             let FnArg::Typed(typed) = input else { continue };
@@ -82,15 +87,22 @@ pub fn parse_trait(mut item: ItemTrait) -> syn::Result<ParsedTrait> {
         methods.push(ParsedMethod {
             item: method.clone(),
             wire_name,
+            on_close,
             params,
         });
     }
     errors.finish(ParsedTrait { item, methods })
 }
 
-/// Removes `#[tars(...)]` from a method (it is not a real attribute) and returns its `name`.
-fn take_method_attrs(method: &mut TraitItemFn, errors: &mut Errors) -> Option<LitStr> {
+struct MethodAttrs {
+    wire_name: Option<LitStr>,
+    on_close: Option<Span>,
+}
+
+/// Removes `#[tars(...)]` from a method (it is not a real attribute) and returns what it said.
+fn take_method_attrs(method: &mut TraitItemFn, errors: &mut Errors) -> MethodAttrs {
     let mut wire_name = None;
+    let mut on_close = None;
     let mut result = Ok(());
     method.attrs.retain(|attr| {
         if !attr.path().is_ident("tars") {
@@ -100,9 +112,12 @@ fn take_method_attrs(method: &mut TraitItemFn, errors: &mut Errors) -> Option<Li
             if meta.path.is_ident("name") {
                 wire_name = Some(meta.value()?.parse::<LitStr>()?);
                 Ok(())
+            } else if meta.path.is_ident("on_close") {
+                on_close = Some(meta.path.span());
+                Ok(())
             } else {
                 Err(meta.error(
-                    "unknown method attribute; the one accepted is `#[tars(name = \"wireName\")]`",
+                    "unknown method attribute; write `#[tars(name = \"wireName\")]`, or `#[tars(on_close)]` on the hook run when a client's connection closes",
                 ))
             }
         });
@@ -114,5 +129,8 @@ fn take_method_attrs(method: &mut TraitItemFn, errors: &mut Errors) -> Option<Li
     if let Err(error) = result {
         errors.push(error);
     }
-    wire_name
+    MethodAttrs {
+        wire_name,
+        on_close,
+    }
 }

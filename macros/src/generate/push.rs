@@ -1,0 +1,173 @@
+//! Writes the output of `#[tars_push]`: the callback trait (its `async fn`s made `Send`), the
+//! server's `{Trait}Sender`, the typed `{Trait}Event`, the client's `{Trait}Callback<T>`
+//! handler, and the `{Trait}ProxyExt` extension that installs them on any proxy.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::derive::struct_impl;
+use super::interface::send_trait;
+use crate::model::push::PushModel;
+
+pub fn push(model: &PushModel) -> TokenStream {
+    let krate = &model.krate;
+    let p = quote!(#krate::__private);
+    let vis = &model.item.vis;
+    let trait_ident = &model.item.ident;
+    let (sender, event, callback, ext) = (
+        &model.sender_ident,
+        &model.event_ident,
+        &model.callback_ident,
+        &model.ext_ident,
+    );
+    let trait_item = send_trait(&model.item);
+
+    let bodies = model.methods.iter().map(|method| {
+        let ident = &method.body.ident;
+        let fields = method.params.iter().map(|param| {
+            let (name, ty) = (&param.ident, &param.ty);
+            quote!(#name: #ty,)
+        });
+        let body_impl = struct_impl(&method.body);
+        quote! {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            struct #ident { #(#fields)* }
+            #body_impl
+        }
+    });
+
+    let sender_methods = model.methods.iter().map(|method| {
+        let (ident, wire_name, body, docs) = (&method.ident, &method.wire_name, &method.body.ident, &method.docs);
+        let frame_ident = quote::format_ident!("{}_frame", method.ident);
+        let params: Vec<_> = method
+            .params
+            .iter()
+            .map(|param| {
+                let (name, ty) = (&param.ident, &param.ty);
+                quote!(#name: #ty)
+            })
+            .collect();
+        let names: Vec<_> = method.params.iter().map(|param| &param.ident).collect();
+        let frame_doc = format!(
+            "Encodes a `{wire_name}` push once, to send to many clients with `Subscribers::broadcast` or `Current::send_push`."
+        );
+        quote! {
+            #(#docs)*
+            pub fn #ident(&self, #(#params),*) -> #p::RpcResult<()> {
+                self.current.send_push(&#p::PushFrame::new(#wire_name, &#body { #(#names),* }, &self.context))
+            }
+
+            #[doc = #frame_doc]
+            pub fn #frame_ident(#(#params),*) -> #p::PushFrame {
+                #p::PushFrame::new(#wire_name, &#body { #(#names),* }, &#p::Context::new())
+            }
+        }
+    });
+
+    let variants = model.methods.iter().map(|method| {
+        let (variant, docs) = (&method.variant, &method.docs);
+        let fields = method.params.iter().map(|param| {
+            let (name, ty) = (&param.ident, &param.ty);
+            quote!(#name: #ty,)
+        });
+        quote!(#(#docs)* #variant { #(#fields)* },)
+    });
+    let decode_arms = model.methods.iter().map(|method| {
+        let (variant, wire_name, body) = (&method.variant, &method.wire_name, &method.body.ident);
+        let names: Vec<_> = method.params.iter().map(|param| &param.ident).collect();
+        quote! {
+            #wire_name => {
+                let #body { #(#names),* } = push.decode()?;
+                #p::Ok(Self::#variant { #(#names),* })
+            }
+        }
+    });
+    let callback_arms = model.methods.iter().map(|method| {
+        let (variant, ident) = (&method.variant, &method.ident);
+        let names: Vec<_> = method.params.iter().map(|param| &param.ident).collect();
+        quote! {
+            #event::#variant { #(#names),* } => <T as #trait_ident>::#ident(&self.0, #(#names),*).await,
+        }
+    });
+
+    let sender_doc = format!(
+        "Pushes [`{trait_ident}`] messages to the client of a saved `Current`, as TarsCpp's \
+         `async_response_push_*` do: the return value at tag 0, the other values at tags 1, 2, ..."
+    );
+    let event_doc = format!("A [`{trait_ident}`] push as a value, for `{ext}::push_events`.");
+    let callback_doc =
+        format!("Runs a [`{trait_ident}`] implementation for each push: what `{ext}::set_push_callback` installs.");
+    let ext_doc = format!(
+        "Receives [`{trait_ident}`] pushes on any proxy: `proxy.set_push_callback(callback)` or `proxy.push_events()`."
+    );
+    quote! {
+        #trait_item
+
+        #[doc = #sender_doc]
+        #vis struct #sender {
+            current: #p::Current,
+            context: #p::Context,
+        }
+
+        impl #sender {
+            /// A sender to the client of `current`'s connection.
+            pub fn new(current: &#p::Current) -> Self {
+                Self { current: #p::Clone::clone(current), context: #p::Context::new() }
+            }
+
+            /// The same sender, attaching `context` to its pushes.
+            pub fn with_context(self, context: #p::Context) -> Self {
+                Self { context, ..self }
+            }
+
+            #(#sender_methods)*
+        }
+
+        #[doc = #event_doc]
+        #vis enum #event {
+            #(#variants)*
+        }
+
+        impl #p::PushEvent for #event {
+            fn decode(push: &#p::PushMessage) -> #p::RpcResult<Self> {
+                match push.function.as_str() {
+                    #(#decode_arms)*
+                    _ => #p::Err(push.unknown_function()),
+                }
+            }
+        }
+
+        #[doc = #callback_doc]
+        #vis struct #callback<T>(pub T);
+
+        impl<T: #trait_ident> #p::PushHandler for #callback<T> {
+            fn on_push<'a>(&'a self, push: &'a #p::PushMessage) -> #p::BoxFuture<'a, #p::RpcResult<()>> {
+                #p::Box::pin(async move {
+                    match <#event as #p::PushEvent>::decode(push)? {
+                        #(#callback_arms)*
+                    }
+                    #p::Ok(())
+                })
+            }
+        }
+
+        #[doc = #ext_doc]
+        #vis trait #ext: #p::Proxy {
+            /// Runs `callback` for every push this proxy's connections receive, in arrival order,
+            /// off the connections' read loops; also keeps them alive and reconnects them.
+            fn set_push_callback<C: #trait_ident>(&self, callback: C) {
+                #p::ServantProxy::set_push_handler(#p::Proxy::servant_proxy(self), #callback(callback));
+            }
+
+            /// The pushes this proxy's connections receive, as a stream of typed events.
+            fn push_events(&self) -> #p::PushEvents<#event> {
+                #p::PushEvents::new(#p::ServantProxy::push_messages(#p::Proxy::servant_proxy(self)))
+            }
+        }
+
+        impl<P: #p::Proxy> #ext for P {}
+
+        #(#bodies)*
+    }
+}
