@@ -157,6 +157,97 @@ fn expand_interface(
     Ok(generate::interface::interface(&model))
 }
 
+/// Turns a trait of `async fn`s into a TARS push interface, TarsCpp's push callback: the server
+/// pushes with a generated `{Trait}Sender` on a saved `Current`, the client implements the
+/// trait and installs it on a proxy.
+///
+/// ```
+/// use tars_rpc::{tars_interface, tars_push, Current};
+/// use tars_rpc::push::Subscribers;
+///
+/// #[tars_interface]
+/// pub trait Hello {
+///     /// `int registerPush();`
+///     async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32>;
+/// }
+///
+/// #[tars_push]
+/// pub trait Push {
+///     /// `int pushMsg(out string sRsp);`: the return value comes first, named `ret`.
+///     async fn push_msg(&self, ret: i32, s_rsp: String);
+/// }
+///
+/// // server: keep the Current, push later
+/// struct HelloImp { subscribers: Subscribers }
+///
+/// impl Hello for HelloImp {
+///     async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32> {
+///         self.subscribers.add(current); // removed by itself when the connection closes
+///         PushSender::new(current).push_msg(0, "welcome".into())?;
+///         Ok(0)
+///     }
+/// }
+///
+/// fn push_to_all(subscribers: &Subscribers) {
+///     // encoded once, queued on every connection
+///     let report = subscribers.broadcast(&PushSender::push_msg_frame(0, "push message".into()));
+///     println!("{} delivered", report.delivered);
+/// }
+///
+/// // client: implement the trait and install it on the proxy
+/// struct Printer;
+///
+/// impl Push for Printer {
+///     async fn push_msg(&self, ret: i32, s_rsp: String) {
+///         println!("{ret}, {s_rsp}");
+///     }
+/// }
+///
+/// async fn client(proxy: HelloProxy) -> tars_rpc::Result<()> {
+///     proxy.set_push_callback(Printer); // from the generated `PushProxyExt`
+///     proxy.register_push().await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// # The wire
+///
+/// A push is what TarsCpp's `Current::sendPushResponse` writes: a `ResponsePacket` with request
+/// id 0 and status `TARS_FUNC` = the method's wire name (lowerCamelCase, or
+/// `#[tars(name = "...")]`). Its `sBuffer` holds a first parameter named `ret` at tag 0 (the
+/// IDL's return value; leave it out for a `void` push) and the other parameters (the IDL's
+/// out-parameters) at tags 1, 2, ...
+///
+/// # What is generated
+///
+/// * The trait, with `Send + Sync + 'static` supertraits and each `async fn` made `Send`.
+///   Implement it with plain `async fn`s that return nothing.
+/// * `{Trait}Sender`: `{Trait}Sender::new(&current).method(values...)` queues a push on the
+///   client's connection (it fails once the connection has closed); `with_context` attaches a
+///   context; `{Trait}Sender::method_frame(values...)` encodes a push once for
+///   `Subscribers::broadcast`.
+/// * `{Trait}Event`: one variant per method, for `proxy.push_events()`, a stream.
+/// * `{Trait}Callback<T>`: the `PushHandler` running `T`'s methods.
+/// * `{Trait}ProxyExt`, implemented for every proxy: `set_push_callback(callback)` and
+///   `push_events()`. Import it where you call them from another module.
+#[proc_macro_attribute]
+pub fn tars_push(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand_push(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+fn expand_push(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> syn::Result<proc_macro2::TokenStream> {
+    let args = parse::interface::parse_args(args, "tars_push")?;
+    let item: syn::ItemTrait = syn::parse2(item)?;
+    let parsed = parse::interface::parse_trait(item)?;
+    let model = model::push::PushModel::build(args, parsed)?;
+    Ok(generate::push::push(&model))
+}
+
 /// Expansion snapshots: the generated code for the sample inputs in `tests/expand/*.rs` is
 /// checked in beside them as `*.expanded.rs` (formatted by rustfmt), so that any change to
 /// what the macros generate shows up in review. `UPDATE_EXPANSIONS=1 cargo test -p
@@ -252,95 +343,4 @@ mod expansion_snapshots {
             );
         }
     }
-}
-
-/// Turns a trait of `async fn`s into a TARS push interface, TarsCpp's push callback: the server
-/// pushes with a generated `{Trait}Sender` on a saved `Current`, the client implements the
-/// trait and installs it on a proxy.
-///
-/// ```
-/// use tars_rpc::{tars_interface, tars_push, Current};
-/// use tars_rpc::push::Subscribers;
-///
-/// #[tars_interface]
-/// pub trait Hello {
-///     /// `int registerPush();`
-///     async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32>;
-/// }
-///
-/// #[tars_push]
-/// pub trait Push {
-///     /// `int pushMsg(out string sRsp);`: the return value comes first, named `ret`.
-///     async fn push_msg(&self, ret: i32, s_rsp: String);
-/// }
-///
-/// // server: keep the Current, push later
-/// struct HelloImp { subscribers: Subscribers }
-///
-/// impl Hello for HelloImp {
-///     async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32> {
-///         self.subscribers.add(current); // removed by itself when the connection closes
-///         PushSender::new(current).push_msg(0, "welcome".into())?;
-///         Ok(0)
-///     }
-/// }
-///
-/// fn push_to_all(subscribers: &Subscribers) {
-///     // encoded once, queued on every connection
-///     let report = subscribers.broadcast(&PushSender::push_msg_frame(0, "push message".into()));
-///     println!("{} delivered", report.delivered);
-/// }
-///
-/// // client: implement the trait and install it on the proxy
-/// struct Printer;
-///
-/// impl Push for Printer {
-///     async fn push_msg(&self, ret: i32, s_rsp: String) {
-///         println!("{ret}, {s_rsp}");
-///     }
-/// }
-///
-/// async fn client(proxy: HelloProxy) -> tars_rpc::Result<()> {
-///     proxy.set_push_callback(Printer); // from the generated `PushProxyExt`
-///     proxy.register_push().await?;
-///     Ok(())
-/// }
-/// ```
-///
-/// # The wire
-///
-/// A push is what TarsCpp's `Current::sendPushResponse` writes: a `ResponsePacket` with request
-/// id 0 and status `TARS_FUNC` = the method's wire name (lowerCamelCase, or
-/// `#[tars(name = "...")]`). Its `sBuffer` holds a first parameter named `ret` at tag 0 (the
-/// IDL's return value; leave it out for a `void` push) and the other parameters (the IDL's
-/// out-parameters) at tags 1, 2, ...
-///
-/// # What is generated
-///
-/// * The trait, with `Send + Sync + 'static` supertraits and each `async fn` made `Send`.
-///   Implement it with plain `async fn`s that return nothing.
-/// * `{Trait}Sender`: `{Trait}Sender::new(&current).method(values...)` queues a push on the
-///   client's connection (it fails once the connection has closed); `with_context` attaches a
-///   context; `{Trait}Sender::method_frame(values...)` encodes a push once for
-///   `Subscribers::broadcast`.
-/// * `{Trait}Event`: one variant per method, for `proxy.push_events()`, a stream.
-/// * `{Trait}Callback<T>`: the `PushHandler` running `T`'s methods.
-/// * `{Trait}ProxyExt`, implemented for every proxy: `set_push_callback(callback)` and
-///   `push_events()`. Import it where you call them from another module.
-#[proc_macro_attribute]
-pub fn tars_push(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand_push(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
-}
-
-fn expand_push(
-    args: proc_macro2::TokenStream,
-    item: proc_macro2::TokenStream,
-) -> syn::Result<proc_macro2::TokenStream> {
-    let args = parse::interface::parse_args(args, "tars_push")?;
-    let item: syn::ItemTrait = syn::parse2(item)?;
-    let parsed = parse::interface::parse_trait(item)?;
-    let model = model::push::PushModel::build(args, parsed)?;
-    Ok(generate::push::push(&model))
 }

@@ -95,10 +95,13 @@ pub fn write_enum<T: TarsEnum>(value: &T, tag: u8, buf: &mut BytesMut) {
 #[inline]
 pub fn read_enum<T: TarsEnum>(reader: &mut TarsReader<'_>, head: Head) -> Result<T, DecodeError> {
     let value = reader.read_i32(head)?;
-    T::from_value(value).ok_or(DecodeError::UnknownEnumValue {
-        ty: T::ENUM_NAME,
-        value,
-    })
+    match T::from_value(value) {
+        Some(value) => Ok(value),
+        None => Err(DecodeError::UnknownEnumValue {
+            ty: T::ENUM_NAME,
+            value,
+        }),
+    }
 }
 
 /// Decodes a request's parameters; failure is the server's decode error (-1).

@@ -14,7 +14,7 @@
 //! assert_eq!(codec.decode(&mut wire).unwrap().unwrap(), "body");
 //! ```
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::TarsStruct;
@@ -82,7 +82,7 @@ impl FrameCodec {
         write_body: impl FnOnce(&mut BytesMut),
     ) -> Result<(), FrameError> {
         let start = dst.len();
-        dst.put_u32(0);
+        dst.extend_from_slice(&[0; LENGTH_PREFIX]);
         write_body(dst);
         let len = dst.len() - start;
         if len > self.max_frame_len {
@@ -130,7 +130,7 @@ impl Encoder<Bytes> for FrameCodec {
     type Error = FrameError;
 
     fn encode(&mut self, body: Bytes, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.write_frame(dst, |dst| dst.put_slice(&body))
+        self.write_frame(dst, |dst| dst.extend_from_slice(&body))
     }
 }
 

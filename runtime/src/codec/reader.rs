@@ -111,8 +111,9 @@ impl<'a> TarsReader<'a> {
     #[inline]
     pub fn read_head(&mut self) -> Result<Head> {
         let [first] = self.take_array::<1>()?;
-        let wire_type =
-            WireType::from_code(first & 0x0f).ok_or(DecodeError::UnknownWireType(first & 0x0f))?;
+        let Some(wire_type) = WireType::from_code(first & 0x0f) else {
+            return Err(DecodeError::UnknownWireType(first & 0x0f));
+        };
         let tag = match first >> 4 {
             15 => self.take_array::<1>()?[0],
             tag => tag,

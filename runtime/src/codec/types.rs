@@ -23,8 +23,9 @@ use bytes::{Bytes, BytesMut};
 use super::reader::ByteList;
 use super::writer::{
     write_byte_list, write_f32, write_f64, write_i16, write_i32, write_i64, write_i8,
-    write_list_head, write_map_head, write_string,
+    write_list_head, write_map_head, write_size, write_string,
 };
+use super::wire::write_head;
 use super::{DecodeError, Head, TarsReader, WireType};
 
 type Result<T> = std::result::Result<T, DecodeError>;
@@ -167,8 +168,16 @@ impl TarsType for i8 {
         *self == 0
     }
     fn write_list(items: &[Self], tag: u8, buf: &mut BytesMut) {
-        let bytes: Vec<u8> = items.iter().map(|&b| b as u8).collect();
-        write_byte_list(buf, tag, &bytes);
+        // what `write_byte_list` writes, with the bytes cast in place rather than collected
+        // into a temporary `Vec`
+        write_head(buf, tag, WireType::SimpleList);
+        write_head(buf, 0, WireType::Int1);
+        write_size(buf, items.len());
+        let start = buf.len();
+        buf.resize(start + items.len(), 0);
+        for (dst, &src) in buf[start..].iter_mut().zip(items) {
+            *dst = src as u8;
+        }
     }
     fn read_list(reader: &mut TarsReader<'_>, head: Head) -> Result<Vec<Self>> {
         Ok(match reader.read_byte_list(head)? {

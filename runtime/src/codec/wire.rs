@@ -1,6 +1,6 @@
 //! The TARS field head: a tag and a wire type, packed into one or two bytes.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 /// The type code in the low four bits of a field head.
 ///
@@ -122,8 +122,8 @@ impl Head {
 #[inline]
 pub(crate) fn write_head(buf: &mut BytesMut, tag: u8, wire_type: WireType) {
     if tag < 15 {
-        buf.put_u8((tag << 4) | wire_type as u8);
+        buf.extend_from_slice(&[(tag << 4) | wire_type as u8]);
     } else {
-        buf.put_slice(&[0xf0 | wire_type as u8, tag]);
+        buf.extend_from_slice(&[0xf0 | wire_type as u8, tag]);
     }
 }

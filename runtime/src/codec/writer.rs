@@ -11,7 +11,7 @@
 //! assert_eq!(&buf[..], &[0x11, 0x01, 0x2c, 0x2c]);
 //! ```
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::wire::write_head;
 use super::WireType;
@@ -23,7 +23,7 @@ pub fn write_i8(buf: &mut BytesMut, tag: u8, value: i8) {
         write_head(buf, tag, WireType::Zero);
     } else {
         write_head(buf, tag, WireType::Int1);
-        buf.put_i8(value);
+        buf.extend_from_slice(&value.to_be_bytes());
     }
 }
 
@@ -34,7 +34,7 @@ pub fn write_i16(buf: &mut BytesMut, tag: u8, value: i16) {
         Ok(value) => write_i8(buf, tag, value),
         Err(_) => {
             write_head(buf, tag, WireType::Int2);
-            buf.put_i16(value);
+            buf.extend_from_slice(&value.to_be_bytes());
         }
     }
 }
@@ -46,7 +46,7 @@ pub fn write_i32(buf: &mut BytesMut, tag: u8, value: i32) {
         Ok(value) => write_i16(buf, tag, value),
         Err(_) => {
             write_head(buf, tag, WireType::Int4);
-            buf.put_i32(value);
+            buf.extend_from_slice(&value.to_be_bytes());
         }
     }
 }
@@ -58,7 +58,7 @@ pub fn write_i64(buf: &mut BytesMut, tag: u8, value: i64) {
         Ok(value) => write_i32(buf, tag, value),
         Err(_) => {
             write_head(buf, tag, WireType::Int8);
-            buf.put_i64(value);
+            buf.extend_from_slice(&value.to_be_bytes());
         }
     }
 }
@@ -67,14 +67,14 @@ pub fn write_i64(buf: &mut BytesMut, tag: u8, value: i64) {
 #[inline]
 pub fn write_f32(buf: &mut BytesMut, tag: u8, value: f32) {
     write_head(buf, tag, WireType::Float);
-    buf.put_f32(value);
+    buf.extend_from_slice(&value.to_be_bytes());
 }
 
 /// Writes a TARS `double`: always eight bytes.
 #[inline]
 pub fn write_f64(buf: &mut BytesMut, tag: u8, value: f64) {
     write_head(buf, tag, WireType::Double);
-    buf.put_f64(value);
+    buf.extend_from_slice(&value.to_be_bytes());
 }
 
 /// Writes a TARS `string`: a one-byte length up to 255 bytes, else a four-byte one.
@@ -86,15 +86,15 @@ pub fn write_string(buf: &mut BytesMut, tag: u8, value: &[u8]) {
     match u8::try_from(value.len()) {
         Ok(len) => {
             write_head(buf, tag, WireType::String1);
-            buf.put_u8(len);
+            buf.extend_from_slice(&[len]);
         }
         Err(_) => {
             let len = u32::try_from(value.len()).expect("a TARS string is at most 4 GiB");
             write_head(buf, tag, WireType::String4);
-            buf.put_u32(len);
+            buf.extend_from_slice(&len.to_be_bytes());
         }
     }
-    buf.put_slice(value);
+    buf.extend_from_slice(value);
 }
 
 /// Writes a `vector<byte>` as a simple list.
@@ -103,7 +103,7 @@ pub fn write_byte_list(buf: &mut BytesMut, tag: u8, value: &[u8]) {
     write_head(buf, tag, WireType::SimpleList);
     write_head(buf, 0, WireType::Int1);
     write_size(buf, value.len());
-    buf.put_slice(value);
+    buf.extend_from_slice(value);
 }
 
 /// Writes the size of a list or map: an `int` at tag 0.
