@@ -193,6 +193,19 @@ impl Client {
         assert_eq!(reply.ret, ReturnCode::SUCCESS);
     }
 
+    /// Expects TarsGo's close packet, which the server sends every connection when it starts
+    /// shutting down: request id 0, `sResultDesc` `_reconnect_`, no push function.
+    async fn expect_reconnect(&mut self) {
+        let packet = self.recv().await;
+        assert_eq!(packet.request_id, 0, "{packet:?}");
+        assert_eq!(packet.result_desc, tars_rpc::push::RECONNECT_MESSAGE);
+        assert_eq!(packet.ret, ReturnCode::SUCCESS);
+        assert!(
+            packet.status.is_empty() && packet.buffer.is_empty(),
+            "{packet:?}"
+        );
+    }
+
     /// Expects the server to close the connection: the stream ends (or is reset) without a
     /// further frame.
     async fn expect_closed(&mut self) {
@@ -668,6 +681,8 @@ async fn graceful_shutdown_finishes_running_requests() {
 
     let started = Instant::now();
     let shutdown = tokio::spawn(server.shutdown());
+    // the close packet is queued at once, ahead of the running request's reply
+    client.expect_reconnect().await;
     let reply = client.recv().await;
     assert_eq!(
         (reply.request_id, reply.ret),
@@ -698,6 +713,7 @@ async fn a_handle_shuts_the_server_down_and_wait_resolves() {
         handle.shutdown();
     });
     timeout(WAIT, server.wait()).await.expect("wait resolves");
+    client.expect_reconnect().await;
     client.expect_closed().await;
     timeout(WAIT, server.wait())
         .await
@@ -725,6 +741,7 @@ async fn shutdown_cuts_requests_short_after_its_timeout() {
         "{:?}",
         started.elapsed()
     );
+    client.expect_reconnect().await;
     client.expect_closed().await; // without a reply
 }
 
@@ -806,6 +823,7 @@ async fn no_task_outlives_its_connection_or_the_server() {
     open.send(&request).await;
     open.ping().await;
     server.shutdown().await;
+    open.expect_reconnect().await;
     assert_eq!(open.recv().await.request_id, request.request_id);
     open.expect_closed().await;
     eventually(|| metrics.num_alive_tasks() == baseline).await;

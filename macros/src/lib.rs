@@ -266,14 +266,22 @@ mod expansion_snapshots {
                 let position = item
                     .attrs
                     .iter()
-                    .position(|attr| attr.path().is_ident("tars_interface"))
-                    .expect("a sample trait carries #[tars_interface]");
+                    .position(|attr| {
+                        attr.path().is_ident("tars_interface") || attr.path().is_ident("tars_push")
+                    })
+                    .expect("a sample trait carries #[tars_interface] or #[tars_push]");
                 let attr = item.attrs.remove(position);
+                let is_push = attr.path().is_ident("tars_push");
                 let args = match attr.meta {
                     syn::Meta::List(list) => list.tokens,
                     _ => proc_macro2::TokenStream::new(),
                 };
-                super::expand_interface(args, item.into_token_stream()).expect("the sample expands")
+                let expand = if is_push {
+                    super::expand_push
+                } else {
+                    super::expand_interface
+                };
+                expand(args, item.into_token_stream()).expect("the sample expands")
             }
             syn::Item::Struct(item) => {
                 let input: syn::DeriveInput = item.into();

@@ -15,7 +15,8 @@ use crate::framing::FrameCodec;
 use crate::packet::{Context, ResponsePacket, ReturnCode, STATUS_PUSH_FUNC};
 use crate::TarsStruct;
 
-// mod subscribers; pub use subscribers::{BroadcastReport, Subscribers};  (being written)
+mod subscribers;
+pub use subscribers::{BroadcastReport, Subscribers};
 
 /// The `sResultDesc` of TarsGo's graceful-shutdown packet (request id 0): the server is going
 /// away, reconnect.
@@ -151,19 +152,20 @@ impl<H: PushHandler + ?Sized> PushHandler for std::sync::Arc<H> {
 }
 
 /// A typed push: `#[tars_push]` generates an enum `{Trait}Event` with one variant per method.
-pub trait PushEvent: Sized + Send + 'static {
+pub trait FromPush: Sized + Send + 'static {
     /// Decodes `push`; an unknown function or an undecodable buffer is an error.
     fn decode(push: &PushMessage) -> Result<Self>;
 }
 
-/// A stream of typed pushes: each [`PushMessage`] of `S` decoded as `E` (a `#[tars_push]`
-/// `{Trait}Event`). A push that does not decode is an `Err` item; the stream goes on.
-pub struct PushEvents<E, S> {
+/// A stream of typed pushes: each [`PushMessage`] of `S` (by default a proxy's
+/// [`PushMessages`](crate::client::PushMessages)) decoded as `E`, a `#[tars_push]`
+/// `{Trait}Event`. A push that does not decode is an `Err` item; the stream goes on.
+pub struct PushEvents<E, S = crate::client::PushMessages> {
     messages: S,
     _event: std::marker::PhantomData<fn() -> E>,
 }
 
-impl<E: PushEvent, S> PushEvents<E, S> {
+impl<E: FromPush, S> PushEvents<E, S> {
     /// Decodes the pushes of `messages`.
     pub fn new(messages: S) -> Self {
         Self {
@@ -181,7 +183,7 @@ impl<E, S: std::fmt::Debug> std::fmt::Debug for PushEvents<E, S> {
     }
 }
 
-impl<E: PushEvent, S: futures::Stream<Item = PushMessage> + Unpin> futures::Stream
+impl<E: FromPush, S: futures::Stream<Item = PushMessage> + Unpin> futures::Stream
     for PushEvents<E, S>
 {
     type Item = Result<E>;

@@ -129,7 +129,7 @@ pub fn push(model: &PushModel) -> TokenStream {
             #(#variants)*
         }
 
-        impl #p::PushEvent for #event {
+        impl #p::FromPush for #event {
             fn decode(push: &#p::PushMessage) -> #p::RpcResult<Self> {
                 match push.function.as_str() {
                     #(#decode_arms)*
@@ -144,7 +144,7 @@ pub fn push(model: &PushModel) -> TokenStream {
         impl<T: #trait_ident> #p::PushHandler for #callback<T> {
             fn on_push<'a>(&'a self, push: &'a #p::PushMessage) -> #p::BoxFuture<'a, #p::RpcResult<()>> {
                 #p::Box::pin(async move {
-                    match <#event as #p::PushEvent>::decode(push)? {
+                    match <#event as #p::FromPush>::decode(push)? {
                         #(#callback_arms)*
                     }
                     #p::Ok(())

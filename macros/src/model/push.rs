@@ -136,12 +136,14 @@ impl PushMethodModel {
         }
         let mut params = Vec::new();
         for (index, param) in parsed.params.iter().enumerate() {
-            if matches!(param.ty, Type::Reference(_)) {
+            if let Type::Reference(reference) = &param.ty {
+                let elem = &reference.elem;
                 errors.push(syn::Error::new(
                     param.ty.span(),
                     format!(
-                        "a push callback receives its values by value: write `{}: T`",
-                        param.ident
+                        "a push callback receives its values by value: write `{}: {}`",
+                        param.ident,
+                        quote::quote!(#elem).to_string().replace(' ', "")
                     ),
                 ));
                 continue;

@@ -20,6 +20,10 @@ pub trait Hello: ::core::marker::Send + ::core::marker::Sync + 'static {
         total: &mut i64,
         names: &mut Vec<String>,
     ) -> impl ::core::future::Future<Output = tars_rpc::Result<()>> + ::core::marker::Send;
+    fn closed(
+        &self,
+        current: &Current,
+    ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send;
 }
 #[doc = "Serves an implementation of [`Hello`]: dispatches requests to its methods by their wire names.\n\nRegister it with `Server::builder().servant(name, endpoint, HelloServant::new(implementation))`."]
 pub struct HelloServant<T>(::tars_rpc::__private::Arc<T>);
@@ -75,6 +79,12 @@ impl<T: Hello> ::tars_rpc::__private::Servant for HelloServant<T> {
             }),
             _ => ::tars_rpc::__private::unknown_function(__current),
         }
+    }
+    fn on_connection_closed<'a>(
+        &'a self,
+        current: &'a ::tars_rpc::__private::Current,
+    ) -> ::tars_rpc::__private::BoxFuture<'a, ()> {
+        ::tars_rpc::__private::Box::pin(<T as Hello>::closed(&self.0, current))
     }
 }
 #[doc = "A client of a [`Hello`] servant: one async method per interface method, plus a `_oneway` variant.\n\nGet one with `Communicator::string_to_proxy::<HelloProxy>(\"App.Server.Obj@tcp -h HOST -p PORT\")`. An out-parameter comes back in the result, after the return value: `Result<(ret, out1, out2, ...)>`."]

@@ -10,4 +10,7 @@ pub trait Hello {
     async fn notify(&self, topic: String, payload: Vec<u8>) -> tars_rpc::Result<()>;
 
     async fn stats(&self, total: &mut i64, names: &mut Vec<String>) -> tars_rpc::Result<()>;
+
+    #[tars(on_close)]
+    async fn closed(&self, current: &Current);
 }

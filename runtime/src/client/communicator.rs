@@ -19,8 +19,12 @@ use crate::framing::DEFAULT_MAX_FRAME_LEN;
 ///
 /// let config = CommunicatorConfig::default()
 ///     .with_call_timeout(Duration::from_millis(500))
-///     .with_connect_timeout(Duration::from_secs(1));
+///     .with_connect_timeout(Duration::from_secs(1))
+///     .with_keepalive_interval(Duration::from_secs(30))
+///     .with_reconnect_backoff(Duration::from_millis(50), Duration::from_secs(2));
 /// assert_eq!(config.max_frame_len, 10 * 1024 * 1024);
+/// assert_eq!(config.reconnect_backoff.max, Duration::from_secs(2));
+/// assert_eq!(config.push_queue_capacity, 1024);
 ///
 /// let mut config = config;
 /// config.max_frame_len = 1024 * 1024;
@@ -38,6 +42,75 @@ pub struct CommunicatorConfig {
     /// The largest frame sent or accepted, length prefix included; a larger reply closes the
     /// connection. Default: [`DEFAULT_MAX_FRAME_LEN`], 10 MiB.
     pub max_frame_len: usize,
+    /// In push mode (a push handler set or a push stream alive, see
+    /// [`ServantProxy::set_push_handler`]), every connection of the object sends `tars_ping`
+    /// when it has sent nothing for this long, so that the server's idle timeout does not close
+    /// it; a ping that fails closes the connection. [`Duration::ZERO`] turns keep-alive off.
+    /// Default: 10 s.
+    pub keepalive_interval: Duration,
+    /// In push mode, how long to wait between attempts to reconnect a closed connection.
+    /// Default: from 100 ms, doubling up to 5 s.
+    pub reconnect_backoff: ReconnectBackoff,
+    /// How many pushes wait for the push handler, per connection, and for each push stream;
+    /// pushes beyond are dropped with a warning. Default: 1024 (at least 1 is used).
+    pub push_queue_capacity: usize,
+}
+
+/// The shortest wait between reconnect attempts.
+const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(1);
+
+/// How long to wait between reconnect attempts: `initial`, then twice as long after every
+/// attempt, up to `max` (see [`CommunicatorConfig::reconnect_backoff`]).
+///
+/// The first attempt after a connection that stayed up for at least `max` closes is made at
+/// once; after a connection that closed sooner, the wait goes on growing, so that a server
+/// that accepts connections and closes them at once is not hammered.
+///
+/// ```
+/// use std::time::Duration;
+/// use tars_rpc::client::ReconnectBackoff;
+///
+/// let backoff = ReconnectBackoff::new(Duration::from_millis(100), Duration::from_secs(5));
+/// assert_eq!(backoff, ReconnectBackoff::default());
+/// assert_eq!(backoff.next(Duration::ZERO), Duration::from_millis(100));
+/// assert_eq!(backoff.next(Duration::from_millis(100)), Duration::from_millis(200));
+/// assert_eq!(backoff.next(Duration::from_secs(4)), Duration::from_secs(5));
+/// assert_eq!(backoff.next(Duration::from_secs(5)), Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconnectBackoff {
+    /// The first wait. Default: 100 ms.
+    pub initial: Duration,
+    /// The longest wait. Default: 5 s.
+    pub max: Duration,
+}
+
+impl Default for ReconnectBackoff {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(100), Duration::from_secs(5))
+    }
+}
+
+impl ReconnectBackoff {
+    /// Waits from `initial`, doubling up to `max` (at least `initial`).
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max: max.max(initial),
+        }
+    }
+
+    /// The wait after `previous`: `initial` after no wait, else twice `previous` up to `max`;
+    /// never less than 1 ms, so that a zero `initial` cannot make attempts back to back.
+    pub fn next(&self, previous: Duration) -> Duration {
+        let floor = self.initial.max(MIN_RECONNECT_DELAY);
+        if previous.is_zero() {
+            floor
+        } else {
+            previous.saturating_mul(2).min(self.max).max(floor)
+        }
+    }
 }
 
 impl Default for CommunicatorConfig {
@@ -46,6 +119,9 @@ impl Default for CommunicatorConfig {
             call_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            keepalive_interval: Duration::from_secs(10),
+            reconnect_backoff: ReconnectBackoff::default(),
+            push_queue_capacity: 1024,
         }
     }
 }
@@ -66,6 +142,25 @@ impl CommunicatorConfig {
     /// Sets [`max_frame_len`](Self::max_frame_len).
     pub fn with_max_frame_len(mut self, max_frame_len: usize) -> Self {
         self.max_frame_len = max_frame_len;
+        self
+    }
+
+    /// Sets [`keepalive_interval`](Self::keepalive_interval).
+    pub fn with_keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = interval;
+        self
+    }
+
+    /// Sets [`reconnect_backoff`](Self::reconnect_backoff): from `initial`, doubling up to
+    /// `max`.
+    pub fn with_reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.reconnect_backoff = ReconnectBackoff::new(initial, max);
+        self
+    }
+
+    /// Sets [`push_queue_capacity`](Self::push_queue_capacity).
+    pub fn with_push_queue_capacity(mut self, capacity: usize) -> Self {
+        self.push_queue_capacity = capacity;
         self
     }
 }

@@ -3,14 +3,21 @@
 //! A [`Connection`] runs two tasks. The writer takes whole frames from a bounded queue and
 //! writes them through a buffer, flushing when the queue is empty, so that concurrent calls
 //! share system calls. The reader decodes [`ResponsePacket`]s and completes the waiting call
-//! by request id; a push (request id 0) goes to [`ObjectProxy::on_push`]. Whichever task
-//! ends first closes the connection: every call still waiting fails at once with
-//! [`ReturnCode::PROXY_CONNECT_ERR`](crate::packet::ReturnCode::PROXY_CONNECT_ERR), the other
-//! task stops, and the next call through the [`EndpointSlot`] connects again.
+//! by request id; a push (request id 0) goes to the object's [`PushRoute`], which feeds the
+//! push streams and the connection's push task (started on the first push for a handler).
+//! Whichever task ends first closes the connection: every call still waiting fails at once
+//! with [`ReturnCode::PROXY_CONNECT_ERR`](crate::packet::ReturnCode::PROXY_CONNECT_ERR), the
+//! other task stops, and the next call through the [`EndpointSlot`] connects again.
+//!
+//! TarsGo's `_reconnect_` packet *retires* a connection: it takes no new calls, the calls in
+//! flight on it still get their replies, and it closes once the last of them is done. A third
+//! task per connection, the [`supervisor`], runs the hooks, the keep-alive and, in push mode,
+//! the reconnection.
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -23,13 +30,15 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::proxy::ObjectProxy;
+use super::proxy::ObjectShared;
+use super::push::PushRoute;
 use super::request::Request;
-use super::CommunicatorConfig;
+use super::supervisor;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::{FrameCodec, FrameError};
 use crate::packet::ResponsePacket;
+use crate::push::RECONNECT_MESSAGE;
 use crate::TarsStruct;
 
 /// Frames queued for the writer before callers wait for room.
@@ -41,9 +50,16 @@ const WRITE_BUFFER_LEN: usize = 64 * 1024;
 /// What a waiting call receives: its reply, or why the connection closed.
 type Reply = Result<ResponsePacket>;
 
+/// The reason given to `on_close` hooks when the server sent `_reconnect_`.
+const REASON_RECONNECT: &str = "server asked to reconnect";
+
+/// The reason given to `on_close` hooks when the connection was dropped: its object was
+/// dropped, or it was retired and its last call is done.
+pub(super) const REASON_DROPPED: &str = "dropped";
+
 /// Locks a mutex whose data stays consistent even if a holder panicked (no code panics while
 /// holding these locks; this only avoids turning one panic into many).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -63,8 +79,11 @@ struct Pending {
     calls: HashMap<i32, oneshot::Sender<Reply>>,
     /// The last request id handed out on this connection.
     last_id: i32,
-    /// Why the connection closed, once it has.
-    closed: Option<Error>,
+    /// Why the connection closed, once it has: what waiting calls fail with, and a few words
+    /// for `on_close` hooks.
+    closed: Option<(Error, String)>,
+    /// Whether the server asked to reconnect: the connection closes once `calls` is empty.
+    retired: bool,
 }
 
 impl Pending {
@@ -80,12 +99,19 @@ impl Pending {
     }
 }
 
-/// What a connection's handle and its two tasks share.
-struct Shared {
+/// What a connection's handle, its tasks and its supervisor share.
+pub(super) struct Shared {
     endpoint: Endpoint,
     pending: Mutex<Pending>,
-    /// Cancelled when the connection closes, which stops both tasks.
+    /// Cancelled when the connection closes, which stops the reader and the writer.
     closed: CancellationToken,
+    /// Cancelled when the connection stops taking calls: when the server asks to reconnect,
+    /// or when it closes (a child of `closed`).
+    retired: CancellationToken,
+    /// When the connection was made.
+    opened_at: Instant,
+    /// When the writer last wrote, in milliseconds since `opened_at`.
+    last_sent_ms: AtomicU64,
 }
 
 impl Shared {
@@ -93,16 +119,47 @@ impl Shared {
         lock(&self.pending)
     }
 
-    /// Closes the connection for `error` unless it is closed already: fails every waiting call
-    /// with `error` and stops both tasks.
-    fn close(&self, error: Error) {
+    /// The endpoint connected to.
+    pub(super) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Cancelled once the connection has closed.
+    pub(super) fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    /// Cancelled once the connection takes no new calls: retired or closed.
+    pub(super) fn retired(&self) -> &CancellationToken {
+        &self.retired
+    }
+
+    /// When the connection was made.
+    pub(super) fn opened_at(&self) -> Instant {
+        self.opened_at
+    }
+
+    /// When a frame was last written (the time of connecting if none was).
+    pub(super) fn last_sent(&self) -> Instant {
+        self.opened_at + Duration::from_millis(self.last_sent_ms.load(Ordering::Relaxed))
+    }
+
+    fn touch(&self) {
+        let elapsed = u64::try_from(self.opened_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_sent_ms.store(elapsed, Ordering::Relaxed);
+    }
+
+    /// Closes the connection unless it is closed already: fails every waiting call with
+    /// `error`, stops the reader and the writer, and records `reason` for `on_close` hooks.
+    pub(super) fn close(&self, reason: impl Into<String>, error: Error) {
         let calls = {
             let mut pending = self.pending();
             if pending.closed.is_some() {
                 return;
             }
-            debug!(endpoint = %self.endpoint, %error, "connection closed");
-            pending.closed = Some(error.clone());
+            let reason = reason.into();
+            debug!(endpoint = %self.endpoint, %reason, %error, "connection closed");
+            pending.closed = Some((error.clone(), reason));
             std::mem::take(&mut pending.calls)
         };
         self.closed.cancel();
@@ -112,18 +169,69 @@ impl Shared {
         }
     }
 
+    /// The reason the connection closed, for `on_close` hooks.
+    pub(super) fn close_reason(&self) -> String {
+        self.pending()
+            .closed
+            .as_ref()
+            .map_or_else(|| REASON_DROPPED.to_string(), |(_, reason)| reason.clone())
+    }
+
     /// Why the connection closed.
     fn closed_error(&self) -> Error {
-        self.pending().closed.clone().unwrap_or_else(|| self.lost())
+        self.pending()
+            .closed
+            .as_ref()
+            .map_or_else(|| self.lost(), |(error, _)| error.clone())
     }
 
     fn lost(&self) -> Error {
         Error::connect(format!("connection to {} closed", self.endpoint))
     }
 
+    /// The server asked to reconnect: take no new calls, and close once the calls in flight
+    /// are done (at once if there are none).
+    fn retire(&self) {
+        let drained = {
+            let mut pending = self.pending();
+            pending.retired = true;
+            pending.calls.is_empty()
+        };
+        debug!(endpoint = %self.endpoint, "the server asked to reconnect");
+        self.retired.cancel();
+        if drained {
+            self.close_retired();
+        }
+    }
+
+    /// Closes a retired connection whose last call is done.
+    fn close_retired(&self) {
+        self.close(
+            REASON_RECONNECT,
+            Error::connect(format!(
+                "connection to {} closed: the server asked to reconnect",
+                self.endpoint
+            )),
+        );
+    }
+
+    /// Removes a call's entry; closes a retired connection once its last call is done.
+    fn remove_call(&self, request_id: i32) -> Option<oneshot::Sender<Reply>> {
+        let (call, drained) = {
+            let mut pending = self.pending();
+            let call = pending.calls.remove(&request_id);
+            let drained = pending.retired && pending.calls.is_empty() && pending.closed.is_none();
+            (call, drained)
+        };
+        if drained {
+            self.close_retired();
+        }
+        call
+    }
+
     /// Hands a reply to the call waiting for it.
     fn complete(&self, reply: ResponsePacket) {
-        let call = self.pending().calls.remove(&reply.request_id);
+        let call = self.remove_call(reply.request_id);
         match call {
             Some(call) => {
                 // the caller may have given up just now; the reply is dropped either way
@@ -144,7 +252,7 @@ struct CloseOnDrop(Arc<Shared>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        self.0.close(self.0.lost());
+        self.0.close("stopped", self.0.lost());
     }
 }
 
@@ -157,7 +265,7 @@ struct PendingGuard<'a> {
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.shared.pending().calls.remove(&self.request_id);
+        self.shared.remove_call(self.request_id);
     }
 }
 
@@ -170,18 +278,15 @@ pub(super) struct Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.shared.closed.cancel();
+        self.close(REASON_DROPPED);
     }
 }
 
 impl Connection {
-    /// Connects to `endpoint` within the configured connect timeout and starts the tasks.
-    /// Pushes go to `object`.
-    async fn open(
-        endpoint: &Endpoint,
-        config: &CommunicatorConfig,
-        object: Weak<ObjectProxy>,
-    ) -> Result<Self> {
+    /// Connects to `endpoint` within the configured connect timeout and starts the reader and
+    /// the writer. Pushes go to `object`.
+    async fn open(endpoint: &Endpoint, object: &Arc<ObjectShared>) -> Result<Self> {
+        let config = &object.config;
         let stream = match tokio::time::timeout(
             config.connect_timeout,
             TcpStream::connect(endpoint.address()),
@@ -207,17 +312,21 @@ impl Connection {
         debug!(%endpoint, "connected");
         let (read, write) = stream.into_split();
         let codec = FrameCodec::new(config.max_frame_len);
+        let closed = CancellationToken::new();
         let shared = Arc::new(Shared {
             endpoint: endpoint.clone(),
             pending: Mutex::new(Pending::default()),
-            closed: CancellationToken::new(),
+            retired: closed.child_token(),
+            closed,
+            opened_at: Instant::now(),
+            last_sent_ms: AtomicU64::new(0),
         });
         let (frames, queue) = mpsc::channel(QUEUE_LEN);
         tokio::spawn(run_writer(shared.clone(), queue, write));
         tokio::spawn(run_reader(
             shared.clone(),
             FramedRead::new(read, codec),
-            object,
+            PushRoute::new(object.clone(), endpoint.clone()),
         ));
         Ok(Self {
             shared,
@@ -226,9 +335,20 @@ impl Connection {
         })
     }
 
-    /// Whether the connection has closed; a closed connection is never used again.
-    pub(super) fn is_closed(&self) -> bool {
-        self.shared.closed.is_cancelled()
+    /// Whether the connection takes no new calls: it has closed, or the server asked to
+    /// reconnect. Such a connection is never handed out again.
+    pub(super) fn is_retired(&self) -> bool {
+        self.shared.retired.is_cancelled()
+    }
+
+    /// What the connection shares with its tasks.
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Closes the connection, failing its waiting calls; `reason` goes to `on_close` hooks.
+    pub(super) fn close(&self, reason: &str) {
+        self.shared.close(reason, self.shared.lost());
     }
 
     /// Sends `request` and waits up to `timeout` for its reply.
@@ -239,7 +359,7 @@ impl Connection {
     ) -> Result<ResponsePacket> {
         let (request_id, reply) = {
             let mut pending = self.shared.pending();
-            if let Some(error) = &pending.closed {
+            if let Some((error, _)) = &pending.closed {
                 return Err(error.clone());
             }
             let request_id = pending.next_id();
@@ -275,7 +395,7 @@ impl Connection {
     pub(super) async fn send_oneway(&self, request: &Request<'_>, timeout: Duration) -> Result<()> {
         let request_id = {
             let mut pending = self.shared.pending();
-            if let Some(error) = &pending.closed {
+            if let Some((error, _)) = &pending.closed {
                 return Err(error.clone());
             }
             pending.next_id()
@@ -296,7 +416,7 @@ impl Connection {
     async fn send(&self, frame: Bytes) -> Result<()> {
         if self.frames.send(frame).await.is_err() {
             // the writer has stopped, which closed the connection; make sure of it
-            self.shared.close(self.shared.lost());
+            self.shared.close("stopped", self.shared.lost());
             return Err(self.shared.closed_error());
         }
         Ok(())
@@ -307,20 +427,24 @@ impl Connection {
 async fn run_writer(shared: Arc<Shared>, mut queue: mpsc::Receiver<Bytes>, write: OwnedWriteHalf) {
     let _close = CloseOnDrop(shared.clone());
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER_LEN, write);
-    let error = tokio::select! {
+    let (reason, error) = tokio::select! {
         biased;
         () = shared.closed.cancelled() => return,
-        error = write_frames(&mut queue, &mut writer) => match error {
-            Some(error) => Error::connect(format!("cannot send to {}: {error}", shared.endpoint)),
-            None => shared.lost(),
+        error = write_frames(&shared, &mut queue, &mut writer) => match error {
+            Some(error) => (
+                format!("io error: {error}"),
+                Error::connect(format!("cannot send to {}: {error}", shared.endpoint)),
+            ),
+            None => (REASON_DROPPED.to_string(), shared.lost()),
         },
     };
-    shared.close(error);
+    shared.close(reason, error);
 }
 
 /// Writes frames as they come, each batch of queued frames with one flush. Returns the write
 /// error, or `None` once every handle of the connection is gone.
 async fn write_frames(
+    shared: &Shared,
     queue: &mut mpsc::Receiver<Bytes>,
     writer: &mut BufWriter<OwnedWriteHalf>,
 ) -> Option<io::Error> {
@@ -328,6 +452,7 @@ async fn write_frames(
         if let Err(error) = write_batch(frame, queue, writer).await {
             return Some(error);
         }
+        shared.touch();
     }
     None
 }
@@ -344,64 +469,83 @@ async fn write_batch(
     writer.flush().await
 }
 
-/// The reader task: completes calls with their replies until the connection closes.
+/// The reader task: completes calls with their replies and routes pushes until the connection
+/// closes.
 async fn run_reader(
     shared: Arc<Shared>,
     mut frames: FramedRead<OwnedReadHalf, FrameCodec>,
-    object: Weak<ObjectProxy>,
+    mut pushes: PushRoute,
 ) {
     let _close = CloseOnDrop(shared.clone());
-    let error = tokio::select! {
+    let (reason, error) = tokio::select! {
         biased;
         () = shared.closed.cancelled() => return,
-        error = read_replies(&shared, &mut frames, &object) => error,
+        closed = read_replies(&shared, &mut frames, &mut pushes) => closed,
     };
-    shared.close(error);
+    shared.close(reason, error);
 }
 
-/// Reads packets until the connection fails; returns why it did.
+/// Reads packets until the connection fails; returns why it did: a few words for `on_close`
+/// hooks and the error for waiting calls.
 async fn read_replies(
     shared: &Shared,
     frames: &mut FramedRead<OwnedReadHalf, FrameCodec>,
-    object: &Weak<ObjectProxy>,
-) -> Error {
+    pushes: &mut PushRoute,
+) -> (String, Error) {
     let endpoint = &shared.endpoint;
     loop {
         let frame = match frames.next().await {
             Some(Ok(frame)) => frame,
             None => {
-                return Error::connect(format!("connection to {endpoint} closed by the server"))
+                return (
+                    "eof".to_string(),
+                    Error::connect(format!("connection to {endpoint} closed by the server")),
+                )
             }
             Some(Err(FrameError::Io(error))) => {
-                return Error::connect(format!("connection to {endpoint} failed: {error}"))
+                return (
+                    format!("io error: {error}"),
+                    Error::connect(format!("connection to {endpoint} failed: {error}")),
+                )
             }
             Some(Err(error)) => {
                 warn!(%endpoint, %error, "bad frame from the server; closing the connection");
-                return Error::connect(format!("bad frame from {endpoint}: {error}"));
+                return (
+                    format!("bad frame: {error}"),
+                    Error::connect(format!("bad frame from {endpoint}: {error}")),
+                );
             }
         };
         let packet = match ResponsePacket::decode_bytes(&frame) {
             Ok(packet) => packet,
             Err(error) => {
                 warn!(%endpoint, %error, "undecodable response packet; closing the connection");
-                return Error::connect(format!("undecodable response from {endpoint}: {error}"));
+                return (
+                    format!("undecodable packet: {error}"),
+                    Error::connect(format!("undecodable response from {endpoint}: {error}")),
+                );
             }
         };
-        if packet.is_push() {
-            // the object is gone only while it is being dropped, which closes this connection
-            if let Some(object) = object.upgrade() {
-                object.on_push(packet);
-            }
-        } else {
+        if !packet.is_push() {
             shared.complete(packet);
+        } else if packet.result_desc == RECONNECT_MESSAGE {
+            // TarsGo's graceful shutdown: the replies to the calls in flight still come
+            shared.retire();
+        } else {
+            pushes.route(packet);
         }
     }
 }
 
 /// One endpoint of an object and its current connection, if any.
 pub(super) struct EndpointSlot {
+    /// The position of the endpoint in the object's list.
+    index: usize,
     endpoint: Endpoint,
     current: Mutex<Option<Arc<Connection>>>,
+    /// The wait before the next reconnect attempt in push mode: zero until an attempt is made,
+    /// then growing by the backoff; zero again once a connection has lived long enough.
+    reconnect_delay: Mutex<Duration>,
     /// Held while connecting, so that concurrent calls share one attempt; holds the time and
     /// error of the last failed attempt.
     connecting: tokio::sync::Mutex<Option<(Instant, Error)>>,
@@ -410,10 +554,12 @@ pub(super) struct EndpointSlot {
 }
 
 impl EndpointSlot {
-    pub(super) fn new(endpoint: Endpoint) -> Self {
+    pub(super) fn new(index: usize, endpoint: Endpoint) -> Self {
         Self {
+            index,
             endpoint,
             current: Mutex::new(None),
+            reconnect_delay: Mutex::new(Duration::ZERO),
             connecting: tokio::sync::Mutex::new(None),
             failed_at: Mutex::new(None),
         }
@@ -424,17 +570,52 @@ impl EndpointSlot {
         lock(&self.failed_at).is_some_and(|at| at.elapsed() < interval)
     }
 
-    /// The open connection, if there is one.
-    fn live(&self) -> Option<Arc<Connection>> {
+    /// The position of the endpoint in the object's list.
+    pub(super) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The endpoint.
+    pub(super) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The open connection taking calls, if there is one.
+    pub(super) fn live(&self) -> Option<Arc<Connection>> {
         lock(&self.current)
             .as_ref()
-            .filter(|connection| !connection.is_closed())
+            .filter(|connection| !connection.is_retired())
             .cloned()
     }
 
+    /// Closes the current connection, if any, with `reason` (the object is being dropped).
+    pub(super) fn close(&self, reason: &str) {
+        let current = lock(&self.current).take();
+        if let Some(connection) = current {
+            connection.close(reason);
+        }
+    }
+
+    /// The wait before the next reconnect attempt; the one after grows by `backoff`.
+    pub(super) fn next_reconnect_delay(&self, backoff: &super::ReconnectBackoff) -> Duration {
+        let mut delay = lock(&self.reconnect_delay);
+        let current = *delay;
+        *delay = backoff.next(current);
+        current
+    }
+
+    /// The next reconnect attempt is made at once.
+    pub(super) fn reset_reconnect_delay(&self) {
+        *lock(&self.reconnect_delay) = Duration::ZERO;
+    }
+
     /// The open connection, connecting first if there is none. Calls that wait while another
-    /// connects share its outcome rather than trying again one after the other.
-    pub(super) async fn connection(&self, object: &ObjectProxy) -> Result<Arc<Connection>> {
+    /// connects share its outcome rather than trying again one after the other. A new
+    /// connection gets its supervisor, which runs the `on_connect` hooks.
+    pub(super) async fn connection(
+        self: &Arc<Self>,
+        object: &Arc<ObjectShared>,
+    ) -> Result<Arc<Connection>> {
         if let Some(connection) = self.live() {
             return Ok(connection);
         }
@@ -448,12 +629,14 @@ impl EndpointSlot {
                 return Err(error.clone());
             }
         }
-        match Connection::open(&self.endpoint, object.config(), object.weak()).await {
+        match Connection::open(&self.endpoint, object).await {
             Ok(connection) => {
                 let connection = Arc::new(connection);
+                // a retired connection left here closes once its calls in flight are done
                 *lock(&self.current) = Some(connection.clone());
                 *last_failure = None;
                 *lock(&self.failed_at) = None;
+                supervisor::spawn(&connection, self, object);
                 Ok(connection)
             }
             Err(error) => {

@@ -10,6 +10,9 @@
 //! servant's, or the framework's -7 for a timeout and -8 for a connection that could not be
 //! made or was lost. A lost connection fails its waiting calls at once.
 //!
+//! Servers may push to the client over its connections: see [Pushes](ServantProxy#pushes) for
+//! the push handler, push streams, keep-alive and reconnection.
+//!
 //! ```no_run
 //! use tars_rpc::client::Communicator;
 //!
@@ -26,7 +29,10 @@
 mod communicator;
 mod connection;
 mod proxy;
+mod push;
 mod request;
+mod supervisor;
 
-pub use communicator::{Communicator, CommunicatorConfig};
+pub use communicator::{Communicator, CommunicatorConfig, ReconnectBackoff};
 pub use proxy::{Proxy, ServantProxy};
+pub use push::PushMessages;

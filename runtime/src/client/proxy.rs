@@ -1,19 +1,23 @@
 //! [`ServantProxy`], the handle calls go through, and the [`ObjectProxy`] its clones share.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tracing::debug;
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
 
-use super::connection::{Connection, EndpointSlot};
+use super::connection::{Connection, EndpointSlot, REASON_DROPPED};
+use super::push::{PushMessages, PushState};
 use super::request::Request;
 use super::CommunicatorConfig;
 use crate::endpoint::{Endpoint, ProxyAddress};
 use crate::error::{Error, Result};
 use crate::packet::{Context, PacketType, ResponsePacket, ReturnCode};
+use crate::push::PushHandler;
 use crate::TarsStruct;
 
 /// How long an endpoint that failed to connect is tried only after the others.
@@ -64,16 +68,39 @@ impl Proxy for ServantProxy {
 }
 
 /// A servant at its endpoints, with one connection per endpoint (TarsCpp's `ObjectProxy`).
-/// Every handle made from the same proxy string shares one; dropping the last handle drops it
-/// and closes its connections.
+/// Every handle made from the same proxy string shares one; dropping the last handle drops it,
+/// which closes its connections and stops every task they run.
 pub(crate) struct ObjectProxy {
     address: ProxyAddress,
-    slots: Vec<EndpointSlot>,
+    slots: Vec<Arc<EndpointSlot>>,
     /// Round-robin position: the endpoint of the next call, modulo the number of endpoints.
     next_slot: AtomicUsize,
-    config: CommunicatorConfig,
-    /// This object, for the connections' readers to route pushes to.
-    this: Weak<ObjectProxy>,
+    shared: Arc<ObjectShared>,
+}
+
+/// What an object shares with the tasks of its connections: its settings, push handler,
+/// push streams and hooks, and only a weak reference to the object itself, so that the tasks
+/// never keep it alive.
+pub(super) struct ObjectShared {
+    /// The servant name, for keep-alive pings.
+    pub(super) servant: String,
+    pub(super) config: CommunicatorConfig,
+    pub(super) push: PushState,
+    /// Cancelled when the object is dropped: every task of its connections stops.
+    pub(super) shutdown: CancellationToken,
+    object: Weak<ObjectProxy>,
+}
+
+impl ObjectShared {
+    /// A handle on the object whose calls all go to the endpoint at `index`; none once the
+    /// object is being dropped.
+    pub(super) fn proxy_pinned_to(&self, index: usize) -> Option<ServantProxy> {
+        let object = self.object.upgrade()?;
+        Some(ServantProxy {
+            pinned: Some(index),
+            ..ServantProxy::new(object)
+        })
+    }
 }
 
 impl ObjectProxy {
@@ -83,26 +110,28 @@ impl ObjectProxy {
                 .endpoints()
                 .iter()
                 .cloned()
-                .map(EndpointSlot::new)
+                .enumerate()
+                .map(|(index, endpoint)| Arc::new(EndpointSlot::new(index, endpoint)))
                 .collect(),
-            address,
             next_slot: AtomicUsize::new(0),
-            config,
-            this: this.clone(),
+            shared: Arc::new(ObjectShared {
+                servant: address.servant().to_string(),
+                config,
+                push: PushState::default(),
+                shutdown: CancellationToken::new(),
+                object: this.clone(),
+            }),
+            address,
         })
     }
 
-    pub(super) fn config(&self) -> &CommunicatorConfig {
-        &self.config
-    }
-
-    pub(super) fn weak(&self) -> Weak<ObjectProxy> {
-        self.this.clone()
-    }
-
-    /// A connection for the next call: the next endpoint in turn, or if it cannot be reached
-    /// the others in order. Endpoints whose last connect failed recently come last.
-    async fn connection(&self) -> Result<Arc<Connection>> {
+    /// A connection for the next call: the endpoint at `pinned` if set; else the next endpoint
+    /// in turn, or if it cannot be reached the others in order. Endpoints whose last connect
+    /// failed recently come last.
+    async fn connection(&self, pinned: Option<usize>) -> Result<Arc<Connection>> {
+        if let Some(slot) = pinned.and_then(|index| self.slots.get(index)) {
+            return slot.connection(&self.shared).await;
+        }
         let count = self.slots.len();
         if count == 0 {
             return Err(Error::new(
@@ -116,25 +145,23 @@ impl ObjectProxy {
             in_turn.partition(|slot| !slot.failed_within(RETRY_FAILED_AFTER));
         let mut last_error = None;
         for slot in healthy.into_iter().chain(failed) {
-            match slot.connection(self).await {
+            match slot.connection(&self.shared).await {
                 Ok(connection) => return Ok(connection),
                 Err(error) => last_error = Some(error),
             }
         }
         Err(last_error.unwrap_or_else(|| Error::connect("no endpoint")))
     }
+}
 
-    /// Receives a push: a packet with request id 0, whose `status["TARS_FUNC"]` names the
-    /// function. The connection's reader calls it for every push and goes on reading.
-    ///
-    /// No push callback exists yet, so the push is logged and dropped.
-    pub(super) fn on_push(&self, packet: ResponsePacket) {
-        debug!(
-            servant = self.address.servant(),
-            function = packet.push_function().unwrap_or(""),
-            len = packet.buffer.len(),
-            "dropped a push: no push callback is set"
-        );
+impl Drop for ObjectProxy {
+    fn drop(&mut self) {
+        // first, so that no task reconnects what is closed next
+        self.shared.shutdown.cancel();
+        self.shared.push.clear();
+        for slot in &self.slots {
+            slot.close(REASON_DROPPED);
+        }
     }
 }
 
@@ -146,6 +173,27 @@ impl ObjectProxy {
 ///
 /// Calls connect on first use, one connection per endpoint, and go to the endpoints in turn.
 /// Concurrent calls share a connection, matched to their replies by request id.
+///
+/// # Pushes
+///
+/// A server may push to a client on a connection the client made (TarsCpp's push callback: a
+/// reply packet with request id 0 whose status `TARS_FUNC` names the function). Pushes go to
+/// the handler set with [`set_push_handler`](Self::set_push_handler) and to every stream from
+/// [`push_messages`](Self::push_messages); with neither, they are dropped, and the connection
+/// stays up either way.
+///
+/// While a handler is set or a push stream is alive, the object is in *push mode*: its
+/// connections send `tars_ping` after [`keepalive_interval`](super::CommunicatorConfig::keepalive_interval)
+/// without sending, so that the server does not close them as idle, and a connection that
+/// closes (the server restarted or asked to reconnect, the network failed, a ping failed) is
+/// made again by itself, waiting longer after every failed attempt
+/// ([`reconnect_backoff`](super::CommunicatorConfig::reconnect_backoff)). Register with the
+/// server in an [`on_connect`](Self::on_connect) hook, which runs after every connect,
+/// including reconnects. Outside push mode a lost connection is made again by the next call.
+///
+/// The handler and hooks are kept by the object: one that holds a proxy of the object keeps
+/// the object, its connections and tasks alive for good. Use the proxy an `on_connect` hook
+/// receives instead.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -185,24 +233,34 @@ pub struct ServantProxy {
     object: Arc<ObjectProxy>,
     timeout: Duration,
     context: Arc<Context>,
+    /// The endpoint every call goes to, by index, rather than each endpoint in turn.
+    pinned: Option<usize>,
 }
 
 impl fmt::Debug for ServantProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServantProxy")
+        let mut debug = f.debug_struct("ServantProxy");
+        debug
             .field("address", &self.object.address.to_string())
             .field("timeout", &self.timeout)
-            .field("context", &self.context)
-            .finish()
+            .field("context", &self.context);
+        if let Some(index) = self.pinned {
+            debug.field(
+                "endpoint",
+                &self.object.address.endpoints()[index].to_string(),
+            );
+        }
+        debug.finish()
     }
 }
 
 impl ServantProxy {
     pub(super) fn new(object: Arc<ObjectProxy>) -> Self {
         Self {
-            timeout: object.config.call_timeout,
+            timeout: object.shared.config.call_timeout,
             object,
             context: Arc::default(),
+            pinned: None,
         }
     }
 
@@ -266,6 +324,128 @@ impl ServantProxy {
         &self.context
     }
 
+    /// Hands every push of this object's connections (request id 0 with a `TARS_FUNC` status)
+    /// to `handler`; replaces any previous one. TarsCpp's `tars_set_push_callback`.
+    ///
+    /// Each connection runs the handler on a task of its own, on one push at a time in the
+    /// order the pushes arrived, so that a slow handler never delays the replies to calls. Up
+    /// to [`push_queue_capacity`](super::CommunicatorConfig::push_queue_capacity) pushes per
+    /// connection wait for it; pushes beyond are dropped with a warning. A push the handler
+    /// fails on (an `Err`, or a panic) is logged and dropped; the next one is handled as usual.
+    /// Setting a handler puts the object in push mode (see [Pushes](Self#pushes)).
+    ///
+    /// ```
+    /// use futures::future::BoxFuture;
+    /// use tars_rpc::client::Communicator;
+    /// use tars_rpc::push::{PushHandler, PushMessage};
+    ///
+    /// struct Printer;
+    ///
+    /// impl PushHandler for Printer {
+    ///     fn on_push<'a>(&'a self, push: &'a PushMessage) -> BoxFuture<'a, tars_rpc::Result<()>> {
+    ///         Box::pin(async move {
+    ///             println!("{}: {} bytes", push.function, push.buffer.len());
+    ///             Ok(())
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// let proxy = Communicator::new().servant_proxy("A.B.C@tcp -h 127.0.0.1 -p 18015").unwrap();
+    /// proxy.set_push_handler(Printer);
+    /// // then call the servant's registration method, e.g. in an `on_connect` hook
+    /// proxy.clear_push_handler();
+    /// ```
+    pub fn set_push_handler(&self, handler: impl PushHandler) {
+        self.object.shared.push.set_handler(Some(Arc::new(handler)));
+    }
+
+    /// Removes the push handler, if any. Pushes a handler is running on or that wait for it
+    /// are dropped.
+    pub fn clear_push_handler(&self) {
+        self.object.shared.push.set_handler(None);
+    }
+
+    /// A stream of this object's pushes, as Go's rpcx hands them over a channel. Every stream
+    /// gets every push, alongside the push handler if one is set; a stream alive puts the
+    /// object in push mode (see [Pushes](Self#pushes)).
+    ///
+    /// Each stream has a bounded buffer of its own of
+    /// [`push_queue_capacity`](super::CommunicatorConfig::push_queue_capacity) pushes; while
+    /// it is full, pushes for that stream are dropped with a warning. The stream ends once the
+    /// object is dropped, that is every proxy of it.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// use tars_rpc::client::Communicator;
+    ///
+    /// # async fn run() -> tars_rpc::Result<()> {
+    /// let proxy = Communicator::new().servant_proxy("A.B.C@tcp -h 127.0.0.1 -p 18015").unwrap();
+    /// let mut pushes = proxy.push_messages();
+    /// proxy.invoke_raw("registerPush", Default::default(), Default::default()).await?;
+    /// while let Some(push) = pushes.next().await {
+    ///     println!("{}: {} bytes", push.function, push.buffer.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn push_messages(&self) -> PushMessages {
+        let shared = &self.object.shared;
+        shared.push.stream(shared.config.push_queue_capacity)
+    }
+
+    /// Runs `hook` after every successful connect of one of this object's connections: the
+    /// first connect and every reconnect, e.g. to call `registerPush` again. Hooks add up; each
+    /// runs on a task of its own.
+    ///
+    /// The hook receives a proxy on the same object, whose calls all go to the endpoint just
+    /// connected, and that endpoint. Make calls through that proxy: a hook holding a proxy of
+    /// the object would keep it alive for good.
+    ///
+    /// ```no_run
+    /// use tars_rpc::client::{Communicator, ServantProxy};
+    /// use tars_rpc::endpoint::Endpoint;
+    /// use tars_rpc::packet::PacketType;
+    ///
+    /// let proxy = Communicator::new().servant_proxy("A.B.C@tcp -h 127.0.0.1 -p 18015").unwrap();
+    /// proxy.on_connect(|proxy: ServantProxy, endpoint: Endpoint| async move {
+    ///     if let Err(error) = proxy.invoke_raw("registerPush", Default::default(), PacketType::NORMAL).await {
+    ///         eprintln!("cannot register with {endpoint}: {error}");
+    ///     }
+    /// });
+    /// ```
+    pub fn on_connect<F, Fut>(&self, hook: F)
+    where
+        F: Fn(ServantProxy, Endpoint) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.object
+            .shared
+            .push
+            .add_connect_hook(Arc::new(move |proxy, endpoint| {
+                hook(proxy, endpoint).boxed()
+            }));
+    }
+
+    /// Runs `hook` when one of this object's connections closes, with its endpoint and the
+    /// reason: `"eof"` (the server closed it), `"io error: ..."`, `"server asked to
+    /// reconnect"`, `"keep-alive failed: ..."`, `"bad frame: ..."`, `"undecodable packet:
+    /// ..."`, `"dropped"` (the object was dropped) or `"stopped"` (its runtime shut down).
+    /// Hooks add up; they run on the connection's supervising task, so they should return
+    /// quickly (a panic is caught and logged).
+    ///
+    /// ```
+    /// use tars_rpc::client::Communicator;
+    ///
+    /// let proxy = Communicator::new().servant_proxy("A.B.C@tcp -h 127.0.0.1 -p 18015").unwrap();
+    /// proxy.on_close(|endpoint, reason| eprintln!("lost {endpoint}: {reason}"));
+    /// ```
+    pub fn on_close<F>(&self, hook: F)
+    where
+        F: Fn(Endpoint, String) + Send + Sync + 'static,
+    {
+        self.object.shared.push.add_close_hook(Arc::new(hook));
+    }
+
     /// Calls `func` with `args` and decodes the reply as `R`.
     ///
     /// `args` is the parameters as a top-level struct: the inputs at tags 1, 2, ... The reply's
@@ -289,7 +469,7 @@ impl ServantProxy {
     pub async fn invoke_oneway<A: TarsStruct>(&self, func: &str, args: &A) -> Result<()> {
         let buffer = args.to_bytes();
         let request = self.request(func, &buffer, PacketType::ONEWAY);
-        let connection = self.object.connection().await?;
+        let connection = self.object.connection(self.pinned).await?;
         connection.send_oneway(&request, self.timeout).await
     }
 
@@ -310,7 +490,7 @@ impl ServantProxy {
         packet_type: PacketType,
     ) -> Result<Option<ResponsePacket>> {
         let request = self.request(func, &buffer, packet_type);
-        let connection = self.object.connection().await?;
+        let connection = self.object.connection(self.pinned).await?;
         if packet_type.is_oneway() {
             connection.send_oneway(&request, self.timeout).await?;
             Ok(None)
@@ -347,7 +527,7 @@ impl ServantProxy {
     /// Calls `func` and returns the reply if its `iRet` is 0.
     async fn call(&self, func: &str, buffer: &[u8]) -> Result<ResponsePacket> {
         let request = self.request(func, buffer, PacketType::NORMAL);
-        let connection = self.object.connection().await?;
+        let connection = self.object.connection(self.pinned).await?;
         let reply = connection.call(&request, self.timeout).await?;
         if reply.ret.is_success() {
             Ok(reply)

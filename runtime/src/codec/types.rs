@@ -21,11 +21,11 @@ use std::hash::{BuildHasher, Hash};
 use bytes::{Bytes, BytesMut};
 
 use super::reader::ByteList;
+use super::wire::write_head;
 use super::writer::{
     write_byte_list, write_f32, write_f64, write_i16, write_i32, write_i64, write_i8,
     write_list_head, write_map_head, write_size, write_string,
 };
-use super::wire::write_head;
 use super::{DecodeError, Head, TarsReader, WireType};
 
 type Result<T> = std::result::Result<T, DecodeError>;

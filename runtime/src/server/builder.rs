@@ -140,8 +140,11 @@ impl ServerBuilder {
         self
     }
 
-    /// How many frames each connection's outgoing queue holds, default 1024 (at least 1). When a
-    /// peer does not read its replies and the queue fills up, its connection is closed.
+    /// How many frames each connection's outgoing queue holds, default 1024 (at least 1): its
+    /// replies and pushes. When a peer does not read and the queue fills up, the reply or push
+    /// that finds it full fails and the connection is aborted (its queued frames dropped, a
+    /// warning logged), so that a client that does not read costs the server at most this many
+    /// frames and never holds up the others.
     pub fn queue_capacity(mut self, frames: usize) -> Self {
         self.queue_capacity = frames.max(1);
         self

@@ -1,7 +1,10 @@
 //! One accepted connection: its shared context (what a [`Current`](super::Current) holds).
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -12,6 +15,35 @@ use crate::packet::ReturnCode;
 
 /// Connection ids are unique in the process.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A callback run once when the connection closes.
+pub(crate) type CloseCallback = Box<dyn FnOnce() + Send>;
+
+/// The callbacks waiting for the connection to close: `None` once they have been run, after
+/// which a new one runs at once.
+struct CloseCallbacks(Mutex<Option<Vec<CloseCallback>>>);
+
+impl CloseCallbacks {
+    fn new() -> Self {
+        Self(Mutex::new(Some(Vec::new())))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<CloseCallback>>> {
+        // callbacks never run under this lock, so it cannot be poisoned by one of them
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for CloseCallbacks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.lock() {
+            Some(waiting) => write!(f, "{} waiting", waiting.len()),
+            None => f.write_str("run"),
+        }
+    }
+}
 
 /// What every request of a connection shares: its identity, its outgoing queue, and the token
 /// cancelled when it closes.
@@ -31,6 +63,8 @@ pub(crate) struct ConnectionContext {
     /// Cancelled when the connection must end without writing what is queued: the peer is not
     /// reading, or the server's shutdown timeout ran out. Cancelling it also cancels `closed`.
     aborted: CancellationToken,
+    /// What to run once the connection has closed.
+    on_close: CloseCallbacks,
 }
 
 impl ConnectionContext {
@@ -50,6 +84,7 @@ impl ConnectionContext {
             outgoing,
             closed: CancellationToken::new(),
             aborted: CancellationToken::new(),
+            on_close: CloseCallbacks::new(),
         };
         (context, receiver)
     }
@@ -92,6 +127,55 @@ impl ConnectionContext {
     pub(crate) fn abort(&self, reason: &str) {
         self.close(reason);
         self.aborted.cancel();
+    }
+
+    /// Runs `callback` once the connection has closed, however it closes; at once (in the
+    /// caller) if the callbacks have already been run.
+    ///
+    /// The callbacks run on the connection's task right after it sees the close (see
+    /// [`run_close_callbacks`](Self::run_close_callbacks)), not inside whatever call closed the
+    /// connection, so a callback may take a lock the closer held.
+    pub(crate) fn on_close(&self, callback: CloseCallback) {
+        let callback = {
+            let mut waiting = self.on_close.lock();
+            match &mut *waiting {
+                Some(waiting) => {
+                    waiting.push(callback);
+                    return;
+                }
+                None => callback,
+            }
+        };
+        // the lock is released: the callback may register another one or take any lock
+        self.run_close_callback(callback);
+    }
+
+    /// Runs the close callbacks, once: the first call takes them, later ones find none. Called
+    /// by the connection's task once the connection is closed (and by its drop guard).
+    pub(crate) fn run_close_callbacks(&self) {
+        let Some(callbacks) = self.on_close.lock().take() else {
+            return;
+        };
+        for callback in callbacks {
+            self.run_close_callback(callback);
+        }
+    }
+
+    fn run_close_callback(&self, callback: CloseCallback) {
+        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(callback)) {
+            tracing::error!(
+                connection = self.id,
+                peer = %self.peer_addr,
+                panic = super::dispatch::panic_message(panic.as_ref()),
+                "a connection close callback panicked"
+            );
+        }
+    }
+
+    /// Queues a frame if the queue has room, without closing the connection if it has not:
+    /// for frames that may be lost, such as the shutdown notice. Returns whether it was queued.
+    pub(crate) fn offer_frame(&self, frame: Bytes) -> bool {
+        !self.closed.is_cancelled() && self.outgoing.try_send(frame).is_ok()
     }
 
     /// Queues a whole frame for the writer task without waiting.

@@ -71,6 +71,11 @@ impl Current {
         }
     }
 
+    /// Whether `self` and `other` are clones of one `Current` (the same request).
+    pub(crate) fn same_request(&self, other: &Current) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The connection's id: the same for every request on one connection, unique in the process.
     pub fn connection_id(&self) -> u64 {
         self.inner.connection.id()
@@ -166,6 +171,47 @@ impl Current {
     /// request that happens; resolves at once if it already has.
     pub async fn closed(&self) {
         self.inner.connection.closed_token().cancelled().await
+    }
+
+    /// Runs `callback` once, when the connection closes, whatever closes it (the client, an
+    /// error, the idle timeout, a full outgoing queue, [`close_connection`](Self::close_connection),
+    /// the server's shutdown); at once, before returning, if it has already closed and its
+    /// callbacks have run.
+    ///
+    /// This is how to forget a client when it goes away without a task per client waiting on
+    /// [`closed`](Self::closed): [`Subscribers`](crate::push::Subscribers) uses it. The callback
+    /// runs on the connection's task just after the close, never inside the call that closed the
+    /// connection (such as a [`send_push`](Self::send_push) that found the queue full), so it
+    /// may take locks held around that call. It should be quick and must not block: it runs
+    /// on the server's threads. A panic in it is caught and logged.
+    ///
+    /// To avoid keeping an object alive for as long as the connection is open, capture a
+    /// [`Weak`](std::sync::Weak) reference to it.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::sync::{Arc, Mutex};
+    /// use tars_rpc::Current;
+    ///
+    /// /// Who is logged in, by connection.
+    /// #[derive(Default)]
+    /// struct Sessions(Mutex<HashMap<u64, String>>);
+    ///
+    /// impl Sessions {
+    ///     fn login(self: &Arc<Self>, current: &Current, user: String) {
+    ///         let id = current.connection_id();
+    ///         self.0.lock().unwrap().insert(id, user);
+    ///         let sessions = Arc::downgrade(self);
+    ///         current.on_close(move || {
+    ///             if let Some(sessions) = sessions.upgrade() {
+    ///                 sessions.0.lock().unwrap().remove(&id);
+    ///             }
+    ///         });
+    ///     }
+    /// }
+    /// ```
+    pub fn on_close(&self, callback: impl FnOnce() + Send + 'static) {
+        self.inner.connection.on_close(Box::new(callback));
     }
 
     /// The token cancelled when the connection closes.

@@ -85,6 +85,48 @@ pub(super) async fn run(servant: Arc<dyn Servant>, current: Current, params: Byt
     }
 }
 
+/// Tells `servant` that the connection of `current`, the last request dispatched to it there,
+/// has closed. A panic is caught and logged.
+pub(super) async fn connection_closed(servant: Arc<dyn Servant>, current: Current) {
+    let outcome = AssertUnwindSafe(async { servant.on_connection_closed(&current).await })
+        .catch_unwind()
+        .await;
+    if let Err(panic) = outcome {
+        tracing::error!(
+            connection = current.connection_id(),
+            peer = %current.peer_addr(),
+            servant = current.servant_name(),
+            panic = panic_message(panic.as_ref()),
+            "on_connection_closed panicked"
+        );
+    }
+}
+
+/// The last request dispatched to each servant on one connection: whom to tell, and with
+/// which [`Current`], when it closes.
+#[derive(Default)]
+pub(super) struct LastCurrents(Vec<(Arc<dyn Servant>, Current)>);
+
+impl LastCurrents {
+    /// Remembers `current` as the last request dispatched to `servant`.
+    pub(super) fn record(&mut self, servant: &Arc<dyn Servant>, current: &Current) {
+        // a connection talks to one servant or a few: a short list beats a map
+        match self
+            .0
+            .iter_mut()
+            .find(|(_, last)| last.servant_name() == current.servant_name())
+        {
+            Some((_, last)) => *last = current.clone(),
+            None => self.0.push((servant.clone(), current.clone())),
+        }
+    }
+
+    /// Every servant with its last request.
+    pub(super) fn take(&mut self) -> Vec<(Arc<dyn Servant>, Current)> {
+        std::mem::take(&mut self.0)
+    }
+}
+
 /// Queues the reply; a connection that can take no more is the connection's business. A reply
 /// too long for a frame is replaced by a [`ReturnCode::SERVER_ENCODE_ERR`] reply saying so.
 pub(super) fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String) {
@@ -112,7 +154,7 @@ pub(super) fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_de
     }
 }
 
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
+pub(super) fn panic_message(panic: &(dyn Any + Send)) -> &str {
     if let Some(message) = panic.downcast_ref::<&'static str>() {
         message
     } else if let Some(message) = panic.downcast_ref::<String>() {

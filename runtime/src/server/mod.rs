@@ -50,7 +50,20 @@
 //! too short, too long, or not a request packet (logged as a warning), when it has been idle
 //! for the idle timeout, when a servant closes it ([`Current::close_connection`]), when its
 //! outgoing queue is full (the peer is not reading; queued frames are dropped), or when the
-//! server shuts down. Its [`Current::closed`] then resolves.
+//! server shuts down. Its [`Current::closed`] then resolves, the callbacks registered with
+//! [`Current::on_close`] run, and every servant that received a request on it is told with
+//! [`Servant::on_connection_closed`] (TarsCpp's `doClose`).
+//!
+//! # Pushes
+//!
+//! A handler may keep its [`Current`] to push to the client later
+//! ([`Current::send_push`]), or add it to a [`Subscribers`](crate::push::Subscribers) registry
+//! that forgets clients whose connections close and broadcasts to the others. Pushes and
+//! replies go through the connection's one outgoing queue, whole frames at a time, so they
+//! never interleave and pushes arrive in the order they were queued. The queue holds
+//! [`queue_capacity`](ServerBuilder::queue_capacity) frames: a push or reply that finds it full
+//! closes the connection (its client is not reading) and fails, without affecting the other
+//! connections.
 
 mod builder;
 mod connection;
@@ -69,6 +82,8 @@ use tokio_util::sync::CancellationToken;
 use crate::endpoint::EndpointError;
 
 pub use builder::ServerBuilder;
+#[cfg(test)]
+pub(crate) use connection::ConnectionContext;
 pub use current::Current;
 pub use servant::Servant;
 
@@ -133,8 +148,13 @@ impl Server {
     /// Shuts the server down gracefully and returns when it is done.
     ///
     /// The listeners stop accepting (new connections are refused) and the connections stop
-    /// reading requests; the requests already running finish and their replies are written;
-    /// then every connection is closed. Whatever is still running after the
+    /// reading requests. Every open connection is sent TarsGo's close packet
+    /// ([`PushFrame::reconnect`](crate::push::PushFrame::reconnect): request id 0,
+    /// `sResultDesc` `_reconnect_`) so that its client reconnects elsewhere; the requests
+    /// already running finish and their replies are written after it; then every connection is
+    /// closed (and its [close callbacks](Current::on_close) and servants'
+    /// [`on_connection_closed`](Servant::on_connection_closed) run, which the shutdown waits for
+    /// too). Whatever is still running after the
     /// [shutdown timeout](ServerBuilder::shutdown_timeout) is cut short: its handlers are
     /// cancelled and its connections dropped.
     pub async fn shutdown(self) {

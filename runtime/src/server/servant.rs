@@ -34,10 +34,59 @@ use crate::error::Result;
 pub trait Servant: Send + Sync + 'static {
     /// Handles one request whose parameters (`sBuffer`) are `params`.
     fn dispatch<'a>(&'a self, current: &'a Current, params: Bytes) -> BoxFuture<'a, Result<Bytes>>;
+
+    /// Called once the connection of `current` has closed (TarsCpp's `doClose`); the default
+    /// does nothing.
+    ///
+    /// It is called once per servant per connection that carried at least one request
+    /// dispatched to this servant (a `tars_ping` is not), with the [`Current`] of the last such
+    /// request, in a task of its own started after the connection closed (and after the
+    /// [`Current::on_close`] callbacks have run). A panic is caught and logged. The server's
+    /// graceful shutdown waits for these calls, within its
+    /// [shutdown timeout](crate::server::ServerBuilder::shutdown_timeout); after the timeout
+    /// they carry on without being waited for.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::sync::Mutex;
+    /// use bytes::Bytes;
+    /// use futures::future::BoxFuture;
+    /// use tars_rpc::server::{Current, Servant};
+    ///
+    /// /// Remembers each client's name until its connection closes.
+    /// #[derive(Default)]
+    /// struct Names {
+    ///     by_connection: Mutex<HashMap<u64, String>>,
+    /// }
+    ///
+    /// impl Servant for Names {
+    ///     fn dispatch<'a>(&'a self, current: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    ///         Box::pin(async move {
+    ///             let name = String::from_utf8_lossy(&params).into_owned();
+    ///             self.by_connection.lock().unwrap().insert(current.connection_id(), name);
+    ///             Ok(Bytes::new())
+    ///         })
+    ///     }
+    ///
+    ///     fn on_connection_closed<'a>(&'a self, current: &'a Current) -> BoxFuture<'a, ()> {
+    ///         Box::pin(async move {
+    ///             self.by_connection.lock().unwrap().remove(&current.connection_id());
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    fn on_connection_closed<'a>(&'a self, current: &'a Current) -> BoxFuture<'a, ()> {
+        let _ = current;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 impl<S: Servant + ?Sized> Servant for std::sync::Arc<S> {
     fn dispatch<'a>(&'a self, current: &'a Current, params: Bytes) -> BoxFuture<'a, Result<Bytes>> {
         (**self).dispatch(current, params)
+    }
+
+    fn on_connection_closed<'a>(&'a self, current: &'a Current) -> BoxFuture<'a, ()> {
+        (**self).on_connection_closed(current)
     }
 }

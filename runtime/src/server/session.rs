@@ -6,10 +6,17 @@
 //! context's `closed` token; the writer then writes what is queued (bounded by the linger
 //! time) and shuts the socket down, unless the connection was aborted, in which case it drops
 //! the socket at once.
+//!
+//! Once the connection is closed, the connection task runs its close callbacks
+//! ([`Current::on_close`]) and starts, in its task set, each servant's
+//! [`on_connection_closed`](super::Servant::on_connection_closed) with the last request
+//! dispatched to that servant on the connection. On a graceful shutdown the reader stops and
+//! queues TarsGo's close packet ([`PushFrame::reconnect`]) ahead of the running requests'
+//! replies.
 
 use std::future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,11 +31,12 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::ConnectionContext;
-use super::dispatch::{self, Route, Servants};
+use super::dispatch::{self, LastCurrents, Route, Servants};
 use super::listener::Signals;
 use super::Current;
 use crate::framing::{FrameCodec, FrameError};
 use crate::packet::RequestPacket;
+use crate::push::PushFrame;
 use crate::TarsStruct;
 
 /// The writer's buffer: frames queued together leave in one write when they fit.
@@ -88,7 +96,11 @@ pub(super) async fn serve(
         signals.force.clone(),
     ));
 
+    // runs the close callbacks even if this task is dropped, e.g. with its runtime
+    let _guard = CloseOnDrop(context.clone());
+
     let mut requests = JoinSet::new();
+    let mut last_currents = LastCurrents::default();
     match read_requests(
         read_half,
         &context,
@@ -96,32 +108,83 @@ pub(super) async fn serve(
         &config,
         &signals,
         &mut requests,
+        &mut last_currents,
     )
     .await
     {
-        // the running requests' replies still go out, so the connection stays open for them
-        ReadEnd::Shutdown => {}
+        ReadEnd::Shutdown => {
+            // TarsGo's close packet, so that the client reconnects elsewhere; the running
+            // requests' replies still go out, so the connection stays open for them
+            if !context.offer_frame(reconnect_frame()) {
+                tracing::debug!(connection = context.id(), %peer, "no room for the shutdown notice");
+            }
+        }
         ReadEnd::Close(reason) => context.close(&reason),
     }
-    loop {
+
+    // until the connection closes, which on a shutdown waits for the running requests
+    let forced = loop {
+        tokio::select! {
+            biased;
+            () = signals.force.cancelled() => break true,
+            () = context.closed_token().cancelled() => break false,
+            joined = requests.join_next() => match joined {
+                Some(joined) => log_join(joined),
+                None => {
+                    context.close("server shutting down");
+                    break false;
+                }
+            },
+        }
+    };
+    if forced {
+        context.abort("shutdown timeout reached");
+        requests.shutdown().await;
+    }
+
+    // the connection is closed: its callbacks, then its servants' `on_connection_closed`
+    context.run_close_callbacks();
+    let mut closing = JoinSet::new();
+    for (servant, current) in last_currents.take() {
+        closing.spawn(dispatch::connection_closed(servant, current));
+    }
+    if forced {
+        closing.detach_all();
+    }
+    while !(requests.is_empty() && closing.is_empty()) {
         tokio::select! {
             biased;
             () = signals.force.cancelled() => {
                 context.abort("shutdown timeout reached");
                 requests.shutdown().await;
-                break;
+                // they were promised a call: let them finish without holding up the shutdown
+                closing.detach_all();
             }
-            joined = requests.join_next() => match joined {
-                Some(joined) => log_join(joined),
-                None => break,
-            },
+            Some(joined) = requests.join_next(), if !requests.is_empty() => log_join(joined),
+            Some(joined) = closing.join_next(), if !closing.is_empty() => log_join(joined),
         }
     }
-    context.close("server shutting down");
     if let Err(error) = writer.await {
         log_join(Err(error));
     }
     tracing::debug!(connection = context.id(), %peer, "connection ended");
+}
+
+/// Closes the connection and runs its close callbacks when dropped: at the end of
+/// [`serve`], where both have happened already, or if its task is dropped.
+struct CloseOnDrop(Arc<ConnectionContext>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close("connection task ended");
+        self.0.run_close_callbacks();
+    }
+}
+
+/// TarsGo's graceful-shutdown packet, encoded once.
+fn reconnect_frame() -> Bytes {
+    static FRAME: OnceLock<PushFrame> = OnceLock::new();
+    FRAME.get_or_init(PushFrame::reconnect).as_bytes().clone()
 }
 
 /// Reads and dispatches requests until the connection closes or the server shuts down.
@@ -132,6 +195,7 @@ async fn read_requests(
     config: &ConnectionConfig,
     signals: &Signals,
     requests: &mut JoinSet<()>,
+    last_currents: &mut LastCurrents,
 ) -> ReadEnd {
     let mut frames = FramedRead::new(read_half, FrameCodec::new(config.max_frame_len));
     let next_deadline = || config.idle_timeout.map(|timeout| Instant::now() + timeout);
@@ -161,7 +225,7 @@ async fn read_requests(
                     }
                 };
                 idle_deadline = next_deadline();
-                if let Err(reason) = handle_frame(&frame, context, servants, requests) {
+                if let Err(reason) = handle_frame(&frame, context, servants, requests, last_currents) {
                     tracing::warn!(connection = context.id(), peer = %context.peer_addr(), reason, "bad request; closing the connection");
                     return ReadEnd::Close(reason);
                 }
@@ -183,6 +247,7 @@ fn handle_frame(
     context: &Arc<ConnectionContext>,
     servants: &Servants,
     requests: &mut JoinSet<()>,
+    last_currents: &mut LastCurrents,
 ) -> Result<(), String> {
     let mut packet = RequestPacket::decode_bytes(frame)
         .map_err(|error| format!("the frame is not a request packet: {error}"))?;
@@ -191,6 +256,7 @@ fn handle_frame(
     match dispatch::route(&current, servants) {
         Route::Reply(ret, result_desc) => dispatch::reply(&current, ret, Bytes::new(), result_desc),
         Route::Dispatch(servant) => {
+            last_currents.record(&servant, &current);
             requests.spawn(dispatch::run(servant, current, params));
         }
     }

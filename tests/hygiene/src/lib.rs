@@ -65,6 +65,8 @@ pub trait Service {
         out: &mut ::std::vec::Vec<Inner>,
     ) -> ::tars::Result<i64>;
     async fn nothing(&self) -> ::tars::Result<()>;
+    #[tars(on_close)]
+    async fn closed(&self, current: &::tars::Current);
 }
 
 pub struct ServiceImp;
@@ -82,6 +84,42 @@ impl Service for ServiceImp {
     async fn nothing(&self) -> ::tars::Result<()> {
         ::core::result::Result::Ok(())
     }
+    async fn closed(&self, _current: &::tars::Current) {}
+}
+
+#[::tars::tars_push(crate = "::tars")]
+pub trait Events {
+    async fn changed(&self, ret: i32, what: ::std::string::String, items: ::std::vec::Vec<Inner>);
+    async fn ping(&self);
+}
+
+pub struct EventsImp;
+
+impl Events for EventsImp {
+    async fn changed(
+        &self,
+        _ret: i32,
+        _what: ::std::string::String,
+        _items: ::std::vec::Vec<Inner>,
+    ) {
+    }
+    async fn ping(&self) {}
+}
+
+/// The generated push sender, callback and extension exist and have the expected shapes.
+pub fn push_to(current: &::tars::Current) -> ::tars::Result<()> {
+    EventsSender::new(current).changed(
+        0,
+        ::std::string::ToString::to_string("x"),
+        ::std::vec::Vec::new(),
+    )?;
+    let _frame: ::tars::push::PushFrame = EventsSender::ping_frame();
+    ::core::result::Result::Ok(())
+}
+
+pub fn install(proxy: &ServiceProxy) -> ::tars::push::PushEvents<EventsEvent> {
+    proxy.set_push_callback(EventsImp);
+    proxy.push_events()
 }
 
 /// The generated servant and proxy exist and have the expected shapes.

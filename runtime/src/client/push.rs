@@ -1,0 +1,280 @@
+//! Pushes on the client: the object's push handler, push streams and connection hooks, and
+//! the route a connection's reader hands pushes to.
+//!
+//! The reader never waits on a push: it copies the push into every push stream's bounded
+//! buffer and, if a handler is set, into its connection's bounded push queue, dropping the
+//! push (with a warning) where there is no room. The connection's push task, started with the
+//! first push for a handler, runs the handler on the pushes one at a time, in order.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tracing::{debug, warn};
+
+use super::connection::lock;
+use super::proxy::{ObjectShared, ServantProxy};
+use crate::endpoint::Endpoint;
+use crate::packet::ResponsePacket;
+use crate::push::{PushHandler, PushMessage};
+
+/// A hook run after a connection is made.
+pub(super) type ConnectHook =
+    Arc<dyn Fn(ServantProxy, Endpoint) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A hook run after a connection closes.
+pub(super) type CloseHook = Arc<dyn Fn(Endpoint, String) + Send + Sync>;
+
+/// What an object does with pushes and connection events. Holds nothing of the object, so
+/// that the tasks of its connections may hold it without keeping the object alive.
+#[derive(Default)]
+pub(super) struct PushState {
+    handler: Mutex<Option<Arc<dyn PushHandler>>>,
+    streams: Mutex<Vec<mpsc::Sender<PushMessage>>>,
+    connect_hooks: Mutex<Vec<ConnectHook>>,
+    close_hooks: Mutex<Vec<CloseHook>>,
+}
+
+impl PushState {
+    pub(super) fn set_handler(&self, handler: Option<Arc<dyn PushHandler>>) {
+        // the previous handler is dropped outside the lock
+        let previous = std::mem::replace(&mut *lock(&self.handler), handler);
+        drop(previous);
+    }
+
+    fn handler(&self) -> Option<Arc<dyn PushHandler>> {
+        lock(&self.handler).clone()
+    }
+
+    fn has_handler(&self) -> bool {
+        lock(&self.handler).is_some()
+    }
+
+    /// A new push stream with a buffer of `capacity` pushes.
+    pub(super) fn stream(&self, capacity: usize) -> PushMessages {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let mut streams = lock(&self.streams);
+        streams.retain(|stream| !stream.is_closed());
+        streams.push(sender);
+        PushMessages { receiver }
+    }
+
+    pub(super) fn add_connect_hook(&self, hook: ConnectHook) {
+        lock(&self.connect_hooks).push(hook);
+    }
+
+    pub(super) fn add_close_hook(&self, hook: CloseHook) {
+        lock(&self.close_hooks).push(hook);
+    }
+
+    pub(super) fn connect_hooks(&self) -> Vec<ConnectHook> {
+        lock(&self.connect_hooks).clone()
+    }
+
+    pub(super) fn close_hooks(&self) -> Vec<CloseHook> {
+        lock(&self.close_hooks).clone()
+    }
+
+    /// Push mode: a handler is set or a push stream is alive.
+    pub(super) fn push_mode(&self) -> bool {
+        self.has_handler() || lock(&self.streams).iter().any(|stream| !stream.is_closed())
+    }
+
+    /// Drops the handler and ends every push stream: the object is gone.
+    pub(super) fn clear(&self) {
+        self.set_handler(None);
+        let streams = std::mem::take(&mut *lock(&self.streams));
+        drop(streams);
+    }
+
+    /// Copies `push` into every live stream; returns whether there was any.
+    fn send_to_streams(&self, push: &PushMessage, endpoint: &Endpoint) -> bool {
+        let mut streams = lock(&self.streams);
+        streams.retain(|stream| match stream.try_send(push.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                warn!(
+                    %endpoint,
+                    function = %push.function,
+                    "dropped a push: a push stream is full (it is not read fast enough)"
+                );
+                true
+            }
+            Err(TrySendError::Closed(_)) => false,
+        });
+        !streams.is_empty()
+    }
+}
+
+/// The pushes of a connection's reader: where they go.
+pub(super) struct PushRoute {
+    object: Arc<ObjectShared>,
+    endpoint: Endpoint,
+    /// The queue of the connection's push task, once started.
+    queue: Option<mpsc::Sender<PushMessage>>,
+}
+
+impl PushRoute {
+    pub(super) fn new(object: Arc<ObjectShared>, endpoint: Endpoint) -> Self {
+        Self {
+            object,
+            endpoint,
+            queue: None,
+        }
+    }
+
+    /// Hands a packet with request id 0 (not `_reconnect_`) to the streams and the handler.
+    /// Never waits, and never fails the connection.
+    pub(super) fn route(&mut self, packet: ResponsePacket) {
+        let endpoint = &self.endpoint;
+        let Some(push) = PushMessage::from_packet(packet) else {
+            debug!(%endpoint, "dropped a packet with request id 0 but no TARS_FUNC status");
+            return;
+        };
+        let streamed = self.object.push.send_to_streams(&push, endpoint);
+        if self.object.push.has_handler() {
+            self.queue_for_handler(push);
+        } else if !streamed {
+            debug!(
+                %endpoint,
+                function = %push.function,
+                len = push.buffer.len(),
+                "dropped a push: no push callback set"
+            );
+        }
+    }
+
+    fn queue_for_handler(&mut self, push: PushMessage) {
+        let object = &self.object;
+        let endpoint = &self.endpoint;
+        let queue = self.queue.get_or_insert_with(|| {
+            let (sender, receiver) = mpsc::channel(object.config.push_queue_capacity.max(1));
+            tokio::spawn(run_handler(receiver, object.clone(), endpoint.clone()));
+            sender
+        });
+        match queue.try_send(push) {
+            Ok(()) => {}
+            Err(TrySendError::Full(push)) => warn!(
+                %endpoint,
+                function = %push.function,
+                "dropped a push: the push handler's queue is full (the handler is too slow)"
+            ),
+            // the task stops only when the object is dropped
+            Err(TrySendError::Closed(push)) => debug!(
+                %endpoint,
+                function = %push.function,
+                "dropped a push: the object is gone"
+            ),
+        }
+    }
+}
+
+/// A connection's push task: runs the handler on each push in turn until the reader stops
+/// (after the pushes already queued) or the object is dropped (at once).
+async fn run_handler(
+    mut queue: mpsc::Receiver<PushMessage>,
+    object: Arc<ObjectShared>,
+    endpoint: Endpoint,
+) {
+    loop {
+        let push = tokio::select! {
+            biased;
+            () = object.shutdown.cancelled() => return,
+            push = queue.recv() => match push {
+                Some(push) => push,
+                None => return,
+            },
+        };
+        // the handler of the moment: it may have been replaced or cleared since
+        let Some(handler) = object.push.handler() else {
+            debug!(%endpoint, function = %push.function, "dropped a push: no push callback set");
+            continue;
+        };
+        let handled = AssertUnwindSafe(async { handler.on_push(&push).await }).catch_unwind();
+        let outcome = tokio::select! {
+            biased;
+            () = object.shutdown.cancelled() => return,
+            outcome = handled => outcome,
+        };
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => warn!(
+                %endpoint,
+                function = %push.function,
+                %error,
+                "the push handler failed; the push is dropped"
+            ),
+            Err(panic) => warn!(
+                %endpoint,
+                function = %push.function,
+                panic = panic_message(&*panic),
+                "the push handler panicked; the push is dropped"
+            ),
+        }
+    }
+}
+
+/// The message of a panic's payload, if it is a string.
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a string)")
+}
+
+/// A stream of the pushes of an object's connections, from
+/// [`ServantProxy::push_messages`]: a [`Stream`] of [`PushMessage`]s, in the order each
+/// connection received them.
+///
+/// It has a buffer of its own of
+/// [`push_queue_capacity`](super::CommunicatorConfig::push_queue_capacity) pushes; while the
+/// buffer is full, pushes for this stream are dropped with a warning (other streams and the
+/// push handler still get them). The stream ends once every proxy of the object is dropped.
+/// Dropping it ends push mode if no other stream or handler is left.
+///
+/// ```
+/// use futures::StreamExt;
+/// use tars_rpc::client::Communicator;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let proxy = Communicator::new().servant_proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
+/// let mut pushes = proxy.push_messages();
+/// drop(proxy);
+/// assert!(pushes.next().await.is_none());
+/// # }
+/// ```
+pub struct PushMessages {
+    receiver: mpsc::Receiver<PushMessage>,
+}
+
+impl PushMessages {
+    /// The next push; `None` once the object is dropped and the buffered pushes are taken.
+    /// The same as [`StreamExt::next`](futures::StreamExt::next).
+    pub async fn recv(&mut self) -> Option<PushMessage> {
+        self.receiver.recv().await
+    }
+}
+
+impl Stream for PushMessages {
+    type Item = PushMessage;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<PushMessage>> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+impl fmt::Debug for PushMessages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushMessages")
+            .field("buffered", &self.receiver.len())
+            .finish_non_exhaustive()
+    }
+}

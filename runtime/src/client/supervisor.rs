@@ -1,0 +1,204 @@
+//! A connection's supervisor: a task per connection that runs the `on_connect` hooks once it
+//! is made, keeps it alive with `tars_ping` in push mode, runs the `on_close` hooks once it
+//! closes and, in push mode, connects to its endpoint again.
+//!
+//! The supervisor holds the object's [`ObjectShared`] (hooks, handler, config: nothing that
+//! owns the object) and only weak references to the connection and its endpoint slot, so it
+//! keeps neither the object nor the connection alive. It stops when the connection closes
+//! (after reconnecting, in push mode) or at once when the object is dropped.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use tokio::time::sleep_until;
+use tracing::{debug, warn};
+
+use super::connection::{Connection, EndpointSlot, Shared};
+use super::proxy::ObjectShared;
+use super::push::panic_message;
+use super::request::Request;
+use crate::error::Error;
+use crate::packet::{Context, PacketType};
+
+/// Starts the supervisor of `connection`, just made through `slot`.
+pub(super) fn spawn(
+    connection: &Arc<Connection>,
+    slot: &Arc<EndpointSlot>,
+    object: &Arc<ObjectShared>,
+) {
+    tokio::spawn(supervise(
+        Arc::downgrade(connection),
+        connection.shared().clone(),
+        Arc::downgrade(slot),
+        slot.index(),
+        object.clone(),
+    ));
+}
+
+async fn supervise(
+    connection: Weak<Connection>,
+    shared: Arc<Shared>,
+    slot: Weak<EndpointSlot>,
+    index: usize,
+    object: Arc<ObjectShared>,
+) {
+    run_connect_hooks(&object, index, &shared);
+    keep_alive(&connection, &shared, &object).await;
+    drop(connection);
+    // the connection takes no more calls: it closed, or the server asked to reconnect and it
+    // closes once its calls in flight are done; reconnect now rather than then
+    let backoff = object.config.reconnect_backoff;
+    if shared.opened_at().elapsed() >= backoff.max {
+        if let Some(slot) = slot.upgrade() {
+            slot.reset_reconnect_delay();
+        }
+    }
+    let report = async {
+        shared.closed().cancelled().await;
+        run_close_hooks(&object, &shared);
+    };
+    tokio::join!(report, reconnect(&slot, &object));
+}
+
+/// Starts each `on_connect` hook on a task of its own, with a proxy pinned to the endpoint.
+fn run_connect_hooks(object: &ObjectShared, index: usize, shared: &Shared) {
+    let hooks = object.push.connect_hooks();
+    if hooks.is_empty() {
+        return;
+    }
+    // none if the object is being dropped
+    let Some(proxy) = object.proxy_pinned_to(index) else {
+        return;
+    };
+    for hook in hooks {
+        let (proxy, endpoint) = (proxy.clone(), shared.endpoint().clone());
+        tokio::spawn(async move { hook(proxy, endpoint).await });
+    }
+}
+
+/// Runs the `on_close` hooks with the reason the connection closed.
+fn run_close_hooks(object: &ObjectShared, shared: &Shared) {
+    let hooks = object.push.close_hooks();
+    if hooks.is_empty() {
+        return;
+    }
+    let reason = shared.close_reason();
+    for hook in hooks {
+        let endpoint = shared.endpoint().clone();
+        let reason = reason.clone();
+        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(endpoint, reason))) {
+            warn!(
+                endpoint = %shared.endpoint(),
+                panic = panic_message(&*panic),
+                "an on_close hook panicked"
+            );
+        }
+    }
+}
+
+/// In push mode, sends `tars_ping` whenever the connection has sent nothing for the keep-alive
+/// interval, and closes it if the ping fails. Returns once the connection is retired or closed,
+/// or the object is dropped.
+async fn keep_alive(connection: &Weak<Connection>, shared: &Shared, object: &ObjectShared) {
+    let interval = object.config.keepalive_interval;
+    let stop = async {
+        tokio::select! {
+            () = shared.retired().cancelled() => {}
+            () = object.shutdown.cancelled() => {}
+        }
+    };
+    if interval.is_zero() {
+        return stop.await;
+    }
+    tokio::pin!(stop);
+    let mut checked = Instant::now();
+    loop {
+        let deadline = shared.last_sent().max(checked) + interval;
+        tokio::select! {
+            biased;
+            () = &mut stop => return,
+            () = sleep_until(deadline.into()) => {}
+        }
+        checked = Instant::now();
+        if !object.push.push_mode() || shared.last_sent() + interval > checked {
+            continue;
+        }
+        let Some(connection) = connection.upgrade() else {
+            return;
+        };
+        let context = Context::new();
+        let ping = Request {
+            servant: &object.servant,
+            func: "tars_ping",
+            packet_type: PacketType::NORMAL,
+            buffer: &[],
+            timeout_ms: i32::try_from(object.config.call_timeout.as_millis()).unwrap_or(i32::MAX),
+            context: &context,
+        };
+        let pinged = tokio::select! {
+            biased;
+            () = object.shutdown.cancelled() => return,
+            pinged = connection.call(&ping, object.config.call_timeout) => pinged,
+        };
+        // any reply will do: the connection is alive
+        if let Err(error) = pinged {
+            debug!(endpoint = %shared.endpoint(), %error, "keep-alive ping failed");
+            shared.close(
+                format!("keep-alive failed: {error}"),
+                Error::connect(format!(
+                    "connection to {} closed: keep-alive ping failed: {}",
+                    shared.endpoint(),
+                    error.message()
+                )),
+            );
+        }
+    }
+}
+
+/// In push mode, connects to the endpoint again, waiting longer after every attempt, until a
+/// connection is made (by this or by a call), push mode ends or the object is dropped. The new
+/// connection's supervisor runs the `on_connect` hooks.
+async fn reconnect(slot: &Weak<EndpointSlot>, object: &Arc<ObjectShared>) {
+    let backoff = object.config.reconnect_backoff;
+    loop {
+        let delay = {
+            if object.shutdown.is_cancelled() || !object.push.push_mode() {
+                return;
+            }
+            let Some(slot) = slot.upgrade() else {
+                return;
+            };
+            if slot.live().is_some() {
+                return;
+            }
+            slot.next_reconnect_delay(&backoff)
+        };
+        if !delay.is_zero() {
+            tokio::select! {
+                biased;
+                () = object.shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            if !object.push.push_mode() {
+                return;
+            }
+        }
+        let Some(slot) = slot.upgrade() else {
+            return;
+        };
+        let connected = tokio::select! {
+            biased;
+            () = object.shutdown.cancelled() => return,
+            connected = slot.connection(object) => connected,
+        };
+        match connected {
+            Ok(_) => return,
+            Err(error) => debug!(
+                endpoint = %slot.endpoint(),
+                %error,
+                "reconnect failed; trying again"
+            ),
+        }
+    }
+}
