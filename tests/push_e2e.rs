@@ -1,0 +1,278 @@
+//! Push end to end through the macros: a `#[tars_interface]` servant keeps `Current`s in a
+//! `Subscribers` registry, pushes with the `#[tars_push]` sender, and `#[tars_push]` callbacks
+//! and streams receive them in generated-proxy clients over loopback.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tars_rpc::client::{Communicator, CommunicatorConfig, Proxy};
+use tars_rpc::push::Subscribers;
+use tars_rpc::server::Server;
+use tars_rpc::{tars_interface, tars_push, Current};
+use tokio::time::{sleep, timeout, Instant};
+
+const SERVANT: &str = "Test.PushServer.PushObj";
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tars_interface]
+trait Hello {
+    async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32>;
+    /// Pushes `count` numbered messages to the caller alone, then returns.
+    async fn push_me(&self, current: &Current, count: i32) -> tars_rpc::Result<()>;
+}
+
+#[tars_push]
+trait Push {
+    async fn push_msg(&self, ret: i32, s_rsp: String);
+    async fn numbered(&self, ret: i32, seq: i64);
+}
+
+struct HelloImp {
+    subscribers: Subscribers,
+    saved: Mutex<Vec<Current>>,
+}
+
+impl Hello for HelloImp {
+    async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32> {
+        self.subscribers.add(current);
+        self.saved.lock().unwrap().push(current.clone());
+        Ok(0)
+    }
+
+    async fn push_me(&self, current: &Current, count: i32) -> tars_rpc::Result<()> {
+        let sender = PushSender::new(current);
+        for seq in 0..count {
+            sender.numbered(0, i64::from(seq))?;
+        }
+        Ok(())
+    }
+}
+
+/// Records every push in arrival order.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<i64>>>);
+
+impl Push for Recorder {
+    async fn push_msg(&self, _ret: i32, s_rsp: String) {
+        self.0.lock().unwrap().push(s_rsp.parse().unwrap_or(-1));
+    }
+
+    async fn numbered(&self, _ret: i32, seq: i64) {
+        self.0.lock().unwrap().push(seq);
+    }
+}
+
+impl Recorder {
+    fn seen(&self) -> Vec<i64> {
+        self.0.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, count: usize) -> Vec<i64> {
+        let deadline = Instant::now() + WAIT;
+        while self.0.lock().unwrap().len() < count && Instant::now() < deadline {
+            sleep(Duration::from_millis(10)).await;
+        }
+        self.seen()
+    }
+}
+
+async fn start(listen: &str, subscribers: &Subscribers) -> (Server, Arc<HelloImp>) {
+    let imp = Arc::new(HelloImp {
+        subscribers: subscribers.clone(),
+        saved: Mutex::new(Vec::new()),
+    });
+    let server = Server::builder()
+        .servant(SERVANT, listen, HelloServant::from_arc(Arc::clone(&imp)))
+        .start()
+        .await
+        .expect("the server starts");
+    (server, imp)
+}
+
+fn client(port: u16, config: CommunicatorConfig) -> HelloProxy {
+    Communicator::with_config(config)
+        .string_to_proxy(&format!("{SERVANT}@tcp -h 127.0.0.1 -p {port}"))
+        .expect("a valid proxy string")
+}
+
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_receives_every_broadcast_in_order() {
+    let subscribers = Subscribers::new();
+    let (server, _) = start("127.0.0.1:0", &subscribers).await;
+    let port = server.local_addr(SERVANT).unwrap().port();
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        // a communicator each: a connection each
+        let proxy = client(port, CommunicatorConfig::default());
+        let recorder = Recorder::default();
+        proxy.set_push_callback(recorder.clone());
+        assert_eq!(
+            timeout(WAIT, proxy.register_push()).await.unwrap().unwrap(),
+            0
+        );
+        clients.push((proxy, recorder));
+    }
+    assert_eq!(subscribers.len(), 20);
+    for seq in 0..50 {
+        let report = subscribers.broadcast(&PushSender::push_msg_frame(0, seq.to_string()));
+        assert_eq!((report.delivered, report.failed), (20, 0));
+    }
+    let expected: Vec<i64> = (0..50).collect();
+    for (_, recorder) in &clients {
+        assert_eq!(recorder.wait_for(50).await, expected);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnected_client_is_forgotten_and_pushing_to_it_fails() {
+    let subscribers = Subscribers::new();
+    let (server, imp) = start("127.0.0.1:0", &subscribers).await;
+    let port = server.local_addr(SERVANT).unwrap().port();
+    let staying = client(port, CommunicatorConfig::default());
+    let leaving = client(port, CommunicatorConfig::default());
+    timeout(WAIT, staying.register_push())
+        .await
+        .unwrap()
+        .unwrap();
+    timeout(WAIT, leaving.register_push())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(subscribers.len(), 2);
+    let gone = imp.saved.lock().unwrap()[1].clone();
+
+    drop(leaving); // the last handle: its connection closes
+    timeout(WAIT, gone.closed())
+        .await
+        .expect("the server sees the close");
+    eventually("the registry to forget the client", || {
+        subscribers.len() == 1
+    })
+    .await;
+    assert!(PushSender::new(&gone)
+        .push_msg(0, "too late".into())
+        .is_err());
+    // the other client is unaffected
+    let recorder = Recorder::default();
+    staying.set_push_callback(recorder.clone());
+    subscribers.broadcast(&PushSender::push_msg_frame(0, "7".into()));
+    assert_eq!(recorder.wait_for(1).await, [7]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_reconnect_and_reregister_after_a_server_restart() {
+    let subscribers = Subscribers::new();
+    let (server, _) = start("127.0.0.1:0", &subscribers).await;
+    let address = server.local_addr(SERVANT).unwrap();
+    let config = CommunicatorConfig::default()
+        .with_reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200));
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        let proxy = client(address.port(), config.clone());
+        let recorder = Recorder::default();
+        proxy.set_push_callback(recorder.clone());
+        // what a push client does after every (re)connect: register again
+        proxy
+            .servant_proxy()
+            .on_connect(|proxy, _endpoint| async move {
+                let _ = HelloProxy::from_servant_proxy(proxy).register_push().await;
+            });
+        timeout(WAIT, proxy.register_push()).await.unwrap().unwrap();
+        clients.push((proxy, recorder));
+    }
+    assert_eq!(subscribers.len(), 5);
+    subscribers.broadcast(&PushSender::push_msg_frame(0, "1".into()));
+    for (_, recorder) in &clients {
+        assert_eq!(recorder.wait_for(1).await, [1]);
+    }
+
+    server.shutdown().await;
+    let restarted_subscribers = Subscribers::new();
+    let (restarted, _) = start(&address.to_string(), &restarted_subscribers).await;
+    // no call from the test: the clients come back and register by themselves
+    eventually("every client to re-register", || {
+        restarted_subscribers.len() == 5
+    })
+    .await;
+    restarted_subscribers.broadcast(&PushSender::push_msg_frame(0, "2".into()));
+    for (_, recorder) in &clients {
+        assert_eq!(recorder.wait_for(2).await, [1, 2]);
+    }
+    restarted.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_holds_an_idle_push_connection_past_the_idle_timeout() {
+    let subscribers = Subscribers::new();
+    // the server closes connections idle for 300 ms
+    let (server, imp) = start("tcp -h 127.0.0.1 -p 0 -t 300", &subscribers).await;
+    let port = server.local_addr(SERVANT).unwrap().port();
+
+    let pushed = client(
+        port,
+        CommunicatorConfig::default().with_keepalive_interval(Duration::from_millis(100)),
+    );
+    let recorder = Recorder::default();
+    pushed.set_push_callback(recorder.clone());
+    timeout(WAIT, pushed.register_push())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // a plain client, without a push callback, is dropped by the idle timeout
+    let plain = client(
+        port,
+        CommunicatorConfig::default().with_keepalive_interval(Duration::from_millis(100)),
+    );
+    timeout(WAIT, plain.register_push()).await.unwrap().unwrap();
+    let plain_current = imp.saved.lock().unwrap()[1].clone();
+
+    sleep(Duration::from_millis(1200)).await;
+    assert!(
+        plain_current.is_closed(),
+        "the idle plain connection was closed"
+    );
+    let pushed_current = imp.saved.lock().unwrap()[0].clone();
+    assert!(
+        !pushed_current.is_closed(),
+        "keep-alive held the push connection"
+    );
+    PushSender::new(&pushed_current)
+        .push_msg(0, "42".into())
+        .unwrap();
+    assert_eq!(recorder.wait_for(1).await, [42]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_arrive_as_typed_events_and_alongside_replies() {
+    let subscribers = Subscribers::new();
+    let (server, _) = start("127.0.0.1:0", &subscribers).await;
+    let proxy = client(
+        server.local_addr(SERVANT).unwrap().port(),
+        CommunicatorConfig::default(),
+    );
+    let mut events = proxy.push_events();
+    // the pushes are queued before the reply on the same connection
+    timeout(WAIT, proxy.push_me(100)).await.unwrap().unwrap();
+    for expected in 0..100 {
+        match timeout(WAIT, events.next()).await.unwrap() {
+            Some(Ok(PushEvent::Numbered { ret, seq })) => assert_eq!((ret, seq), (0, expected)),
+            Some(Ok(PushEvent::PushMsg { .. })) => panic!("unexpected pushMsg"),
+            Some(Err(error)) => panic!("a push did not decode: {error}"),
+            None => panic!("the stream ended"),
+        }
+    }
+    server.shutdown().await;
+}
