@@ -30,7 +30,7 @@
 //! assert_eq!(Alert::decode_from(&bytes).unwrap(), alert);
 //! ```
 
-pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, push, server};
+pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, protocol, push, server};
 pub use tars_rpc_runtime::{Current, DecodeError, Error, Result, TarsType};
 
 pub use tars_rpc_macros::{tars_interface, tars_push};

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod packet;
+pub mod protocol;
 pub mod push;
 pub mod server;
 
