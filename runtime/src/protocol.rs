@@ -3,7 +3,7 @@
 //! notification and bounded outgoing queues as TARS servants.
 //!
 //! * A server binds a [`RawServant`] with a [`FrameSplitter`] that cuts whole requests off the
-//!   input; the servant gets each request's bytes and a [`Current`](crate::Current), replies (or
+//!   input; the servant gets each request's bytes and a [`Current`], replies (or
 //!   pushes, later) with [`Current::send_raw`](crate::Current::send_raw).
 //! * A client uses a [`ClientProtocol`] that writes requests and cuts responses, reporting each
 //!   response's request id; id 0 is a push.
@@ -122,6 +122,9 @@ pub struct RawResponse {
 }
 
 /// A client's side of a custom protocol: how to write a request and how to cut responses.
+///
+/// Give one to [`Communicator::raw_proxy`](crate::client::Communicator::raw_proxy); the
+/// [`RawProxy`](crate::client::RawProxy) documentation shows one for TarsCpp's PushDemo framing.
 pub trait ClientProtocol: Send + Sync + 'static {
     /// Appends the whole frame of a request with `request_id` (never 0) and `payload` to `buf`.
     fn encode_request(

@@ -73,6 +73,27 @@ impl PushFrame {
         })
     }
 
+    /// A push of `frame`, a whole frame already encoded in a custom protocol, to send as it is
+    /// to the clients of a [`RawServant`](crate::protocol::RawServant), e.g. with
+    /// [`Subscribers::broadcast`] ([`Current::send_push`](crate::Current::send_push) of it is
+    /// [`Current::send_raw`](crate::Current::send_raw)).
+    ///
+    /// ```
+    /// use bytes::{BufMut, BytesMut};
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// // the seed PushDemo's push: total length, request id 0, the message
+    /// let mut frame = BytesMut::new();
+    /// frame.put_u32(8 + 11);
+    /// frame.put_u32(0);
+    /// frame.put_slice(b"hello world");
+    /// let push = PushFrame::from_raw(frame.freeze());
+    /// assert_eq!(push.as_bytes().len(), 19);
+    /// ```
+    pub fn from_raw(frame: Bytes) -> Self {
+        Self { frame }
+    }
+
     fn from_packet(packet: &ResponsePacket) -> Self {
         let mut frame = BytesMut::new();
         // no limit here: each connection checks its own maximum when the frame is sent

@@ -6,8 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use super::proxy::{ObjectProxy, Proxy, ServantProxy};
-use crate::endpoint::{EndpointError, ProxyAddress};
+use super::raw::{RawProxy, RawWire};
+use super::wire::TarsWire;
+use crate::endpoint::{Endpoint, EndpointError, ProxyAddress};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
+use crate::protocol::ClientProtocol;
 
 /// The settings of a [`Communicator`], applying to every proxy it makes.
 ///
@@ -40,13 +43,15 @@ pub struct CommunicatorConfig {
     /// How long connecting to an endpoint may take. Default: 3 s.
     pub connect_timeout: Duration,
     /// The largest frame sent or accepted, length prefix included; a larger reply closes the
-    /// connection. Default: [`DEFAULT_MAX_FRAME_LEN`], 10 MiB.
+    /// connection. For a [`RawProxy`], the most bytes buffered without a whole response
+    /// coming out. Default: [`DEFAULT_MAX_FRAME_LEN`], 10 MiB.
     pub max_frame_len: usize,
     /// In push mode (a push handler set or a push stream alive, see
     /// [`ServantProxy::set_push_handler`]), every connection of the object sends `tars_ping`
     /// when it has sent nothing for this long, so that the server's idle timeout does not close
     /// it; a ping that fails closes the connection. [`Duration::ZERO`] turns keep-alive off.
-    /// Default: 10 s.
+    /// Default: 10 s. A [`RawProxy`] has no `tars_ping`: it sends the heartbeat given to
+    /// [`RawProxy::set_heartbeat`] instead.
     pub keepalive_interval: Duration,
     /// In push mode, how long to wait between attempts to reconnect a closed connection.
     /// Default: from 100 ms, doubling up to 5 s.
@@ -197,7 +202,7 @@ pub struct Communicator {
 struct Inner {
     config: CommunicatorConfig,
     /// The objects by address; an entry outlives its object only until the next insertion.
-    objects: Mutex<HashMap<ProxyAddress, Weak<ObjectProxy>>>,
+    objects: Mutex<HashMap<ProxyAddress, Weak<ObjectProxy<TarsWire>>>>,
 }
 
 impl fmt::Debug for Communicator {
@@ -256,8 +261,85 @@ impl Communicator {
             return Ok(ServantProxy::new(object));
         }
         objects.retain(|_, object| object.strong_count() > 0);
-        let object = ObjectProxy::new(address.clone(), self.inner.config.clone());
+        let config = &self.inner.config;
+        let wire = TarsWire::new(address.servant(), config.max_frame_len);
+        let object = ObjectProxy::new(
+            address.clone(),
+            config.clone(),
+            wire,
+            config.keepalive_interval,
+        );
         objects.insert(address, Arc::downgrade(&object));
         Ok(ServantProxy::new(object))
     }
+
+    /// A proxy speaking `protocol` to `endpoints`: `tcp -h HOST -p PORT[:tcp -h HOST2 -p
+    /// PORT2...]` or `HOST:PORT`, optionally after a name and `@` (`Name@tcp -h ...`), which
+    /// names the proxy in errors and logs. See [`RawProxy`].
+    ///
+    /// Each call makes a new object with connections of its own; clone the proxy to share
+    /// them. Nothing connects until the first call.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tars_rpc::client::Communicator;
+    /// use tars_rpc::protocol::{ClientProtocol, ProtocolError, RawResponse};
+    ///
+    /// struct Proto;
+    ///
+    /// impl ClientProtocol for Proto {
+    ///     fn encode_request(&self, _: i32, payload: &[u8], buf: &mut BytesMut) -> Result<(), ProtocolError> {
+    ///         buf.extend_from_slice(payload);
+    ///         Ok(())
+    ///     }
+    ///     fn decode_response(&self, _: &mut BytesMut) -> Result<Option<RawResponse>, ProtocolError> {
+    ///         Ok(None)
+    ///     }
+    /// }
+    ///
+    /// let communicator = Communicator::new();
+    /// let proxy = communicator
+    ///     .raw_proxy("Push@tcp -h 10.0.0.1 -p 9300:tcp -h 10.0.0.2 -p 9300", Proto)
+    ///     .unwrap();
+    /// assert_eq!(proxy.name(), Some("Push"));
+    /// assert_eq!(proxy.endpoints().len(), 2);
+    /// assert_eq!(communicator.raw_proxy("10.0.0.1:9300", Proto).unwrap().endpoints().len(), 1);
+    /// assert!(communicator.raw_proxy("tcp -h 10.0.0.1", Proto).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// If `endpoints` is not an endpoint list.
+    pub fn raw_proxy(
+        &self,
+        endpoints: &str,
+        protocol: impl ClientProtocol,
+    ) -> Result<RawProxy, EndpointError> {
+        let address = if endpoints.contains('@') {
+            endpoints.parse::<ProxyAddress>()?
+        } else {
+            ProxyAddress::new("", parse_endpoints(endpoints)?)
+        };
+        let name = Some(address.servant().to_string()).filter(|name| !name.is_empty());
+        let config = &self.inner.config;
+        let wire = RawWire::new(protocol, name, config.max_frame_len);
+        // no keep-alive until the user gives a heartbeat
+        let object = ObjectProxy::new(address, config.clone(), wire, Duration::ZERO);
+        Ok(RawProxy::new(object))
+    }
+}
+
+/// The endpoints of a proxy string without its `Name@`: TARS endpoints separated by `:`, or
+/// one `HOST:PORT`.
+fn parse_endpoints(text: &str) -> Result<Vec<Endpoint>, EndpointError> {
+    if text.trim_start().starts_with("tcp ") || text.contains(" -h ") {
+        let endpoints = text
+            .split(':')
+            .filter(|part| !part.trim().is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<Endpoint>, _>>()?;
+        if !endpoints.is_empty() {
+            return Ok(endpoints);
+        }
+    }
+    Ok(vec![text.parse()?])
 }

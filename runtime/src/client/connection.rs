@@ -1,15 +1,19 @@
 //! One endpoint of an object: its TCP connection, made on first use and remade after a loss.
 //!
+//! Everything here is generic over the object's [`Wire`]: TARS packets, or a user's
+//! [`ClientProtocol`](crate::protocol::ClientProtocol).
+//!
 //! A [`Connection`] runs two tasks. The writer takes whole frames from a bounded queue and
 //! writes them through a buffer, flushing when the queue is empty, so that concurrent calls
-//! share system calls. The reader decodes [`ResponsePacket`]s and completes the waiting call
-//! by request id; a push (request id 0) goes to the object's [`PushRoute`], which feeds the
-//! push streams and the connection's push task (started on the first push for a handler).
+//! share system calls. The reader cuts [`Incoming`] messages off the input with the wire and
+//! completes the waiting call by request id; a push (request id 0) goes to the object's
+//! [`PushRoute`], which feeds the push streams and the connection's push task (started on the
+//! first push for a handler).
 //! Whichever task ends first closes the connection: every call still waiting fails at once
 //! with [`ReturnCode::PROXY_CONNECT_ERR`](crate::packet::ReturnCode::PROXY_CONNECT_ERR), the
 //! other task stops, and the next call through the [`EndpointSlot`] connects again.
 //!
-//! TarsGo's `_reconnect_` packet *retires* a connection: it takes no new calls, the calls in
+//! TarsGo's `_reconnect_` packet (TARS only) *retires* a connection: it takes no new calls, the calls in
 //! flight on it still get their replies, and it closes once the last of them is done. A third
 //! task per connection, the [`supervisor`], runs the hooks, the keep-alive and, in push mode,
 //! the reconnection.
@@ -32,14 +36,11 @@ use tracing::{debug, warn};
 
 use super::proxy::ObjectShared;
 use super::push::PushRoute;
-use super::request::Request;
 use super::supervisor;
+use super::wire::{BadInput, Incoming, Outgoing, ReadError, Wire, WireDecoder};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::framing::{FrameCodec, FrameError};
-use crate::packet::ResponsePacket;
-use crate::push::RECONNECT_MESSAGE;
-use crate::TarsStruct;
+use crate::framing::FrameCodec;
 
 /// Frames queued for the writer before callers wait for room.
 const QUEUE_LEN: usize = 1024;
@@ -48,7 +49,7 @@ const QUEUE_LEN: usize = 1024;
 const WRITE_BUFFER_LEN: usize = 64 * 1024;
 
 /// What a waiting call receives: its reply, or why the connection closed.
-type Reply = Result<ResponsePacket>;
+type Reply<W> = Result<<W as Wire>::Response>;
 
 /// The reason given to `on_close` hooks when the server sent `_reconnect_`.
 const REASON_RECONNECT: &str = "server asked to reconnect";
@@ -74,9 +75,8 @@ pub(super) fn next_request_id(id: i32) -> i32 {
 }
 
 /// The calls waiting on a connection, by request id.
-#[derive(Default)]
-struct Pending {
-    calls: HashMap<i32, oneshot::Sender<Reply>>,
+struct Pending<W: Wire> {
+    calls: HashMap<i32, oneshot::Sender<Reply<W>>>,
     /// The last request id handed out on this connection.
     last_id: i32,
     /// Why the connection closed, once it has: what waiting calls fail with, and a few words
@@ -86,7 +86,18 @@ struct Pending {
     retired: bool,
 }
 
-impl Pending {
+impl<W: Wire> Default for Pending<W> {
+    fn default() -> Self {
+        Self {
+            calls: HashMap::new(),
+            last_id: 0,
+            closed: None,
+            retired: false,
+        }
+    }
+}
+
+impl<W: Wire> Pending<W> {
     /// The next request id that no waiting call holds.
     fn next_id(&mut self) -> i32 {
         loop {
@@ -100,9 +111,9 @@ impl Pending {
 }
 
 /// What a connection's handle, its tasks and its supervisor share.
-pub(super) struct Shared {
+pub(super) struct Shared<W: Wire> {
     endpoint: Endpoint,
-    pending: Mutex<Pending>,
+    pending: Mutex<Pending<W>>,
     /// Cancelled when the connection closes, which stops the reader and the writer.
     closed: CancellationToken,
     /// Cancelled when the connection stops taking calls: when the server asks to reconnect,
@@ -114,8 +125,8 @@ pub(super) struct Shared {
     last_sent_ms: AtomicU64,
 }
 
-impl Shared {
-    fn pending(&self) -> MutexGuard<'_, Pending> {
+impl<W: Wire> Shared<W> {
+    fn pending(&self) -> MutexGuard<'_, Pending<W>> {
         lock(&self.pending)
     }
 
@@ -216,7 +227,7 @@ impl Shared {
     }
 
     /// Removes a call's entry; closes a retired connection once its last call is done.
-    fn remove_call(&self, request_id: i32) -> Option<oneshot::Sender<Reply>> {
+    fn remove_call(&self, request_id: i32) -> Option<oneshot::Sender<Reply<W>>> {
         let (call, drained) = {
             let mut pending = self.pending();
             let call = pending.calls.remove(&request_id);
@@ -229,9 +240,9 @@ impl Shared {
         call
     }
 
-    /// Hands a reply to the call waiting for it.
-    fn complete(&self, reply: ResponsePacket) {
-        let call = self.remove_call(reply.request_id);
+    /// Hands the reply to `request_id` to the call waiting for it.
+    fn complete(&self, request_id: i32, reply: W::Response) {
+        let call = self.remove_call(request_id);
         match call {
             Some(call) => {
                 // the caller may have given up just now; the reply is dropped either way
@@ -239,8 +250,9 @@ impl Shared {
             }
             None => debug!(
                 endpoint = %self.endpoint,
-                request_id = reply.request_id,
-                "dropped a reply for no waiting call (it timed out or was cancelled)"
+                request_id,
+                "dropped a reply for no waiting call (it timed out or was cancelled, or the \
+                 id was never one of a call)"
             ),
         }
     }
@@ -248,9 +260,9 @@ impl Shared {
 
 /// Closes the connection when a task ends in any way, including being dropped unfinished
 /// because its runtime shut down.
-struct CloseOnDrop(Arc<Shared>);
+struct CloseOnDrop<W: Wire>(Arc<Shared<W>>);
 
-impl Drop for CloseOnDrop {
+impl<W: Wire> Drop for CloseOnDrop<W> {
     fn drop(&mut self) {
         self.0.close("stopped", self.0.lost());
     }
@@ -258,34 +270,34 @@ impl Drop for CloseOnDrop {
 
 /// Removes a call's pending entry when the call stops waiting: a timeout, an error, or the
 /// caller dropping the call's future.
-struct PendingGuard<'a> {
-    shared: &'a Shared,
+struct PendingGuard<'a, W: Wire> {
+    shared: &'a Shared<W>,
     request_id: i32,
 }
 
-impl Drop for PendingGuard<'_> {
+impl<W: Wire> Drop for PendingGuard<'_, W> {
     fn drop(&mut self) {
         self.shared.remove_call(self.request_id);
     }
 }
 
 /// An open connection to one endpoint. Dropping the last handle closes it.
-pub(super) struct Connection {
-    shared: Arc<Shared>,
+pub(super) struct Connection<W: Wire> {
+    shared: Arc<Shared<W>>,
     frames: mpsc::Sender<Bytes>,
     codec: FrameCodec,
 }
 
-impl Drop for Connection {
+impl<W: Wire> Drop for Connection<W> {
     fn drop(&mut self) {
         self.close(REASON_DROPPED);
     }
 }
 
-impl Connection {
+impl<W: Wire> Connection<W> {
     /// Connects to `endpoint` within the configured connect timeout and starts the reader and
     /// the writer. Pushes go to `object`.
-    async fn open(endpoint: &Endpoint, object: &Arc<ObjectShared>) -> Result<Self> {
+    async fn open(endpoint: &Endpoint, object: &Arc<ObjectShared<W>>) -> Result<Self> {
         let config = &object.config;
         let stream = match tokio::time::timeout(
             config.connect_timeout,
@@ -325,7 +337,7 @@ impl Connection {
         tokio::spawn(run_writer(shared.clone(), queue, write));
         tokio::spawn(run_reader(
             shared.clone(),
-            FramedRead::new(read, codec),
+            FramedRead::new(read, WireDecoder::new(object.clone())),
             PushRoute::new(object.clone(), endpoint.clone()),
         ));
         Ok(Self {
@@ -342,7 +354,7 @@ impl Connection {
     }
 
     /// What the connection shares with its tasks.
-    pub(super) fn shared(&self) -> &Arc<Shared> {
+    pub(super) fn shared(&self) -> &Arc<Shared<W>> {
         &self.shared
     }
 
@@ -354,9 +366,9 @@ impl Connection {
     /// Sends `request` and waits up to `timeout` for its reply.
     pub(super) async fn call(
         &self,
-        request: &Request<'_>,
+        request: &impl Outgoing,
         timeout: Duration,
-    ) -> Result<ResponsePacket> {
+    ) -> Result<W::Response> {
         let (request_id, reply) = {
             let mut pending = self.shared.pending();
             if let Some((error, _)) = &pending.closed {
@@ -382,9 +394,8 @@ impl Connection {
         match tokio::time::timeout(timeout, exchange).await {
             Ok(reply) => reply,
             Err(_) => Err(Error::timeout(format!(
-                "{}::{} got no reply from {} within {} ms (request id {request_id})",
-                request.servant,
-                request.func,
+                "{} got no reply from {} within {} ms (request id {request_id})",
+                request.describe(),
                 self.shared.endpoint,
                 timeout.as_millis()
             ))),
@@ -392,7 +403,11 @@ impl Connection {
     }
 
     /// Queues the one-way `request`, waiting up to `timeout` for room in the queue.
-    pub(super) async fn send_oneway(&self, request: &Request<'_>, timeout: Duration) -> Result<()> {
+    pub(super) async fn send_oneway(
+        &self,
+        request: &impl Outgoing,
+        timeout: Duration,
+    ) -> Result<()> {
         let request_id = {
             let mut pending = self.shared.pending();
             if let Some((error, _)) = &pending.closed {
@@ -404,9 +419,8 @@ impl Connection {
         match tokio::time::timeout(timeout, self.send(frame)).await {
             Ok(sent) => sent,
             Err(_) => Err(Error::timeout(format!(
-                "{}::{} could not be queued for {} within {} ms",
-                request.servant,
-                request.func,
+                "{} could not be queued for {} within {} ms",
+                request.describe(),
                 self.shared.endpoint,
                 timeout.as_millis()
             ))),
@@ -424,7 +438,11 @@ impl Connection {
 }
 
 /// The writer task: writes queued frames until the connection closes.
-async fn run_writer(shared: Arc<Shared>, mut queue: mpsc::Receiver<Bytes>, write: OwnedWriteHalf) {
+async fn run_writer<W: Wire>(
+    shared: Arc<Shared<W>>,
+    mut queue: mpsc::Receiver<Bytes>,
+    write: OwnedWriteHalf,
+) {
     let _close = CloseOnDrop(shared.clone());
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER_LEN, write);
     let (reason, error) = tokio::select! {
@@ -443,8 +461,8 @@ async fn run_writer(shared: Arc<Shared>, mut queue: mpsc::Receiver<Bytes>, write
 
 /// Writes frames as they come, each batch of queued frames with one flush. Returns the write
 /// error, or `None` once every handle of the connection is gone.
-async fn write_frames(
-    shared: &Shared,
+async fn write_frames<W: Wire>(
+    shared: &Shared<W>,
     queue: &mut mpsc::Receiver<Bytes>,
     writer: &mut BufWriter<OwnedWriteHalf>,
 ) -> Option<io::Error> {
@@ -471,54 +489,51 @@ async fn write_batch(
 
 /// The reader task: completes calls with their replies and routes pushes until the connection
 /// closes.
-async fn run_reader(
-    shared: Arc<Shared>,
-    mut frames: FramedRead<OwnedReadHalf, FrameCodec>,
-    mut pushes: PushRoute,
+async fn run_reader<W: Wire>(
+    shared: Arc<Shared<W>>,
+    mut input: FramedRead<OwnedReadHalf, WireDecoder<W>>,
+    mut pushes: PushRoute<W>,
 ) {
     let _close = CloseOnDrop(shared.clone());
     let (reason, error) = tokio::select! {
         biased;
         () = shared.closed.cancelled() => return,
-        closed = read_replies(&shared, &mut frames, &mut pushes) => closed,
+        closed = read_incoming(&shared, &mut input, &mut pushes) => closed,
     };
     shared.close(reason, error);
 }
 
-/// Reads packets until the connection fails; returns why it did: a few words for `on_close`
+/// Reads messages until the connection fails; returns why it did: a few words for `on_close`
 /// hooks and the error for waiting calls.
-async fn read_replies(
-    shared: &Shared,
-    frames: &mut FramedRead<OwnedReadHalf, FrameCodec>,
-    pushes: &mut PushRoute,
+async fn read_incoming<W: Wire>(
+    shared: &Shared<W>,
+    input: &mut FramedRead<OwnedReadHalf, WireDecoder<W>>,
+    pushes: &mut PushRoute<W>,
 ) -> (String, Error) {
     let endpoint = &shared.endpoint;
     loop {
-        let frame = match frames.next().await {
-            Some(Ok(frame)) => frame,
+        let incoming = match input.next().await {
+            Some(Ok(incoming)) => incoming,
             None => {
                 return (
                     "eof".to_string(),
                     Error::connect(format!("connection to {endpoint} closed by the server")),
                 )
             }
-            Some(Err(FrameError::Io(error))) => {
+            Some(Err(ReadError::Io(error))) => {
                 return (
                     format!("io error: {error}"),
                     Error::connect(format!("connection to {endpoint} failed: {error}")),
                 )
             }
-            Some(Err(error)) => {
+            Some(Err(ReadError::Bad(BadInput::Frame(error)))) => {
                 warn!(%endpoint, %error, "bad frame from the server; closing the connection");
                 return (
                     format!("bad frame: {error}"),
                     Error::connect(format!("bad frame from {endpoint}: {error}")),
                 );
             }
-        };
-        let packet = match ResponsePacket::decode_bytes(&frame) {
-            Ok(packet) => packet,
-            Err(error) => {
+            Some(Err(ReadError::Bad(BadInput::Packet(error)))) => {
                 warn!(%endpoint, %error, "undecodable response packet; closing the connection");
                 return (
                     format!("undecodable packet: {error}"),
@@ -526,23 +541,24 @@ async fn read_replies(
                 );
             }
         };
-        if !packet.is_push() {
-            shared.complete(packet);
-        } else if packet.result_desc == RECONNECT_MESSAGE {
-            // TarsGo's graceful shutdown: the replies to the calls in flight still come
-            shared.retire();
-        } else {
-            pushes.route(packet);
+        match incoming {
+            Incoming::Response {
+                request_id,
+                response,
+            } => shared.complete(request_id, response),
+            Incoming::Reconnect => shared.retire(),
+            Incoming::Push(push) => pushes.route(push),
+            Incoming::Skip(why) => debug!(%endpoint, "dropped {why}"),
         }
     }
 }
 
 /// One endpoint of an object and its current connection, if any.
-pub(super) struct EndpointSlot {
+pub(super) struct EndpointSlot<W: Wire> {
     /// The position of the endpoint in the object's list.
     index: usize,
     endpoint: Endpoint,
-    current: Mutex<Option<Arc<Connection>>>,
+    current: Mutex<Option<Arc<Connection<W>>>>,
     /// The wait before the next reconnect attempt in push mode: zero until an attempt is made,
     /// then growing by the backoff; zero again once a connection has lived long enough.
     reconnect_delay: Mutex<Duration>,
@@ -553,7 +569,7 @@ pub(super) struct EndpointSlot {
     failed_at: Mutex<Option<Instant>>,
 }
 
-impl EndpointSlot {
+impl<W: Wire> EndpointSlot<W> {
     pub(super) fn new(index: usize, endpoint: Endpoint) -> Self {
         Self {
             index,
@@ -581,7 +597,7 @@ impl EndpointSlot {
     }
 
     /// The open connection taking calls, if there is one.
-    pub(super) fn live(&self) -> Option<Arc<Connection>> {
+    pub(super) fn live(&self) -> Option<Arc<Connection<W>>> {
         lock(&self.current)
             .as_ref()
             .filter(|connection| !connection.is_retired())
@@ -614,8 +630,8 @@ impl EndpointSlot {
     /// connection gets its supervisor, which runs the `on_connect` hooks.
     pub(super) async fn connection(
         self: &Arc<Self>,
-        object: &Arc<ObjectShared>,
-    ) -> Result<Arc<Connection>> {
+        object: &Arc<ObjectShared<W>>,
+    ) -> Result<Arc<Connection<W>>> {
         if let Some(connection) = self.live() {
             return Ok(connection);
         }
@@ -665,7 +681,7 @@ mod tests {
 
     #[test]
     fn pending_ids_skip_calls_still_waiting_after_a_wrap() {
-        let mut pending = Pending {
+        let mut pending = Pending::<crate::client::wire::TarsWire> {
             last_id: i32::MAX - 1,
             ..Pending::default()
         };

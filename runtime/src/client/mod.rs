@@ -13,6 +13,11 @@
 //! Servers may push to the client over its connections: see [Pushes](ServantProxy#pushes) for
 //! the push handler, push streams, keep-alive and reconnection.
 //!
+//! A [`RawProxy`] ([`Communicator::raw_proxy`]) speaks a protocol of the user's own, a
+//! [`ClientProtocol`](crate::protocol::ClientProtocol), on the same connections: calls matched
+//! to responses by the request id the protocol reports, timeouts, reconnection, and push
+//! frames (request id 0) for a callback or a stream.
+//!
 //! ```no_run
 //! use tars_rpc::client::Communicator;
 //!
@@ -30,9 +35,12 @@ mod communicator;
 mod connection;
 mod proxy;
 mod push;
+mod raw;
 mod request;
 mod supervisor;
+mod wire;
 
 pub use communicator::{Communicator, CommunicatorConfig, ReconnectBackoff};
 pub use proxy::{Proxy, ServantProxy};
 pub use push::PushMessages;
+pub use raw::{RawProxy, RawPushFrames};

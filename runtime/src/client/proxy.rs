@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::{Connection, EndpointSlot, REASON_DROPPED};
 use super::push::{PushMessages, PushState};
 use super::request::Request;
+use super::wire::{TarsWire, Wire};
 use super::CommunicatorConfig;
 use crate::endpoint::{Endpoint, ProxyAddress};
 use crate::error::{Error, Result};
@@ -67,44 +69,50 @@ impl Proxy for ServantProxy {
     }
 }
 
-/// A servant at its endpoints, with one connection per endpoint (TarsCpp's `ObjectProxy`).
-/// Every handle made from the same proxy string shares one; dropping the last handle drops it,
-/// which closes its connections and stops every task they run.
-pub(crate) struct ObjectProxy {
-    address: ProxyAddress,
-    slots: Vec<Arc<EndpointSlot>>,
+/// A servant at its endpoints, with one connection per endpoint (TarsCpp's `ObjectProxy`),
+/// speaking the wire `W`. Every handle made from the same proxy string shares one; dropping
+/// the last handle drops it, which closes its connections and stops every task they run.
+pub(crate) struct ObjectProxy<W: Wire> {
+    pub(super) address: ProxyAddress,
+    slots: Vec<Arc<EndpointSlot<W>>>,
     /// Round-robin position: the endpoint of the next call, modulo the number of endpoints.
     next_slot: AtomicUsize,
-    shared: Arc<ObjectShared>,
+    pub(super) shared: Arc<ObjectShared<W>>,
 }
 
-/// What an object shares with the tasks of its connections: its settings, push handler,
-/// push streams and hooks, and only a weak reference to the object itself, so that the tasks
-/// never keep it alive.
-pub(super) struct ObjectShared {
-    /// The servant name, for keep-alive pings.
-    pub(super) servant: String,
+/// What an object shares with the tasks of its connections: its wire, settings, push
+/// handler, push streams and hooks, and only a weak reference to the object itself, so that
+/// the tasks never keep it alive.
+pub(super) struct ObjectShared<W: Wire> {
+    pub(super) wire: W,
     pub(super) config: CommunicatorConfig,
-    pub(super) push: PushState,
+    pub(super) push: PushState<W>,
+    /// The keep-alive interval in push mode ([`Duration::ZERO`]: off); connections follow
+    /// its changes.
+    pub(super) keepalive: watch::Sender<Duration>,
     /// Cancelled when the object is dropped: every task of its connections stops.
     pub(super) shutdown: CancellationToken,
-    object: Weak<ObjectProxy>,
+    object: Weak<ObjectProxy<W>>,
 }
 
-impl ObjectShared {
+impl<W: Wire> ObjectShared<W> {
     /// A handle on the object whose calls all go to the endpoint at `index`; none once the
     /// object is being dropped.
-    pub(super) fn proxy_pinned_to(&self, index: usize) -> Option<ServantProxy> {
+    pub(super) fn proxy_pinned_to(&self, index: usize) -> Option<W::Proxy> {
         let object = self.object.upgrade()?;
-        Some(ServantProxy {
-            pinned: Some(index),
-            ..ServantProxy::new(object)
-        })
+        Some(W::pinned_proxy(object, index))
     }
 }
 
-impl ObjectProxy {
-    pub(super) fn new(address: ProxyAddress, config: CommunicatorConfig) -> Arc<Self> {
+impl<W: Wire> ObjectProxy<W> {
+    /// An object of `address` speaking `wire`, keeping connections alive every `keepalive`
+    /// in push mode (zero: not at all).
+    pub(super) fn new(
+        address: ProxyAddress,
+        config: CommunicatorConfig,
+        wire: W,
+        keepalive: Duration,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
             slots: address
                 .endpoints()
@@ -115,9 +123,10 @@ impl ObjectProxy {
                 .collect(),
             next_slot: AtomicUsize::new(0),
             shared: Arc::new(ObjectShared {
-                servant: address.servant().to_string(),
+                wire,
                 config,
                 push: PushState::default(),
+                keepalive: watch::Sender::new(keepalive),
                 shutdown: CancellationToken::new(),
                 object: this.clone(),
             }),
@@ -128,7 +137,7 @@ impl ObjectProxy {
     /// A connection for the next call: the endpoint at `pinned` if set; else the next endpoint
     /// in turn, or if it cannot be reached the others in order. Endpoints whose last connect
     /// failed recently come last.
-    async fn connection(&self, pinned: Option<usize>) -> Result<Arc<Connection>> {
+    pub(super) async fn connection(&self, pinned: Option<usize>) -> Result<Arc<Connection<W>>> {
         if let Some(slot) = pinned.and_then(|index| self.slots.get(index)) {
             return slot.connection(&self.shared).await;
         }
@@ -154,7 +163,7 @@ impl ObjectProxy {
     }
 }
 
-impl Drop for ObjectProxy {
+impl<W: Wire> Drop for ObjectProxy<W> {
     fn drop(&mut self) {
         // first, so that no task reconnects what is closed next
         self.shared.shutdown.cancel();
@@ -230,7 +239,7 @@ impl Drop for ObjectProxy {
 /// ```
 #[derive(Clone)]
 pub struct ServantProxy {
-    object: Arc<ObjectProxy>,
+    object: Arc<ObjectProxy<TarsWire>>,
     timeout: Duration,
     context: Arc<Context>,
     /// The endpoint every call goes to, by index, rather than each endpoint in turn.
@@ -255,12 +264,20 @@ impl fmt::Debug for ServantProxy {
 }
 
 impl ServantProxy {
-    pub(super) fn new(object: Arc<ObjectProxy>) -> Self {
+    pub(super) fn new(object: Arc<ObjectProxy<TarsWire>>) -> Self {
         Self {
             timeout: object.shared.config.call_timeout,
             object,
             context: Arc::default(),
             pinned: None,
+        }
+    }
+
+    /// A handle on `object` whose calls all go to the endpoint at `index`.
+    pub(super) fn pinned(object: Arc<ObjectProxy<TarsWire>>, index: usize) -> Self {
+        Self {
+            pinned: Some(index),
+            ..Self::new(object)
         }
     }
 
@@ -390,7 +407,7 @@ impl ServantProxy {
     /// ```
     pub fn push_messages(&self) -> PushMessages {
         let shared = &self.object.shared;
-        shared.push.stream(shared.config.push_queue_capacity)
+        PushMessages::new(shared.push.stream(shared.config.push_queue_capacity))
     }
 
     /// Runs `hook` after every successful connect of one of this object's connections: the

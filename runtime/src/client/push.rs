@@ -1,5 +1,6 @@
 //! Pushes on the client: the object's push handler, push streams and connection hooks, and
-//! the route a connection's reader hands pushes to.
+//! the route a connection's reader hands pushes to; generic over the object's [`Wire`], whose
+//! pushes are [`PushMessage`]s (TARS) or whole frames (a raw protocol).
 //!
 //! The reader never waits on a push: it copies the push into every push stream's bounded
 //! buffer and, if a handler is set, into its connection's bounded push queue, dropping the
@@ -19,36 +20,62 @@ use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, warn};
 
 use super::connection::lock;
-use super::proxy::{ObjectShared, ServantProxy};
+use super::proxy::ObjectShared;
+use super::wire::Wire;
 use crate::endpoint::Endpoint;
-use crate::packet::ResponsePacket;
+use crate::error::Result;
 use crate::push::{PushHandler, PushMessage};
 
-/// A hook run after a connection is made.
-pub(super) type ConnectHook =
-    Arc<dyn Fn(ServantProxy, Endpoint) -> BoxFuture<'static, ()> + Send + Sync>;
+/// What runs on each push of a wire whose pushes are `P`s.
+pub(super) trait OnPush<P>: Send + Sync + 'static {
+    /// Handles one push.
+    fn on_push<'a>(&'a self, push: &'a P) -> BoxFuture<'a, Result<()>>;
+}
+
+/// Every TARS push handler runs on [`PushMessage`]s.
+impl<H: PushHandler> OnPush<PushMessage> for H {
+    fn on_push<'a>(&'a self, push: &'a PushMessage) -> BoxFuture<'a, Result<()>> {
+        PushHandler::on_push(self, push)
+    }
+}
+
+/// A push handler, shared by the object's connections.
+pub(super) type Handler<P> = Arc<dyn OnPush<P>>;
+
+/// A hook run after a connection is made, with a proxy pinned to its endpoint.
+pub(super) type ConnectHook<X> = Arc<dyn Fn(X, Endpoint) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A hook run after a connection closes.
 pub(super) type CloseHook = Arc<dyn Fn(Endpoint, String) + Send + Sync>;
 
 /// What an object does with pushes and connection events. Holds nothing of the object, so
 /// that the tasks of its connections may hold it without keeping the object alive.
-#[derive(Default)]
-pub(super) struct PushState {
-    handler: Mutex<Option<Arc<dyn PushHandler>>>,
-    streams: Mutex<Vec<mpsc::Sender<PushMessage>>>,
-    connect_hooks: Mutex<Vec<ConnectHook>>,
+pub(super) struct PushState<W: Wire> {
+    handler: Mutex<Option<Handler<W::Push>>>,
+    streams: Mutex<Vec<mpsc::Sender<W::Push>>>,
+    connect_hooks: Mutex<Vec<ConnectHook<W::Proxy>>>,
     close_hooks: Mutex<Vec<CloseHook>>,
 }
 
-impl PushState {
-    pub(super) fn set_handler(&self, handler: Option<Arc<dyn PushHandler>>) {
+impl<W: Wire> Default for PushState<W> {
+    fn default() -> Self {
+        Self {
+            handler: Mutex::default(),
+            streams: Mutex::default(),
+            connect_hooks: Mutex::default(),
+            close_hooks: Mutex::default(),
+        }
+    }
+}
+
+impl<W: Wire> PushState<W> {
+    pub(super) fn set_handler(&self, handler: Option<Handler<W::Push>>) {
         // the previous handler is dropped outside the lock
         let previous = std::mem::replace(&mut *lock(&self.handler), handler);
         drop(previous);
     }
 
-    fn handler(&self) -> Option<Arc<dyn PushHandler>> {
+    fn handler(&self) -> Option<Handler<W::Push>> {
         lock(&self.handler).clone()
     }
 
@@ -57,15 +84,15 @@ impl PushState {
     }
 
     /// A new push stream with a buffer of `capacity` pushes.
-    pub(super) fn stream(&self, capacity: usize) -> PushMessages {
+    pub(super) fn stream(&self, capacity: usize) -> mpsc::Receiver<W::Push> {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
         let mut streams = lock(&self.streams);
         streams.retain(|stream| !stream.is_closed());
         streams.push(sender);
-        PushMessages { receiver }
+        receiver
     }
 
-    pub(super) fn add_connect_hook(&self, hook: ConnectHook) {
+    pub(super) fn add_connect_hook(&self, hook: ConnectHook<W::Proxy>) {
         lock(&self.connect_hooks).push(hook);
     }
 
@@ -73,7 +100,7 @@ impl PushState {
         lock(&self.close_hooks).push(hook);
     }
 
-    pub(super) fn connect_hooks(&self) -> Vec<ConnectHook> {
+    pub(super) fn connect_hooks(&self) -> Vec<ConnectHook<W::Proxy>> {
         lock(&self.connect_hooks).clone()
     }
 
@@ -94,14 +121,14 @@ impl PushState {
     }
 
     /// Copies `push` into every live stream; returns whether there was any.
-    fn send_to_streams(&self, push: &PushMessage, endpoint: &Endpoint) -> bool {
+    fn send_to_streams(&self, push: &W::Push, endpoint: &Endpoint) -> bool {
         let mut streams = lock(&self.streams);
         streams.retain(|stream| match stream.try_send(push.clone()) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 warn!(
                     %endpoint,
-                    function = %push.function,
+                    push = %W::describe_push(push),
                     "dropped a push: a push stream is full (it is not read fast enough)"
                 );
                 true
@@ -113,15 +140,15 @@ impl PushState {
 }
 
 /// The pushes of a connection's reader: where they go.
-pub(super) struct PushRoute {
-    object: Arc<ObjectShared>,
+pub(super) struct PushRoute<W: Wire> {
+    object: Arc<ObjectShared<W>>,
     endpoint: Endpoint,
     /// The queue of the connection's push task, once started.
-    queue: Option<mpsc::Sender<PushMessage>>,
+    queue: Option<mpsc::Sender<W::Push>>,
 }
 
-impl PushRoute {
-    pub(super) fn new(object: Arc<ObjectShared>, endpoint: Endpoint) -> Self {
+impl<W: Wire> PushRoute<W> {
+    pub(super) fn new(object: Arc<ObjectShared<W>>, endpoint: Endpoint) -> Self {
         Self {
             object,
             endpoint,
@@ -129,28 +156,23 @@ impl PushRoute {
         }
     }
 
-    /// Hands a packet with request id 0 (not `_reconnect_`) to the streams and the handler.
-    /// Never waits, and never fails the connection.
-    pub(super) fn route(&mut self, packet: ResponsePacket) {
+    /// Hands a push to the streams and the handler. Never waits, and never fails the
+    /// connection.
+    pub(super) fn route(&mut self, push: W::Push) {
         let endpoint = &self.endpoint;
-        let Some(push) = PushMessage::from_packet(packet) else {
-            debug!(%endpoint, "dropped a packet with request id 0 but no TARS_FUNC status");
-            return;
-        };
         let streamed = self.object.push.send_to_streams(&push, endpoint);
         if self.object.push.has_handler() {
             self.queue_for_handler(push);
         } else if !streamed {
             debug!(
                 %endpoint,
-                function = %push.function,
-                len = push.buffer.len(),
+                push = %W::describe_push(&push),
                 "dropped a push: no push callback set"
             );
         }
     }
 
-    fn queue_for_handler(&mut self, push: PushMessage) {
+    fn queue_for_handler(&mut self, push: W::Push) {
         let object = &self.object;
         let endpoint = &self.endpoint;
         let queue = self.queue.get_or_insert_with(|| {
@@ -162,13 +184,13 @@ impl PushRoute {
             Ok(()) => {}
             Err(TrySendError::Full(push)) => warn!(
                 %endpoint,
-                function = %push.function,
+                push = %W::describe_push(&push),
                 "dropped a push: the push handler's queue is full (the handler is too slow)"
             ),
             // the task stops only when the object is dropped
             Err(TrySendError::Closed(push)) => debug!(
                 %endpoint,
-                function = %push.function,
+                push = %W::describe_push(&push),
                 "dropped a push: the object is gone"
             ),
         }
@@ -177,9 +199,9 @@ impl PushRoute {
 
 /// A connection's push task: runs the handler on each push in turn until the reader stops
 /// (after the pushes already queued) or the object is dropped (at once).
-async fn run_handler(
-    mut queue: mpsc::Receiver<PushMessage>,
-    object: Arc<ObjectShared>,
+async fn run_handler<W: Wire>(
+    mut queue: mpsc::Receiver<W::Push>,
+    object: Arc<ObjectShared<W>>,
     endpoint: Endpoint,
 ) {
     loop {
@@ -193,7 +215,11 @@ async fn run_handler(
         };
         // the handler of the moment: it may have been replaced or cleared since
         let Some(handler) = object.push.handler() else {
-            debug!(%endpoint, function = %push.function, "dropped a push: no push callback set");
+            debug!(
+                %endpoint,
+                push = %W::describe_push(&push),
+                "dropped a push: no push callback set"
+            );
             continue;
         };
         let handled = AssertUnwindSafe(async { handler.on_push(&push).await }).catch_unwind();
@@ -206,13 +232,13 @@ async fn run_handler(
             Ok(Ok(())) => {}
             Ok(Err(error)) => warn!(
                 %endpoint,
-                function = %push.function,
+                push = %W::describe_push(&push),
                 %error,
                 "the push handler failed; the push is dropped"
             ),
             Err(panic) => warn!(
                 %endpoint,
-                function = %push.function,
+                push = %W::describe_push(&push),
                 panic = panic_message(&*panic),
                 "the push handler panicked; the push is dropped"
             ),
@@ -230,8 +256,8 @@ pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// A stream of the pushes of an object's connections, from
-/// [`ServantProxy::push_messages`]: a [`Stream`] of [`PushMessage`]s, in the order each
-/// connection received them.
+/// [`ServantProxy::push_messages`](super::ServantProxy::push_messages): a [`Stream`] of
+/// [`PushMessage`]s, in the order each connection received them.
 ///
 /// It has a buffer of its own of
 /// [`push_queue_capacity`](super::CommunicatorConfig::push_queue_capacity) pushes; while the
@@ -256,6 +282,10 @@ pub struct PushMessages {
 }
 
 impl PushMessages {
+    pub(super) fn new(receiver: mpsc::Receiver<PushMessage>) -> Self {
+        Self { receiver }
+    }
+
     /// The next push; `None` once the object is dropped and the buffered pushes are taken.
     /// The same as [`StreamExt::next`](futures::StreamExt::next).
     pub async fn recv(&mut self) -> Option<PushMessage> {

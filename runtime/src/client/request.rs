@@ -2,6 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::wire::Outgoing;
 use crate::codec::writer::{
     write_byte_list, write_i16, write_i32, write_i8, write_map_head, write_string,
 };
@@ -63,6 +64,16 @@ impl Request<'_> {
             ReturnCode::SEND_REQUEST_ERR,
             format!("cannot send {}::{}: {why}", self.servant, self.func),
         )
+    }
+}
+
+impl Outgoing for Request<'_> {
+    fn encode(&self, request_id: i32, codec: &FrameCodec) -> Result<Bytes> {
+        Request::encode(self, request_id, codec)
+    }
+
+    fn describe(&self) -> String {
+        format!("{}::{}", self.servant, self.func)
     }
 }
 

@@ -1,6 +1,7 @@
 //! A connection's supervisor: a task per connection that runs the `on_connect` hooks once it
-//! is made, keeps it alive with `tars_ping` in push mode, runs the `on_close` hooks once it
-//! closes and, in push mode, connects to its endpoint again.
+//! is made, keeps it alive in push mode (`tars_ping` for TARS, the heartbeat a raw proxy is
+//! given), runs the `on_close` hooks once it closes and, in push mode, connects to its
+//! endpoint again.
 //!
 //! The supervisor holds the object's [`ObjectShared`] (hooks, handler, config: nothing that
 //! owns the object) and only weak references to the connection and its endpoint slot, so it
@@ -17,15 +18,14 @@ use tracing::{debug, warn};
 use super::connection::{Connection, EndpointSlot, Shared};
 use super::proxy::ObjectShared;
 use super::push::panic_message;
-use super::request::Request;
+use super::wire::Wire;
 use crate::error::Error;
-use crate::packet::{Context, PacketType};
 
 /// Starts the supervisor of `connection`, just made through `slot`.
-pub(super) fn spawn(
-    connection: &Arc<Connection>,
-    slot: &Arc<EndpointSlot>,
-    object: &Arc<ObjectShared>,
+pub(super) fn spawn<W: Wire>(
+    connection: &Arc<Connection<W>>,
+    slot: &Arc<EndpointSlot<W>>,
+    object: &Arc<ObjectShared<W>>,
 ) {
     tokio::spawn(supervise(
         Arc::downgrade(connection),
@@ -36,12 +36,12 @@ pub(super) fn spawn(
     ));
 }
 
-async fn supervise(
-    connection: Weak<Connection>,
-    shared: Arc<Shared>,
-    slot: Weak<EndpointSlot>,
+async fn supervise<W: Wire>(
+    connection: Weak<Connection<W>>,
+    shared: Arc<Shared<W>>,
+    slot: Weak<EndpointSlot<W>>,
     index: usize,
-    object: Arc<ObjectShared>,
+    object: Arc<ObjectShared<W>>,
 ) {
     run_connect_hooks(&object, index, &shared);
     keep_alive(&connection, &shared, &object).await;
@@ -62,7 +62,7 @@ async fn supervise(
 }
 
 /// Starts each `on_connect` hook on a task of its own, with a proxy pinned to the endpoint.
-fn run_connect_hooks(object: &ObjectShared, index: usize, shared: &Shared) {
+fn run_connect_hooks<W: Wire>(object: &ObjectShared<W>, index: usize, shared: &Shared<W>) {
     let hooks = object.push.connect_hooks();
     if hooks.is_empty() {
         return;
@@ -78,7 +78,7 @@ fn run_connect_hooks(object: &ObjectShared, index: usize, shared: &Shared) {
 }
 
 /// Runs the `on_close` hooks with the reason the connection closed.
-fn run_close_hooks(object: &ObjectShared, shared: &Shared) {
+fn run_close_hooks<W: Wire>(object: &ObjectShared<W>, shared: &Shared<W>) {
     let hooks = object.push.close_hooks();
     if hooks.is_empty() {
         return;
@@ -97,27 +97,49 @@ fn run_close_hooks(object: &ObjectShared, shared: &Shared) {
     }
 }
 
-/// In push mode, sends `tars_ping` whenever the connection has sent nothing for the keep-alive
-/// interval, and closes it if the ping fails. Returns once the connection is retired or closed,
-/// or the object is dropped.
-async fn keep_alive(connection: &Weak<Connection>, shared: &Shared, object: &ObjectShared) {
-    let interval = object.config.keepalive_interval;
+/// In push mode, sends the wire's keep-alive whenever the connection has sent nothing for the
+/// keep-alive interval of the moment, and closes it if that fails. Returns once the connection
+/// is retired or closed, or the object is dropped.
+async fn keep_alive<W: Wire>(
+    connection: &Weak<Connection<W>>,
+    shared: &Shared<W>,
+    object: &ObjectShared<W>,
+) {
     let stop = async {
         tokio::select! {
             () = shared.retired().cancelled() => {}
             () = object.shutdown.cancelled() => {}
         }
     };
-    if interval.is_zero() {
-        return stop.await;
-    }
     tokio::pin!(stop);
+    let mut intervals = object.keepalive.subscribe();
     let mut checked = Instant::now();
     loop {
+        let interval = *intervals.borrow_and_update();
+        if interval.is_zero() {
+            // off until the interval changes
+            tokio::select! {
+                biased;
+                () = &mut stop => return,
+                changed = intervals.changed() => {
+                    if changed.is_err() {
+                        return stop.await;
+                    }
+                    checked = Instant::now();
+                    continue;
+                }
+            }
+        }
         let deadline = shared.last_sent().max(checked) + interval;
         tokio::select! {
             biased;
             () = &mut stop => return,
+            changed = intervals.changed() => {
+                if changed.is_err() {
+                    return stop.await;
+                }
+                continue;
+            }
             () = sleep_until(deadline.into()) => {}
         }
         checked = Instant::now();
@@ -127,27 +149,17 @@ async fn keep_alive(connection: &Weak<Connection>, shared: &Shared, object: &Obj
         let Some(connection) = connection.upgrade() else {
             return;
         };
-        let context = Context::new();
-        let ping = Request {
-            servant: &object.servant,
-            func: "tars_ping",
-            packet_type: PacketType::NORMAL,
-            buffer: &[],
-            timeout_ms: i32::try_from(object.config.call_timeout.as_millis()).unwrap_or(i32::MAX),
-            context: &context,
-        };
-        let pinged = tokio::select! {
+        let kept = tokio::select! {
             biased;
             () = object.shutdown.cancelled() => return,
-            pinged = connection.call(&ping, object.config.call_timeout) => pinged,
+            kept = object.wire.keep_alive(&connection, object) => kept,
         };
-        // any reply will do: the connection is alive
-        if let Err(error) = pinged {
-            debug!(endpoint = %shared.endpoint(), %error, "keep-alive ping failed");
+        if let Err(error) = kept {
+            debug!(endpoint = %shared.endpoint(), %error, "keep-alive failed");
             shared.close(
                 format!("keep-alive failed: {error}"),
                 Error::connect(format!(
-                    "connection to {} closed: keep-alive ping failed: {}",
+                    "connection to {} closed: keep-alive failed: {}",
                     shared.endpoint(),
                     error.message()
                 )),
@@ -159,7 +171,7 @@ async fn keep_alive(connection: &Weak<Connection>, shared: &Shared, object: &Obj
 /// In push mode, connects to the endpoint again, waiting longer after every attempt, until a
 /// connection is made (by this or by a call), push mode ends or the object is dropped. The new
 /// connection's supervisor runs the `on_connect` hooks.
-async fn reconnect(slot: &Weak<EndpointSlot>, object: &Arc<ObjectShared>) {
+async fn reconnect<W: Wire>(slot: &Weak<EndpointSlot<W>>, object: &Arc<ObjectShared<W>>) {
     let backoff = object.config.reconnect_backoff;
     loop {
         let delay = {

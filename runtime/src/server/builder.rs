@@ -10,11 +10,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Servants;
-use super::listener::{self, Signals};
+use super::listener::{self, Served, Signals};
+use super::raw::RawBinding;
 use super::session::ConnectionConfig;
 use super::{Servant, Server, ServerError, ServerHandle};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
+use crate::protocol::{FrameSplitter, RawServant};
 
 /// The default capacity of a connection's outgoing queue, in frames.
 const DEFAULT_QUEUE_CAPACITY: usize = 1024;
@@ -71,7 +73,75 @@ pub struct ServerBuilder {
 struct Registration {
     name: String,
     endpoint: Result<Endpoint, EndpointError>,
-    servant: Arc<dyn Servant>,
+    servant: Registered,
+}
+
+/// A registered servant: a TARS one, or one speaking its own protocol.
+enum Registered {
+    Tars(Arc<dyn Servant>),
+    Raw {
+        splitter: Arc<dyn FrameSplitter>,
+        servant: Arc<dyn RawServant>,
+    },
+}
+
+/// The servants of one `host:port`, while `start` groups them.
+struct Group {
+    address: String,
+    /// A raw servant's at port 0: a listener of its own, which no other servant joins.
+    exclusive: bool,
+    idle: Option<Duration>,
+    /// In the order of registration.
+    names: Vec<String>,
+    served: GroupServed,
+}
+
+enum GroupServed {
+    Tars(Servants),
+    Raw(RawBinding),
+}
+
+impl GroupServed {
+    fn new(name: String, servant: Registered) -> Self {
+        match servant {
+            Registered::Tars(servant) => Self::Tars(Servants::from([(name, servant)])),
+            Registered::Raw { splitter, servant } => Self::Raw(RawBinding {
+                name,
+                splitter,
+                servant,
+            }),
+        }
+    }
+
+    fn into_served(self) -> Served {
+        match self {
+            Self::Tars(servants) => Served::Tars(Arc::new(servants)),
+            Self::Raw(binding) => Served::Raw(Arc::new(binding)),
+        }
+    }
+}
+
+impl Group {
+    /// Adds another servant at this group's `host:port`: TARS servants share it, a raw one
+    /// shares it with no one.
+    fn add(&mut self, name: String, servant: Registered) -> Result<(), ServerError> {
+        let shared = |raw: &str, other: &str| ServerError::SharedRawEndpoint {
+            address: self.address.clone(),
+            raw: raw.to_string(),
+            other: other.to_string(),
+        };
+        match (&mut self.served, servant) {
+            (GroupServed::Tars(servants), Registered::Tars(servant)) => {
+                servants.insert(name.clone(), servant);
+            }
+            (GroupServed::Tars(_), Registered::Raw { .. }) => {
+                return Err(shared(&name, &self.names[0]));
+            }
+            (GroupServed::Raw(binding), _) => return Err(shared(&binding.name, &name)),
+        }
+        self.names.push(name);
+        Ok(())
+    }
 }
 
 impl Default for ServerBuilder {
@@ -109,8 +179,8 @@ impl ServerBuilder {
     /// Adds the servant `name` (e.g. `TestApp.HelloServer.HelloObj`), reachable at `endpoint`:
     /// `"tcp -h 127.0.0.1 -p 10000 -t 60000"` or `"127.0.0.1:10000"`.
     ///
-    /// Servants whose endpoints have the same `host:port` share one listener; a servant is
-    /// reachable only through its own listener. Port 0 lets the system choose a port (see
+    /// Servants whose endpoints have the same `host:port` share one listener (but not with a
+    /// [raw servant](Self::raw_servant)); a servant is reachable only through its own listener. Port 0 lets the system choose a port (see
     /// [`Server::local_addr`]); servants at the same `host:0` share that one listener. The
     /// endpoint's `-t` is the idle timeout of the listener's connections unless
     /// [`idle_timeout`](Self::idle_timeout) is set; the shortest wins when servants sharing a
@@ -126,7 +196,71 @@ impl ServerBuilder {
         self.registrations.push(Registration {
             name: name.into(),
             endpoint: endpoint.as_ref().parse(),
-            servant: Arc::new(servant),
+            servant: Registered::Tars(Arc::new(servant)),
+        });
+        self
+    }
+
+    /// Adds the servant `name` speaking its own protocol (TarsCpp's `addServantProtocol` with a
+    /// servant overriding `doRequest`), reachable at `endpoint`: `splitter` cuts the requests
+    /// off each connection's input and `servant` handles each, replying and pushing with
+    /// [`Current::send_raw`](super::Current::send_raw). See [`crate::protocol`].
+    ///
+    /// A raw protocol carries no servant name to route by, so the servant has its listener to
+    /// itself: another servant, TARS or raw, at the same `host:port` is an error of
+    /// [`start`](Self::start) ([`ServerError::SharedRawEndpoint`]). At port 0, the raw servant
+    /// gets a listener of its own on a port the system chooses, which no other servant shares
+    /// (TARS servants at the same `host:0` share one listener among themselves). Everything
+    /// else is as for [`servant`](Self::servant): the endpoint's `-t`, and every limit of this
+    /// builder.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::future::BoxFuture;
+    /// use tars_rpc::protocol::{LengthPrefixed, RawServant};
+    /// use tars_rpc::server::{Current, Server};
+    ///
+    /// /// The seed PushDemo's servant: every request comes back as it is.
+    /// struct Echo;
+    ///
+    /// impl RawServant for Echo {
+    ///     fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()> {
+    ///         Box::pin(async move {
+    ///             let _ = current.send_raw(request);
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tars_rpc::server::ServerError> {
+    /// let server = Server::builder()
+    ///     .raw_servant(
+    ///         "Test.TestPushServer.TestPushServantObj",
+    ///         "tcp -h 127.0.0.1 -p 0 -t 60000",
+    ///         LengthPrefixed::new(100_000),
+    ///         Echo,
+    ///     )
+    ///     .start()
+    ///     .await?;
+    /// assert!(server.local_addr("Test.TestPushServer.TestPushServantObj").is_some());
+    /// server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn raw_servant(
+        mut self,
+        name: impl Into<String>,
+        endpoint: impl AsRef<str>,
+        splitter: impl FrameSplitter,
+        servant: impl RawServant,
+    ) -> Self {
+        self.registrations.push(Registration {
+            name: name.into(),
+            endpoint: endpoint.as_ref().parse(),
+            servant: Registered::Raw {
+                splitter: Arc::new(splitter),
+                servant: Arc::new(servant),
+            },
         });
         self
     }
@@ -135,6 +269,10 @@ impl ServerBuilder {
     /// [`DEFAULT_MAX_FRAME_LEN`] (10 MiB). A connection sending a longer one is closed; a reply
     /// that would be longer is answered with
     /// [`SERVER_ENCODE_ERR`](crate::packet::ReturnCode::SERVER_ENCODE_ERR) instead.
+    ///
+    /// For a [raw servant](Self::raw_servant), a connection is closed when more than this many
+    /// bytes are buffered without its splitter cutting a request out of them, and
+    /// [`Current::send_raw`](super::Current::send_raw) of a longer frame fails.
     pub fn max_frame_len(mut self, bytes: usize) -> Self {
         self.max_frame_len = bytes;
         self
@@ -178,6 +316,7 @@ impl ServerBuilder {
     ///
     /// [`ServerError::Endpoint`] for the first endpoint that did not parse,
     /// [`ServerError::DuplicateServant`] for a name registered twice,
+    /// [`ServerError::SharedRawEndpoint`] for a raw servant sharing its `host:port`,
     /// [`ServerError::NoServants`] without any servant, and [`ServerError::Bind`] when an
     /// address cannot be listened on; no listener is left open then.
     pub async fn start(self) -> Result<Server, ServerError> {
@@ -185,7 +324,7 @@ impl ServerBuilder {
             return Err(ServerError::NoServants);
         }
         // group the servants by `host:port`, keeping the order of registration
-        let mut groups: Vec<(String, Option<Duration>, Servants)> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
         for Registration {
             name,
@@ -195,47 +334,54 @@ impl ServerBuilder {
         {
             let endpoint = endpoint?;
             let address = endpoint.address();
-            let index = match groups
-                .iter()
-                .position(|(existing, _, _)| *existing == address)
-            {
-                Some(index) => index,
-                None => {
-                    groups.push((address, None, Servants::new()));
-                    groups.len() - 1
-                }
+            // a raw servant cannot share a listener: at port 0 it gets one of its own
+            let exclusive = matches!(servant, Registered::Raw { .. }) && endpoint.port() == 0;
+            let index = match exclusive {
+                true => groups.len(),
+                false => groups
+                    .iter()
+                    .position(|group| !group.exclusive && group.address == address)
+                    .unwrap_or(groups.len()),
             };
             if names.insert(name.clone(), index).is_some() {
                 return Err(ServerError::DuplicateServant(name));
             }
-            let (_, idle, servants) = &mut groups[index];
-            *idle = match (*idle, endpoint.timeout()) {
+            if index == groups.len() {
+                groups.push(Group {
+                    address,
+                    exclusive,
+                    idle: None,
+                    names: vec![name.clone()],
+                    served: GroupServed::new(name, servant),
+                });
+            } else {
+                groups[index].add(name, servant)?;
+            }
+            let group = &mut groups[index];
+            group.idle = match (group.idle, endpoint.timeout()) {
                 (Some(current), Some(new)) => Some(current.min(new)),
                 (current, new) => current.or(new),
             };
-            servants.insert(name, servant);
         }
 
-        let mut bound: Vec<(TcpListener, SocketAddr, Option<Duration>, Servants)> =
-            Vec::with_capacity(groups.len());
-        for (address, idle, servants) in groups {
-            let listener = TcpListener::bind(address.as_str())
+        let mut bound: Vec<(TcpListener, SocketAddr, Group)> = Vec::with_capacity(groups.len());
+        for group in groups {
+            let bind_error = |source| ServerError::Bind {
+                address: group.address.clone(),
+                source,
+            };
+            let listener = TcpListener::bind(group.address.as_str())
                 .await
-                .map_err(|source| ServerError::Bind {
-                    address: address.clone(),
-                    source,
-                })?;
-            let local_addr = listener
-                .local_addr()
-                .map_err(|source| ServerError::Bind { address, source })?;
-            bound.push((listener, local_addr, idle, servants));
+                .map_err(bind_error)?;
+            let local_addr = listener.local_addr().map_err(bind_error)?;
+            bound.push((listener, local_addr, group));
         }
 
         let mut servant_addrs = HashMap::with_capacity(names.len());
         for (name, index) in names {
             servant_addrs.insert(name, bound[index].1);
         }
-        let local_addrs = bound.iter().map(|(_, addr, _, _)| *addr).collect();
+        let local_addrs = bound.iter().map(|(_, addr, _)| *addr).collect();
 
         let signals = Signals {
             shutdown: CancellationToken::new(),
@@ -243,7 +389,13 @@ impl ServerBuilder {
         };
         let done = CancellationToken::new();
         let mut accept_loops = Vec::with_capacity(bound.len());
-        for (listener, local_addr, idle, servants) in bound {
+        for (listener, local_addr, group) in bound {
+            let Group {
+                idle,
+                names,
+                served,
+                ..
+            } = group;
             let config = ConnectionConfig {
                 max_frame_len: self.max_frame_len,
                 queue_capacity: self.queue_capacity,
@@ -251,11 +403,12 @@ impl ServerBuilder {
                 idle_timeout: self.idle_timeout.or(idle),
                 linger: self.shutdown_timeout,
             };
-            tracing::info!(address = %local_addr, servants = ?servants.keys().collect::<Vec<_>>(), "listening");
+            let raw = matches!(served, GroupServed::Raw(_));
+            tracing::info!(address = %local_addr, servants = ?names, raw, "listening");
             accept_loops.push(tokio::spawn(listener::accept_loop(
                 listener,
                 local_addr,
-                Arc::new(servants),
+                served.into_served(),
                 config,
                 signals.clone(),
             )));

@@ -58,6 +58,9 @@ pub(crate) struct ConnectionContext {
     peer_addr: SocketAddr,
     local_addr: SocketAddr,
     max_frame_len: usize,
+    /// Whether the connection speaks a raw servant's own protocol rather than TARS: no TARS
+    /// packet may be written on it.
+    raw: bool,
     outgoing: mpsc::Sender<Bytes>,
     closed: CancellationToken,
     /// Cancelled when the connection must end without writing what is queued: the peer is not
@@ -81,12 +84,24 @@ impl ConnectionContext {
             peer_addr,
             local_addr,
             max_frame_len,
+            raw: false,
             outgoing,
             closed: CancellationToken::new(),
             aborted: CancellationToken::new(),
             on_close: CloseCallbacks::new(),
         };
         (context, receiver)
+    }
+
+    /// Marks the connection as speaking a raw servant's own protocol.
+    pub(crate) fn with_raw_protocol(mut self) -> Self {
+        self.raw = true;
+        self
+    }
+
+    /// Whether the connection speaks a raw servant's own protocol rather than TARS.
+    pub(crate) fn is_raw(&self) -> bool {
+        self.raw
     }
 
     pub(crate) fn id(&self) -> u64 {

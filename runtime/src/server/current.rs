@@ -71,6 +71,19 @@ impl Current {
         }
     }
 
+    /// The context of one request of the raw servant `servant_name` on `connection`: no TARS
+    /// packet carried it, so it has request id 0, an empty function name, a normal packet type,
+    /// the default version and empty contexts.
+    pub(crate) fn raw(connection: Arc<ConnectionContext>, servant_name: String) -> Self {
+        Self::new(
+            connection,
+            RequestPacket {
+                servant_name,
+                ..RequestPacket::default()
+            },
+        )
+    }
+
     /// Whether `self` and `other` are clones of one `Current` (the same request).
     pub(crate) fn same_request(&self, other: &Current) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
@@ -91,7 +104,8 @@ impl Current {
         self.inner.connection.local_addr()
     }
 
-    /// The request id (`iRequestId`).
+    /// The request id (`iRequestId`); 0 for a request of a
+    /// [`RawServant`](crate::protocol::RawServant).
     pub fn request_id(&self) -> i32 {
         self.inner.request_id
     }
@@ -101,7 +115,8 @@ impl Current {
         &self.inner.servant_name
     }
 
-    /// The function called, by its wire name, e.g. `testHello`.
+    /// The function called, by its wire name, e.g. `testHello`; empty for a request of a
+    /// [`RawServant`](crate::protocol::RawServant), whose protocol names no function.
     pub fn func_name(&self) -> &str {
         &self.inner.func_name
     }
@@ -144,7 +159,8 @@ impl Current {
             .map(Duration::from_millis)
     }
 
-    /// Sets the context sent back with the reply (`ResponsePacket.context`).
+    /// Sets the context sent back with the reply (`ResponsePacket.context`). It has no effect
+    /// for a [`RawServant`](crate::protocol::RawServant)'s request, which gets no TARS reply.
     pub fn set_response_context(&self, context: Context) {
         *self.lock_response_context() = context;
     }
@@ -241,8 +257,22 @@ impl Current {
     }
 
     /// Encodes `packet` as one frame and queues it on the connection.
+    ///
+    /// Fails on the connection of a [`RawServant`](crate::protocol::RawServant), whose client
+    /// speaks the servant's own protocol, not TARS: use [`send_raw`](Self::send_raw) there.
     pub fn send_packet(&self, packet: &ResponsePacket) -> Result<()> {
         let connection = &self.inner.connection;
+        if connection.is_raw() {
+            return Err(Error::new(
+                ReturnCode::SERVER_ENCODE_ERR,
+                format!(
+                    "connection {} to {} speaks the custom protocol of servant `{}`: no TARS packet can be sent on it",
+                    connection.id(),
+                    connection.peer_addr(),
+                    self.servant_name()
+                ),
+            ));
+        }
         let mut frame = BytesMut::new();
         FrameCodec::new(connection.max_frame_len())
             .write_frame(&mut frame, |buf| {
@@ -255,19 +285,63 @@ impl Current {
     /// Queues a push on this request's connection (TarsCpp's `sendPushResponse`), however long
     /// after the request. Fails if the connection has closed; a connection whose outgoing queue
     /// is full (its client is not reading) is closed and the push fails.
+    ///
+    /// The frame is queued as it is: to the clients of a
+    /// [`RawServant`](crate::protocol::RawServant), push only frames of its own protocol, made
+    /// with [`PushFrame::from_raw`].
     pub fn send_push(&self, frame: &PushFrame) -> Result<()> {
+        self.send_whole_frame(frame.as_bytes().clone(), "push")
+    }
+
+    /// Queues `bytes` on the connection exactly as they are, a whole frame of the connection's
+    /// protocol: the reply of a [`RawServant`](crate::protocol::RawServant) to its request, or
+    /// a push to its client at any later time (TarsCpp's `sendResponse` with raw bytes).
+    ///
+    /// Frames go through the connection's one bounded queue, as TARS replies and pushes do, so
+    /// they never interleave and leave in the order queued. Fails if the connection has closed
+    /// or if `bytes` is longer than the server's
+    /// [maximum frame](crate::server::ServerBuilder::max_frame_len); a connection whose
+    /// outgoing queue is full (its client is not reading) is closed and the send fails.
+    ///
+    /// On a TARS servant's connection, `bytes` must be a whole TARS frame.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::future::BoxFuture;
+    /// use tars_rpc::protocol::RawServant;
+    /// use tars_rpc::Current;
+    ///
+    /// /// Sends every request back as it came.
+    /// struct Echo;
+    ///
+    /// impl RawServant for Echo {
+    ///     fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()> {
+    ///         Box::pin(async move {
+    ///             if let Err(error) = current.send_raw(request) {
+    ///                 eprintln!("reply lost: {error}");
+    ///             }
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    pub fn send_raw(&self, bytes: Bytes) -> Result<()> {
+        self.send_whole_frame(bytes, "frame")
+    }
+
+    /// Queues a whole, already framed `frame` (a `what`) if the connection's maximum allows.
+    fn send_whole_frame(&self, frame: Bytes, what: &str) -> Result<()> {
         let connection = &self.inner.connection;
-        let len = frame.as_bytes().len();
+        let len = frame.len();
         if len > connection.max_frame_len() {
             return Err(Error::new(
                 ReturnCode::SERVER_ENCODE_ERR,
                 format!(
-                    "a push of {len} bytes exceeds the connection's maximum frame of {} bytes",
+                    "a {what} of {len} bytes exceeds the connection's maximum frame of {} bytes",
                     connection.max_frame_len()
                 ),
             ));
         }
-        connection.send_frame(frame.as_bytes().clone())
+        connection.send_frame(frame)
     }
 
     /// Sends the reply; nothing for a one-way request.

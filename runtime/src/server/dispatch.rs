@@ -3,13 +3,21 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
 use futures::FutureExt;
+use tokio::task::JoinSet;
+use tokio_util::codec::Decoder;
 
+use super::connection::ConnectionContext;
+use super::session::RequestProtocol;
 use super::{Current, Servant};
-use crate::packet::{ReturnCode, Version};
+use crate::framing::FrameCodec;
+use crate::packet::{RequestPacket, ReturnCode, Version};
+use crate::push::PushFrame;
+use crate::TarsStruct;
 
 /// The servants of one listener, by name.
 pub(super) type Servants = HashMap<String, Arc<dyn Servant>>;
@@ -17,8 +25,70 @@ pub(super) type Servants = HashMap<String, Arc<dyn Servant>>;
 /// The function every TARS server answers itself, with code 0 and an empty buffer.
 pub(super) const PING: &str = "tars_ping";
 
+/// The TARS side of a connection: TARS frames, each a request packet routed by servant name to
+/// the listener's servants, and TarsGo's close packet on a graceful shutdown.
+pub(super) struct TarsRequests {
+    servants: Arc<Servants>,
+    codec: FrameCodec,
+    last_currents: LastCurrents,
+}
+
+impl TarsRequests {
+    /// A connection's state for the listener serving `servants`.
+    pub(super) fn new(servants: Arc<Servants>, max_frame_len: usize) -> Self {
+        Self {
+            servants,
+            codec: FrameCodec::new(max_frame_len),
+            last_currents: LastCurrents::default(),
+        }
+    }
+}
+
+impl RequestProtocol for TarsRequests {
+    const RAW: bool = false;
+
+    fn split(&mut self, input: &mut BytesMut) -> Result<Option<Bytes>, String> {
+        self.codec.decode(input).map_err(|error| error.to_string())
+    }
+
+    /// Decodes one request and answers it or spawns its handler.
+    fn handle(
+        &mut self,
+        frame: Bytes,
+        context: &Arc<ConnectionContext>,
+        requests: &mut JoinSet<()>,
+    ) -> Result<(), String> {
+        let mut packet = RequestPacket::decode_bytes(&frame)
+            .map_err(|error| format!("the frame is not a request packet: {error}"))?;
+        let params = std::mem::take(&mut packet.buffer);
+        let current = Current::new(context.clone(), packet);
+        match route(&current, &self.servants) {
+            Route::Reply(ret, result_desc) => reply(&current, ret, Bytes::new(), result_desc),
+            Route::Dispatch(servant) => {
+                self.last_currents.record(&servant, &current);
+                requests.spawn(run(servant, current, params));
+            }
+        }
+        Ok(())
+    }
+
+    /// TarsGo's close packet, so that the client reconnects elsewhere.
+    fn shutdown_notice(&self) -> Option<Bytes> {
+        static FRAME: OnceLock<PushFrame> = OnceLock::new();
+        Some(FRAME.get_or_init(PushFrame::reconnect).as_bytes().clone())
+    }
+
+    fn closing(&mut self) -> Vec<BoxFuture<'static, ()>> {
+        self.last_currents
+            .take()
+            .into_iter()
+            .map(|(servant, current)| connection_closed(servant, current).boxed())
+            .collect()
+    }
+}
+
 /// What to do with a request.
-pub(super) enum Route {
+enum Route {
     /// The server answers at once, without a handler.
     Reply(ReturnCode, String),
     /// Run the servant's handler.
@@ -27,7 +97,7 @@ pub(super) enum Route {
 
 /// Routes a request: the version first, then the servant (of this listener only), then the
 /// ping, which TarsCpp also answers only for a servant it has.
-pub(super) fn route(current: &Current, servants: &Servants) -> Route {
+fn route(current: &Current, servants: &Servants) -> Route {
     if current.version() != Version::TARS {
         return Route::Reply(
             ReturnCode::SERVER_DECODE_ERR,
@@ -52,7 +122,7 @@ pub(super) fn route(current: &Current, servants: &Servants) -> Route {
 
 /// Runs the handler and sends its reply (none for a one-way request). A panic becomes a
 /// [`ReturnCode::SERVER_UNKNOWN_ERR`] reply with the panic message.
-pub(super) async fn run(servant: Arc<dyn Servant>, current: Current, params: Bytes) {
+async fn run(servant: Arc<dyn Servant>, current: Current, params: Bytes) {
     // the call itself inside the future, so a panic before the first await is caught too
     let outcome = AssertUnwindSafe(async { servant.dispatch(&current, params).await })
         .catch_unwind()
@@ -87,7 +157,7 @@ pub(super) async fn run(servant: Arc<dyn Servant>, current: Current, params: Byt
 
 /// Tells `servant` that the connection of `current`, the last request dispatched to it there,
 /// has closed. A panic is caught and logged.
-pub(super) async fn connection_closed(servant: Arc<dyn Servant>, current: Current) {
+async fn connection_closed(servant: Arc<dyn Servant>, current: Current) {
     let outcome = AssertUnwindSafe(async { servant.on_connection_closed(&current).await })
         .catch_unwind()
         .await;
@@ -105,11 +175,11 @@ pub(super) async fn connection_closed(servant: Arc<dyn Servant>, current: Curren
 /// The last request dispatched to each servant on one connection: whom to tell, and with
 /// which [`Current`], when it closes.
 #[derive(Default)]
-pub(super) struct LastCurrents(Vec<(Arc<dyn Servant>, Current)>);
+struct LastCurrents(Vec<(Arc<dyn Servant>, Current)>);
 
 impl LastCurrents {
     /// Remembers `current` as the last request dispatched to `servant`.
-    pub(super) fn record(&mut self, servant: &Arc<dyn Servant>, current: &Current) {
+    fn record(&mut self, servant: &Arc<dyn Servant>, current: &Current) {
         // a connection talks to one servant or a few: a short list beats a map
         match self
             .0
@@ -122,14 +192,14 @@ impl LastCurrents {
     }
 
     /// Every servant with its last request.
-    pub(super) fn take(&mut self) -> Vec<(Arc<dyn Servant>, Current)> {
+    fn take(&mut self) -> Vec<(Arc<dyn Servant>, Current)> {
         std::mem::take(&mut self.0)
     }
 }
 
 /// Queues the reply; a connection that can take no more is the connection's business. A reply
 /// too long for a frame is replaced by a [`ReturnCode::SERVER_ENCODE_ERR`] reply saying so.
-pub(super) fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String) {
+fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String) {
     let mut sent = current.send_reply(ret, buffer, result_desc);
     if let Err(error) = &sent {
         if error.code() == ReturnCode::SERVER_ENCODE_ERR {

@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::Servants;
+use super::dispatch::{Servants, TarsRequests};
+use super::raw::{RawBinding, RawRequests};
 use super::session::{self, ConnectionConfig};
 
 /// How long the accept loop waits after an error such as running out of file descriptors.
@@ -24,12 +25,21 @@ pub(super) struct Signals {
     pub(super) force: CancellationToken,
 }
 
+/// What a listener serves.
+#[derive(Clone)]
+pub(super) enum Served {
+    /// TARS servants, by name.
+    Tars(Arc<Servants>),
+    /// One servant speaking its own protocol: the listener's every connection is its.
+    Raw(Arc<RawBinding>),
+}
+
 /// Accepts connections until the shutdown, then closes the listener (new connections are
 /// refused) and waits for its connections to end.
 pub(super) async fn accept_loop(
     listener: TcpListener,
     local_addr: SocketAddr,
-    servants: Arc<Servants>,
+    served: Served,
     config: ConnectionConfig,
     signals: Signals,
 ) {
@@ -42,7 +52,17 @@ pub(super) async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, listener = %local_addr, "accepted a connection");
-                    connections.spawn(session::serve(stream, peer, servants.clone(), config, signals.clone()));
+                    let signals = signals.clone();
+                    match &served {
+                        Served::Tars(servants) => {
+                            let protocol = TarsRequests::new(servants.clone(), config.max_frame_len);
+                            connections.spawn(session::serve(stream, peer, protocol, config, signals))
+                        }
+                        Served::Raw(binding) => {
+                            let protocol = RawRequests::new(binding.clone());
+                            connections.spawn(session::serve(stream, peer, protocol, config, signals))
+                        }
+                    };
                 }
                 Err(error) if is_transient(&error) => {
                     tracing::debug!(listener = %local_addr, %error, "accept failed");

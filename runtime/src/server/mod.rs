@@ -64,12 +64,34 @@
 //! [`queue_capacity`](ServerBuilder::queue_capacity) frames: a push or reply that finds it full
 //! closes the connection (its client is not reading) and fails, without affecting the other
 //! connections.
+//!
+//! # Servants speaking their own protocol
+//!
+//! A [`RawServant`](crate::protocol::RawServant), bound with [`ServerBuilder::raw_servant`],
+//! has a listener to itself. Its connections are served as above, with the same limits, idle
+//! timeout, outgoing queue and close notifications, except that:
+//!
+//! * its [`FrameSplitter`](crate::protocol::FrameSplitter) cuts the requests off the input,
+//!   and each runs [`RawServant::on_request`](crate::protocol::RawServant::on_request) in a
+//!   task of its own (concurrently, up to [`max_in_flight`](ServerBuilder::max_in_flight));
+//! * the server writes nothing on such a connection by itself: the servant replies and pushes
+//!   whole frames of its protocol with [`Current::send_raw`] (or
+//!   [`PushFrame::from_raw`](crate::push::PushFrame::from_raw) frames through
+//!   [`Subscribers`](crate::push::Subscribers)); a handler that panics gets no reply (the
+//!   panic is logged and the connection stays up), no TARS packet can be sent
+//!   ([`Current::send_packet`] fails), and a graceful shutdown sends no close packet;
+//! * a splitter error, or more than [`max_frame_len`](ServerBuilder::max_frame_len) bytes
+//!   buffered without a request cut out of them, closes the connection with a warning naming
+//!   the peer and the reason;
+//! * its requests' [`Current`]s have the servant's registered name, an empty function name,
+//!   request id 0, and the defaults of a TARS request for the rest.
 
 mod builder;
 mod connection;
 mod current;
 mod dispatch;
 mod listener;
+mod raw;
 mod servant;
 mod session;
 
@@ -106,6 +128,20 @@ pub enum ServerError {
     /// Two servants were registered under one name.
     #[error("servant `{0}` is registered more than once")]
     DuplicateServant(String),
+    /// A servant speaking its own protocol ([`ServerBuilder::raw_servant`]) was given a
+    /// `host:port` (a port other than 0) that another servant, TARS or raw, was given too: a
+    /// raw protocol names no servant, so its listener can serve no other.
+    #[error(
+        "servant `{raw}` speaks its own protocol: it cannot share {address} with servant `{other}`"
+    )]
+    SharedRawEndpoint {
+        /// The `host:port` both were given.
+        address: String,
+        /// The raw servant.
+        raw: String,
+        /// The other servant.
+        other: String,
+    },
     /// No servant was registered: the server would serve nothing.
     #[error("no servant registered")]
     NoServants,
@@ -148,7 +184,8 @@ impl Server {
     /// Shuts the server down gracefully and returns when it is done.
     ///
     /// The listeners stop accepting (new connections are refused) and the connections stop
-    /// reading requests. Every open connection is sent TarsGo's close packet
+    /// reading requests. Every open TARS connection (not those of
+    /// [raw servants](ServerBuilder::raw_servant)) is sent TarsGo's close packet
     /// ([`PushFrame::reconnect`](crate::push::PushFrame::reconnect): request id 0,
     /// `sResultDesc` `_reconnect_`) so that its client reconnects elsewhere; the requests
     /// already running finish and their replies are written after it; then every connection is

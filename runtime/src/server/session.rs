@@ -8,39 +8,46 @@
 //! the socket at once.
 //!
 //! Once the connection is closed, the connection task runs its close callbacks
-//! ([`Current::on_close`]) and starts, in its task set, each servant's
-//! [`on_connection_closed`](super::Servant::on_connection_closed) with the last request
-//! dispatched to that servant on the connection. On a graceful shutdown the reader stops and
-//! queues TarsGo's close packet ([`PushFrame::reconnect`]) ahead of the running requests'
+//! ([`Current::on_close`](super::Current::on_close)) and starts, in its task set, each
+//! servant's [`on_connection_closed`](super::Servant::on_connection_closed) with the last
+//! request dispatched to that servant on the connection. On a graceful shutdown the reader
+//! stops and, on a TARS connection, queues TarsGo's close packet
+//! ([`PushFrame::reconnect`](crate::push::PushFrame::reconnect)) ahead of the running requests'
 //! replies.
+//!
+//! All of this is the same for TARS servants and raw servants: what differs, how requests are
+//! cut off the input and what is done with each, is a [`RequestProtocol`]
+//! ([`TarsRequests`](super::dispatch::TarsRequests) or [`RawRequests`](super::raw::RawRequests)).
 
 use std::future;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures::StreamExt;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::future::BoxFuture;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
-use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::ConnectionContext;
-use super::dispatch::{self, LastCurrents, Route, Servants};
 use super::listener::Signals;
-use super::Current;
-use crate::framing::{FrameCodec, FrameError};
-use crate::packet::RequestPacket;
-use crate::push::PushFrame;
-use crate::TarsStruct;
 
 /// The writer's buffer: frames queued together leave in one write when they fit.
 const WRITE_BUFFER: usize = 64 * 1024;
+/// The room made in the input buffer when less than [`MIN_READ`] is left: its first
+/// allocation, and at least what it grows by.
+const READ_RESERVE: usize = 8 * 1024;
+/// The least room a read is given: what is left of the buffer is read into until then, so that
+/// requests still held by their handlers do not make every read allocate.
+const MIN_READ: usize = 1024;
+/// The most one read takes: the input buffer never holds more than the maximum frame length
+/// plus this.
+const MAX_READ: usize = 64 * 1024;
 
 /// The settings of every connection of a listener.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +60,35 @@ pub(super) struct ConnectionConfig {
     pub(super) linger: Duration,
 }
 
+/// What differs between the connections of TARS servants and those of a raw servant
+/// ([`RawServant`](crate::protocol::RawServant)): how requests are cut off the input and what
+/// is done with each. Everything else (reading, the in-flight limit, the idle timeout, the
+/// writer, closing and the graceful shutdown) is the session's, the same for both.
+pub(super) trait RequestProtocol: Send + 'static {
+    /// Whether the connection speaks a raw servant's protocol: no TARS packet may go on it.
+    const RAW: bool;
+
+    /// Cuts the next whole request off `input`: `Ok(None)` when more bytes are needed, `Err`
+    /// with the reason to close the connection for input that can never be a request.
+    fn split(&mut self, input: &mut BytesMut) -> Result<Option<Bytes>, String>;
+
+    /// Answers the request `frame`, or spawns its handler in `requests`; `Err` with the reason
+    /// to close the connection for a frame that is not a request.
+    fn handle(
+        &mut self,
+        frame: Bytes,
+        context: &Arc<ConnectionContext>,
+        requests: &mut JoinSet<()>,
+    ) -> Result<(), String>;
+
+    /// The frame queued, if there is room, when the server starts shutting down.
+    fn shutdown_notice(&self) -> Option<Bytes>;
+
+    /// The calls to make once the connection has closed: the servants'
+    /// `on_connection_closed`, each with the last request dispatched to it.
+    fn closing(&mut self) -> Vec<BoxFuture<'static, ()>>;
+}
+
 /// Why the reader stopped.
 enum ReadEnd {
     /// The server is shutting down: finish the running requests, then close.
@@ -62,10 +98,10 @@ enum ReadEnd {
 }
 
 /// Serves one connection until it closes and its tasks have ended.
-pub(super) async fn serve(
+pub(super) async fn serve<P: RequestProtocol>(
     stream: TcpStream,
     peer: SocketAddr,
-    servants: Arc<Servants>,
+    mut protocol: P,
     config: ConnectionConfig,
     signals: Signals,
 ) {
@@ -79,14 +115,17 @@ pub(super) async fn serve(
             return;
         }
     };
-    let (context, outgoing) = ConnectionContext::new(
+    let (mut context, outgoing) = ConnectionContext::new(
         peer,
         local_addr,
         config.max_frame_len,
         config.queue_capacity,
     );
+    if P::RAW {
+        context = context.with_raw_protocol();
+    }
     let context = Arc::new(context);
-    tracing::debug!(connection = context.id(), %peer, %local_addr, "connection opened");
+    tracing::debug!(connection = context.id(), %peer, %local_addr, raw = P::RAW, "connection opened");
     let (read_half, write_half) = stream.into_split();
     let writer = tokio::spawn(write_frames(
         write_half,
@@ -100,23 +139,23 @@ pub(super) async fn serve(
     let _guard = CloseOnDrop(context.clone());
 
     let mut requests = JoinSet::new();
-    let mut last_currents = LastCurrents::default();
     match read_requests(
         read_half,
         &context,
-        &servants,
+        &mut protocol,
         &config,
         &signals,
         &mut requests,
-        &mut last_currents,
     )
     .await
     {
         ReadEnd::Shutdown => {
-            // TarsGo's close packet, so that the client reconnects elsewhere; the running
+            // e.g. TarsGo's close packet, so that the client reconnects elsewhere; the running
             // requests' replies still go out, so the connection stays open for them
-            if !context.offer_frame(reconnect_frame()) {
-                tracing::debug!(connection = context.id(), %peer, "no room for the shutdown notice");
+            if let Some(notice) = protocol.shutdown_notice() {
+                if !context.offer_frame(notice) {
+                    tracing::debug!(connection = context.id(), %peer, "no room for the shutdown notice");
+                }
             }
         }
         ReadEnd::Close(reason) => context.close(&reason),
@@ -145,8 +184,8 @@ pub(super) async fn serve(
     // the connection is closed: its callbacks, then its servants' `on_connection_closed`
     context.run_close_callbacks();
     let mut closing = JoinSet::new();
-    for (servant, current) in last_currents.take() {
-        closing.spawn(dispatch::connection_closed(servant, current));
+    for call in protocol.closing() {
+        closing.spawn(call);
     }
     if forced {
         closing.detach_all();
@@ -181,32 +220,61 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// TarsGo's graceful-shutdown packet, encoded once.
-fn reconnect_frame() -> Bytes {
-    static FRAME: OnceLock<PushFrame> = OnceLock::new();
-    FRAME.get_or_init(PushFrame::reconnect).as_bytes().clone()
-}
-
 /// Reads and dispatches requests until the connection closes or the server shuts down.
-async fn read_requests(
-    read_half: OwnedReadHalf,
+///
+/// The requests already read are dispatched up to the in-flight limit before anything more is
+/// read; at the limit nothing is read until a request finishes. Input that holds more than the
+/// maximum frame length without a whole request in it closes the connection, so the input
+/// buffer never holds more than that plus one read.
+async fn read_requests<P: RequestProtocol>(
+    mut read_half: OwnedReadHalf,
     context: &Arc<ConnectionContext>,
-    servants: &Servants,
+    protocol: &mut P,
     config: &ConnectionConfig,
     signals: &Signals,
     requests: &mut JoinSet<()>,
-    last_currents: &mut LastCurrents,
 ) -> ReadEnd {
-    let mut frames = FramedRead::new(read_half, FrameCodec::new(config.max_frame_len));
+    let mut input = BytesMut::new();
     let next_deadline = || config.idle_timeout.map(|timeout| Instant::now() + timeout);
     let mut idle_deadline = next_deadline();
+    let bad_input = |reason: String, what: &str| {
+        tracing::warn!(connection = context.id(), peer = %context.peer_addr(), reason, "{what}; closing the connection");
+        ReadEnd::Close(reason)
+    };
     loop {
+        // dispatch the whole requests already read, up to the in-flight limit
+        let mut needs_input = false;
+        while requests.len() < config.max_in_flight {
+            match protocol.split(&mut input) {
+                Ok(Some(frame)) => {
+                    idle_deadline = next_deadline();
+                    if let Err(reason) = protocol.handle(frame, context, requests) {
+                        return bad_input(reason, "bad request");
+                    }
+                }
+                Ok(None) => {
+                    needs_input = true;
+                    break;
+                }
+                Err(reason) => return bad_input(reason, "bad frame"),
+            }
+        }
+        if needs_input {
+            if input.len() > config.max_frame_len {
+                let reason = format!("no frame within {} bytes", config.max_frame_len);
+                return bad_input(reason, "bad frame");
+            }
+            if input.capacity() - input.len() < MIN_READ {
+                input.reserve(READ_RESERVE);
+            }
+        }
         let idle = async {
             match idle_deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline).await,
                 None => future::pending().await,
             }
         };
+        let mut room = (&mut input).limit(MAX_READ);
         tokio::select! {
             biased;
             () = signals.shutdown.cancelled() => return ReadEnd::Shutdown,
@@ -214,22 +282,11 @@ async fn read_requests(
             () = context.closed_token().cancelled() => return ReadEnd::Close("closed".into()),
             Some(joined) = requests.join_next(), if !requests.is_empty() => log_join(joined),
             // at the in-flight limit, read nothing until a request finishes
-            frame = frames.next(), if requests.len() < config.max_in_flight => {
-                let frame = match frame {
-                    Some(Ok(frame)) => frame,
-                    None => return ReadEnd::Close("the peer closed the connection".into()),
-                    Some(Err(FrameError::Io(error))) => return ReadEnd::Close(format!("read failed: {error}")),
-                    Some(Err(error)) => {
-                        tracing::warn!(connection = context.id(), peer = %context.peer_addr(), %error, "bad frame; closing the connection");
-                        return ReadEnd::Close(error.to_string());
-                    }
-                };
-                idle_deadline = next_deadline();
-                if let Err(reason) = handle_frame(&frame, context, servants, requests, last_currents) {
-                    tracing::warn!(connection = context.id(), peer = %context.peer_addr(), reason, "bad request; closing the connection");
-                    return ReadEnd::Close(reason);
-                }
-            }
+            read = read_half.read_buf(&mut room), if needs_input => match read {
+                Ok(0) => return ReadEnd::Close("the peer closed the connection".into()),
+                Ok(_) => {}
+                Err(error) => return ReadEnd::Close(format!("read failed: {error}")),
+            },
             () = idle => {
                 if requests.is_empty() {
                     return ReadEnd::Close("idle timeout".into());
@@ -239,28 +296,6 @@ async fn read_requests(
             }
         }
     }
-}
-
-/// Decodes one request and answers it or spawns its handler.
-fn handle_frame(
-    frame: &Bytes,
-    context: &Arc<ConnectionContext>,
-    servants: &Servants,
-    requests: &mut JoinSet<()>,
-    last_currents: &mut LastCurrents,
-) -> Result<(), String> {
-    let mut packet = RequestPacket::decode_bytes(frame)
-        .map_err(|error| format!("the frame is not a request packet: {error}"))?;
-    let params = std::mem::take(&mut packet.buffer);
-    let current = Current::new(context.clone(), packet);
-    match dispatch::route(&current, servants) {
-        Route::Reply(ret, result_desc) => dispatch::reply(&current, ret, Bytes::new(), result_desc),
-        Route::Dispatch(servant) => {
-            last_currents.record(&servant, &current);
-            requests.spawn(dispatch::run(servant, current, params));
-        }
-    }
-    Ok(())
 }
 
 /// Writes the queued frames, every one already queued before a flush, until the connection
