@@ -896,3 +896,32 @@ async fn idle_raw_connections_time_out() {
     assert_eq!(shared.closed_calls()[0].peer, talking.local_addr);
     timeout(WAIT, server.shutdown()).await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_tars_push_never_reaches_a_raw_client() {
+    let (server, addr, shared) = start().await;
+    let mut client = Client::connect(addr).await;
+    client.call(1, b"heartbeat").await;
+    let current = shared.current_of(client.local_addr);
+
+    #[derive(tars_rpc::TarsStruct)]
+    struct Body {
+        #[tars(tag = 0)]
+        ret: i32,
+    }
+    let tars_push = PushFrame::new(
+        "pushMsg",
+        &Body { ret: 0 },
+        &tars_rpc::packet::Context::new(),
+    );
+    let error = current.send_push(&tars_push).unwrap_err();
+    assert!(error.message().contains("raw servant"), "{error}");
+    // nor through the registry; the connection stays up for frames of its own protocol
+    assert_eq!(shared.subscribers.broadcast(&tars_push).failed, 1);
+    assert!(!current.is_closed());
+    assert!(shared.subscribers.contains(current.connection_id()));
+    current.send_push(&hello()).unwrap();
+    assert_eq!(client.recv().await, hello().as_bytes());
+    client.call(2, b"still here").await;
+    server.shutdown().await;
+}

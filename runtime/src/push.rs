@@ -45,6 +45,8 @@ pub const RECONNECT_MESSAGE: &str = "_reconnect_";
 #[derive(Debug, Clone)]
 pub struct PushFrame {
     frame: Bytes,
+    /// Framed by a custom protocol rather than a TARS `ResponsePacket`.
+    raw: bool,
 }
 
 impl PushFrame {
@@ -91,7 +93,12 @@ impl PushFrame {
     /// assert_eq!(push.as_bytes().len(), 19);
     /// ```
     pub fn from_raw(frame: Bytes) -> Self {
-        Self { frame }
+        Self { frame, raw: true }
+    }
+
+    /// Whether this frame is a custom protocol's ([`PushFrame::from_raw`]) rather than TARS's.
+    pub fn is_raw(&self) -> bool {
+        self.raw
     }
 
     fn from_packet(packet: &ResponsePacket) -> Self {
@@ -102,6 +109,7 @@ impl PushFrame {
             .expect("a frame within u32::MAX bytes");
         Self {
             frame: frame.freeze(),
+            raw: false,
         }
     }
 

@@ -288,8 +288,15 @@ impl Current {
     ///
     /// The frame is queued as it is: to the clients of a
     /// [`RawServant`](crate::protocol::RawServant), push only frames of its own protocol, made
-    /// with [`PushFrame::from_raw`].
+    /// with [`PushFrame::from_raw`]; a TARS push to such a connection fails.
     pub fn send_push(&self, frame: &PushFrame) -> Result<()> {
+        if !frame.is_raw() && self.inner.connection.is_raw() {
+            // a raw servant's client speaks its own protocol and would misread a TARS packet
+            return Err(Error::new(
+                ReturnCode::SERVER_ENCODE_ERR,
+                "a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there",
+            ));
+        }
         self.send_whole_frame(frame.as_bytes().clone(), "push")
     }
 
