@@ -147,10 +147,13 @@ async fn run_client(connect: &str, count: usize, heartbeat: Duration) -> Result<
             }
         }
     });
+    if count == 0 {
+        return Ok(());
+    }
     let mut ticks = tokio::time::interval(heartbeat);
     let done = pushes.1.notified();
     tokio::pin!(done);
-    while count > 0 {
+    loop {
         tokio::select! {
             () = &mut done => break,
             _ = ticks.tick() => {
