@@ -15,6 +15,8 @@
 //! ```
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::TarsStruct;
@@ -141,4 +143,39 @@ impl<T: TarsStruct> Encoder<&T> for FrameCodec {
     fn encode(&mut self, packet: &T, dst: &mut BytesMut) -> Result<(), FrameError> {
         self.write_frame(dst, |dst| packet.write_fields(dst))
     }
+}
+
+/// The most bytes of queued frames gathered into one write.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// Writes `first` and every frame already queued behind it, whole frames only.
+///
+/// A lone frame is written straight from its (often shared) bytes; a burst is gathered into
+/// writes of up to 64 KiB through a buffer dropped when the burst ends, so that an idle
+/// connection holds no write buffer.
+pub(crate) async fn write_queued<W: AsyncWrite + Unpin>(
+    socket: &mut W,
+    first: Bytes,
+    queue: &mut mpsc::Receiver<Bytes>,
+) -> std::io::Result<()> {
+    let Ok(second) = queue.try_recv() else {
+        return socket.write_all(&first).await;
+    };
+    let mut buffer = BytesMut::with_capacity(WRITE_BATCH);
+    let mut queued = [first, second].into_iter();
+    while let Some(frame) = queued.next().or_else(|| queue.try_recv().ok()) {
+        if buffer.len() + frame.len() > WRITE_BATCH && !buffer.is_empty() {
+            socket.write_all(&buffer).await?;
+            buffer.clear();
+        }
+        if frame.len() >= WRITE_BATCH {
+            socket.write_all(&frame).await?;
+        } else {
+            buffer.extend_from_slice(&frame);
+        }
+    }
+    if !buffer.is_empty() {
+        socket.write_all(&buffer).await?;
+    }
+    Ok(())
 }

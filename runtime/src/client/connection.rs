@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::{AsyncWriteExt, BufWriter};
+
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -44,9 +44,6 @@ use crate::framing::FrameCodec;
 
 /// Frames queued for the writer before callers wait for room.
 const QUEUE_LEN: usize = 1024;
-
-/// The writer's buffer: frames queued together are written together up to this size.
-const WRITE_BUFFER_LEN: usize = 64 * 1024;
 
 /// What a waiting call receives: its reply, or why the connection closed.
 type Reply<W> = Result<<W as Wire>::Response>;
@@ -444,7 +441,7 @@ async fn run_writer<W: Wire>(
     write: OwnedWriteHalf,
 ) {
     let _close = CloseOnDrop(shared.clone());
-    let mut writer = BufWriter::with_capacity(WRITE_BUFFER_LEN, write);
+    let mut writer = write;
     let (reason, error) = tokio::select! {
         biased;
         () = shared.closed.cancelled() => return,
@@ -459,32 +456,20 @@ async fn run_writer<W: Wire>(
     shared.close(reason, error);
 }
 
-/// Writes frames as they come, each batch of queued frames with one flush. Returns the write
-/// error, or `None` once every handle of the connection is gone.
+/// Writes frames as they come, gathering those queued together. Returns the write error, or
+/// `None` once every handle of the connection is gone.
 async fn write_frames<W: Wire>(
     shared: &Shared<W>,
     queue: &mut mpsc::Receiver<Bytes>,
-    writer: &mut BufWriter<OwnedWriteHalf>,
+    writer: &mut OwnedWriteHalf,
 ) -> Option<io::Error> {
     while let Some(frame) = queue.recv().await {
-        if let Err(error) = write_batch(frame, queue, writer).await {
+        if let Err(error) = crate::framing::write_queued(writer, frame, queue).await {
             return Some(error);
         }
         shared.touch();
     }
     None
-}
-
-async fn write_batch(
-    first: Bytes,
-    queue: &mut mpsc::Receiver<Bytes>,
-    writer: &mut BufWriter<OwnedWriteHalf>,
-) -> io::Result<()> {
-    writer.write_all(&first).await?;
-    while let Ok(frame) = queue.try_recv() {
-        writer.write_all(&frame).await?;
-    }
-    writer.flush().await
 }
 
 /// The reader task: completes calls with their replies and routes pushes until the connection

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -37,8 +37,6 @@ use tokio_util::sync::CancellationToken;
 use super::connection::ConnectionContext;
 use super::listener::Signals;
 
-/// The writer's buffer: frames queued together leave in one write when they fit.
-const WRITE_BUFFER: usize = 64 * 1024;
 /// The room made in the input buffer when less than [`MIN_READ`] is left: its first
 /// allocation, and at least what it grows by.
 const READ_RESERVE: usize = 8 * 1024;
@@ -298,8 +296,10 @@ async fn read_requests<P: RequestProtocol>(
     }
 }
 
-/// Writes the queued frames, every one already queued before a flush, until the connection
-/// closes; then writes what is left (for at most `linger`) and shuts the socket down.
+/// Writes the queued frames until the connection closes, then what is left (for at most
+/// `linger`), and shuts the socket down. A lone frame is written from its own (often shared)
+/// bytes; a burst is gathered into one buffer per write, dropped when the burst ends, so that an
+/// idle connection holds no write buffer.
 async fn write_frames(
     write_half: OwnedWriteHalf,
     mut outgoing: mpsc::Receiver<Bytes>,
@@ -307,7 +307,7 @@ async fn write_frames(
     linger: Duration,
     force: CancellationToken,
 ) {
-    let mut socket = BufWriter::with_capacity(WRITE_BUFFER, write_half);
+    let mut socket = write_half;
     let closed = context.closed_token().clone();
     let write = async {
         loop {
@@ -318,11 +318,7 @@ async fn write_frames(
             };
             // `None` from the queue cannot happen while `context` holds the sender
             let Some(frame) = frame else { break };
-            socket.write_all(&frame).await?;
-            while let Ok(frame) = outgoing.try_recv() {
-                socket.write_all(&frame).await?;
-            }
-            socket.flush().await?;
+            crate::framing::write_queued(&mut socket, frame, &mut outgoing).await?;
         }
         // refuse new frames, write the queued ones, then shut the socket down
         outgoing.close();
