@@ -22,11 +22,15 @@ use crate::server::Current;
 ///
 /// Pushing never waits. Each connection has one outgoing queue of
 /// [`queue_capacity`](crate::server::ServerBuilder::queue_capacity) frames (default 1024)
-/// shared by replies and pushes; a push that finds it full means the client is not reading:
+/// shared by replies and pushes; a push that finds it full means the client is not keeping up:
 /// its connection is aborted (its queued frames dropped, a warning logged), the push counts as
 /// failed, and the client is removed from the registry. The other clients are not held up,
 /// and the server never holds more than `queue_capacity` frames for one connection; the
 /// frames of a broadcast are shared between connections, not copied.
+///
+/// "Not keeping up" includes a client that reads, but more slowly than a burst arrives: size
+/// the queue for the largest burst you push at once (an idle queue costs nothing; frames are
+/// shared), or pace bursts larger than it.
 ///
 /// ```
 /// use bytes::Bytes;

@@ -282,7 +282,9 @@ impl ServerBuilder {
     /// replies and pushes. When a peer does not read and the queue fills up, the reply or push
     /// that finds it full fails and the connection is aborted (its queued frames dropped, a
     /// warning logged), so that a client that does not read costs the server at most this many
-    /// frames and never holds up the others.
+    /// frames and never holds up the others. A burst of more pushes than this, faster than the
+    /// client reads, trips it too: size it for your largest burst (an empty queue costs
+    /// nothing, and broadcast frames are shared, not copied).
     pub fn queue_capacity(mut self, frames: usize) -> Self {
         self.queue_capacity = frames.max(1);
         self
