@@ -126,36 +126,17 @@ impl MethodModel {
         let sig = &parsed.item.sig;
         let ident = sig.ident.clone();
         let before = errors.count();
-        if sig.asyncness.is_none() {
-            errors.push(syn::Error::new(
-                sig.fn_token.span(),
-                format!("TARS interface methods are async: write `async fn {ident}(...)`"),
-            ));
-        }
-        if let Some(body) = &parsed.item.default {
-            errors.push(syn::Error::new(
-                body.span(),
-                format!("the trait declares the interface; write the body of `{ident}` in `impl {trait_ident} for YourType`"),
-            ));
-        }
-        if !sig.generics.params.is_empty() {
-            errors.push(syn::Error::new(
-                sig.generics.span(),
-                "a method called over TARS cannot be generic; use concrete types",
-            ));
-        }
-        match sig.inputs.first() {
-            Some(FnArg::Receiver(receiver))
-                if receiver.reference.is_some() && receiver.mutability.is_none() => {}
-            Some(FnArg::Receiver(receiver)) => errors.push(syn::Error::new(
-                receiver.span(),
-                "take `&self`: the server calls a servant from many requests at once",
-            )),
-            _ => errors.push(syn::Error::new(
-                sig.ident.span(),
-                format!("`{ident}` needs a `&self` receiver"),
-            )),
-        }
+        check_method_shape(
+            trait_ident,
+            &parsed,
+            &MethodRole {
+                plural: "TARS interface methods",
+                declares: "the interface",
+                implementor: "YourType",
+                singular: "a method called over TARS",
+            },
+            errors,
+        );
         if sig.variadic.is_some() {
             errors.push(syn::Error::new(
                 sig.variadic.span(),
@@ -289,6 +270,63 @@ impl MethodModel {
             ret,
             docs,
         })
+    }
+}
+
+/// What the methods of a trait are, for the messages of [`check_method_shape`].
+pub struct MethodRole<'a> {
+    /// e.g. "push callbacks"
+    pub plural: &'a str,
+    /// e.g. "the pushes"
+    pub declares: &'a str,
+    /// e.g. "YourCallback"
+    pub implementor: &'a str,
+    /// e.g. "a push callback"
+    pub singular: &'a str,
+}
+
+/// Checks what every method of an interface or push trait must be: `async`, without a body,
+/// not generic, taking `&self`.
+pub fn check_method_shape(
+    trait_ident: &Ident,
+    parsed: &ParsedMethod,
+    role: &MethodRole<'_>,
+    errors: &mut Errors,
+) {
+    let sig = &parsed.item.sig;
+    let ident = &sig.ident;
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span(),
+            format!("{} are async: write `async fn {ident}(...)`", role.plural),
+        ));
+    }
+    if let Some(body) = &parsed.item.default {
+        errors.push(syn::Error::new(
+            body.span(),
+            format!(
+                "the trait declares {}; write the body of `{ident}` in `impl {trait_ident} for {}`",
+                role.declares, role.implementor
+            ),
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        errors.push(syn::Error::new(
+            sig.generics.span(),
+            format!("{} cannot be generic; use concrete types", role.singular),
+        ));
+    }
+    match sig.inputs.first() {
+        Some(FnArg::Receiver(receiver))
+            if receiver.reference.is_some() && receiver.mutability.is_none() => {}
+        Some(FnArg::Receiver(receiver)) => errors.push(syn::Error::new(
+            receiver.span(),
+            "take `&self`: the runtime calls it from many tasks at once",
+        )),
+        _ => errors.push(syn::Error::new(
+            sig.ident.span(),
+            format!("`{ident}` needs a `&self` receiver"),
+        )),
     }
 }
 

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use quote::format_ident;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ItemTrait, Member, Path, ReturnType, Type};
+use syn::{Ident, ItemTrait, Member, Path, ReturnType, Type};
 
 use super::derive::{unsupported_type, FieldModel, Presence, StructModel};
-use super::interface::{lower_camel_case, upper_camel_case};
+use super::interface::{check_method_shape, lower_camel_case, upper_camel_case, MethodRole};
 use crate::parse::derive::Errors;
 use crate::parse::interface::{InterfaceArgs, ParsedMethod, ParsedTrait};
 
@@ -94,38 +94,23 @@ impl PushMethodModel {
         let sig = &parsed.item.sig;
         let ident = sig.ident.clone();
         let before = errors.count();
-        if sig.asyncness.is_none() {
-            errors.push(syn::Error::new(
-                sig.fn_token.span(),
-                format!("push callbacks are async: write `async fn {ident}(...)`"),
-            ));
-        }
         if let Some(span) = parsed.on_close {
             errors.push(syn::Error::new(
                 span,
                 "`#[tars(on_close)]` belongs on a `#[tars_interface]` trait, not a push interface",
             ));
         }
-        if let Some(body) = &parsed.item.default {
-            errors.push(syn::Error::new(
-                body.span(),
-                format!("the trait declares the pushes; write the body of `{ident}` in `impl {trait_ident} for YourCallback`"),
-            ));
-        }
-        if !sig.generics.params.is_empty() {
-            errors.push(syn::Error::new(
-                sig.generics.span(),
-                "a push callback cannot be generic; use concrete types",
-            ));
-        }
-        match sig.inputs.first() {
-            Some(FnArg::Receiver(receiver))
-                if receiver.reference.is_some() && receiver.mutability.is_none() => {}
-            _ => errors.push(syn::Error::new(
-                sig.ident.span(),
-                format!("`{ident}` needs a `&self` receiver"),
-            )),
-        }
+        check_method_shape(
+            trait_ident,
+            &parsed,
+            &MethodRole {
+                plural: "push callbacks",
+                declares: "the pushes",
+                implementor: "YourCallback",
+                singular: "a push callback",
+            },
+            errors,
+        );
         match &sig.output {
             ReturnType::Default => {}
             ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()) => {}

@@ -156,12 +156,14 @@ async fn run(servant: Arc<dyn Servant>, current: Current, params: Bytes) {
 }
 
 /// Tells `servant` that the connection of `current`, the last request dispatched to it there,
-/// has closed. A panic is caught and logged.
+/// has closed.
 async fn connection_closed(servant: Arc<dyn Servant>, current: Current) {
-    let outcome = AssertUnwindSafe(async { servant.on_connection_closed(&current).await })
-        .catch_unwind()
-        .await;
-    if let Err(panic) = outcome {
+    run_close_hook(&current, servant.on_connection_closed(&current)).await;
+}
+
+/// Runs a servant's connection-closed hook for `current`, catching and logging a panic.
+pub(super) async fn run_close_hook(current: &Current, hook: impl std::future::Future<Output = ()>) {
+    if let Err(panic) = AssertUnwindSafe(hook).catch_unwind().await {
         tracing::error!(
             connection = current.connection_id(),
             peer = %current.peer_addr(),

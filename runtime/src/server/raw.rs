@@ -113,21 +113,9 @@ async fn run(servant: Arc<dyn RawServant>, current: Current, request: Bytes) {
     }
 }
 
-/// Tells `servant` that the connection of `current`, its last request there, has closed. A
-/// panic is caught and logged.
+/// Tells `servant` that the connection of `current`, its last request there, has closed.
 async fn connection_closed(servant: Arc<dyn RawServant>, current: Current) {
-    let outcome = AssertUnwindSafe(async { servant.on_connection_closed(&current).await })
-        .catch_unwind()
-        .await;
-    if let Err(panic) = outcome {
-        tracing::error!(
-            connection = current.connection_id(),
-            peer = %current.peer_addr(),
-            servant = current.servant_name(),
-            panic = panic_message(panic.as_ref()),
-            "on_connection_closed panicked"
-        );
-    }
+    super::dispatch::run_close_hook(&current, servant.on_connection_closed(&current)).await;
 }
 
 #[cfg(test)]
