@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -63,6 +63,9 @@ pub(crate) struct ConnectionContext {
     raw: bool,
     outgoing: mpsc::Sender<Bytes>,
     closed: CancellationToken,
+    /// Set with `closed`, for the checks on every frame sent: `CancellationToken::is_cancelled`
+    /// takes a lock.
+    is_closed: AtomicBool,
     /// Cancelled when the connection must end without writing what is queued: the peer is not
     /// reading, or the server's shutdown timeout ran out. Cancelling it also cancels `closed`.
     aborted: CancellationToken,
@@ -87,6 +90,7 @@ impl ConnectionContext {
             raw: false,
             outgoing,
             closed: CancellationToken::new(),
+            is_closed: AtomicBool::new(false),
             aborted: CancellationToken::new(),
             on_close: CloseCallbacks::new(),
         };
@@ -124,9 +128,14 @@ impl ConnectionContext {
         &self.closed
     }
 
+    /// Whether the connection has closed, without a lock.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.is_closed.load(Ordering::Acquire)
+    }
+
     /// Marks the connection closed; its tasks see the token and wind down.
     pub(crate) fn close(&self, reason: &str) {
-        if !self.closed.is_cancelled() {
+        if !self.is_closed.swap(true, Ordering::AcqRel) {
             tracing::debug!(connection = self.id, peer = %self.peer_addr, reason, "closing connection");
             self.closed.cancel();
         }
@@ -190,12 +199,12 @@ impl ConnectionContext {
     /// Queues a frame if the queue has room, without closing the connection if it has not:
     /// for frames that may be lost, such as the shutdown notice. Returns whether it was queued.
     pub(crate) fn offer_frame(&self, frame: Bytes) -> bool {
-        !self.closed.is_cancelled() && self.outgoing.try_send(frame).is_ok()
+        !self.is_closed() && self.outgoing.try_send(frame).is_ok()
     }
 
     /// Queues a whole frame for the writer task without waiting.
     pub(crate) fn send_frame(&self, frame: Bytes) -> Result<()> {
-        if self.closed.is_cancelled() {
+        if self.is_closed() {
             return Err(Error::connect(format!(
                 "connection {} to {} is closed",
                 self.id, self.peer_addr

@@ -180,7 +180,7 @@ impl Current {
 
     /// Whether the connection has closed.
     pub fn is_closed(&self) -> bool {
-        self.inner.connection.closed_token().is_cancelled()
+        self.inner.connection.is_closed()
     }
 
     /// Resolves when the connection closes (TarsCpp's `doClose`), however long after the
