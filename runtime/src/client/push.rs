@@ -24,6 +24,7 @@ use super::proxy::ObjectShared;
 use super::wire::Wire;
 use crate::endpoint::Endpoint;
 use crate::error::Result;
+use crate::panic_message;
 use crate::push::{PushHandler, PushMessage};
 
 /// What runs on each push of a wire whose pushes are `P`s.
@@ -204,10 +205,13 @@ async fn run_handler<W: Wire>(
     object: Arc<ObjectShared<W>>,
     endpoint: Endpoint,
 ) {
+    // made once: a fresh `cancelled()` per push costs a lock and an allocation
+    let shutdown = object.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
     loop {
         let push = tokio::select! {
             biased;
-            () = object.shutdown.cancelled() => return,
+            () = &mut shutdown => return,
             push = queue.recv() => match push {
                 Some(push) => push,
                 None => return,
@@ -225,7 +229,7 @@ async fn run_handler<W: Wire>(
         let handled = AssertUnwindSafe(async { handler.on_push(&push).await }).catch_unwind();
         let outcome = tokio::select! {
             biased;
-            () = object.shutdown.cancelled() => return,
+            () = &mut shutdown => return,
             outcome = handled => outcome,
         };
         match outcome {
@@ -244,15 +248,6 @@ async fn run_handler<W: Wire>(
             ),
         }
     }
-}
-
-/// The message of a panic's payload, if it is a string.
-pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(not a string)")
 }
 
 /// A stream of the pushes of an object's connections, from

@@ -17,9 +17,9 @@ use tracing::{debug, warn};
 
 use super::connection::{Connection, EndpointSlot, Shared};
 use super::proxy::ObjectShared;
-use super::push::panic_message;
 use super::wire::Wire;
 use crate::error::Error;
+use crate::panic_message;
 
 /// Starts the supervisor of `connection`, just made through `slot`.
 pub(super) fn spawn<W: Wire>(

@@ -190,7 +190,7 @@ impl ConnectionContext {
             tracing::error!(
                 connection = self.id,
                 peer = %self.peer_addr,
-                panic = super::dispatch::panic_message(panic.as_ref()),
+                panic = crate::panic_message(panic.as_ref()),
                 "a connection close callback panicked"
             );
         }

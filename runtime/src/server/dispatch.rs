@@ -1,6 +1,5 @@
 //! Routing a request to its servant, running the handler, and replying.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -16,6 +15,7 @@ use super::session::RequestProtocol;
 use super::{Current, Servant};
 use crate::framing::FrameCodec;
 use crate::packet::{RequestPacket, ReturnCode, Version};
+use crate::panic_message;
 use crate::push::PushFrame;
 use crate::TarsStruct;
 
@@ -223,15 +223,5 @@ fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String)
             %error,
             "reply not sent"
         );
-    }
-}
-
-pub(super) fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    if let Some(message) = panic.downcast_ref::<&'static str>() {
-        message
-    } else if let Some(message) = panic.downcast_ref::<String>() {
-        message
-    } else {
-        "handler panicked"
     }
 }

@@ -12,9 +12,9 @@ use futures::FutureExt;
 use tokio::task::JoinSet;
 
 use super::connection::ConnectionContext;
-use super::dispatch::panic_message;
 use super::session::RequestProtocol;
 use super::Current;
+use crate::panic_message;
 use crate::protocol::{FrameSplitter, RawServant};
 
 /// A raw servant as registered: what every connection of its listener shares.
