@@ -3,12 +3,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use common::interop::{HelloProxy, HelloServant, InteropImp, InteropProxy, InteropServant};
-use common::{canonical, hex, unhex, Inner};
+use common::interop::{
+    check_round_trips, HelloProxy, HelloServant, InteropImp, InteropProxy, InteropServant,
+};
+use common::{hex, unhex};
 use futures::{SinkExt, StreamExt};
 use tars_rpc::client::{Communicator, Proxy};
 use tars_rpc::framing::FrameCodec;
@@ -95,34 +96,7 @@ async fn every_shape_of_method_round_trips() {
     let interop: InteropProxy = proxy(&communicator, &server, INTEROP);
     let hello: HelloProxy = proxy(&communicator, &server, HELLO);
 
-    let (ret, s_rsp) = timeout(WAIT, hello.test_hello("hello".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((ret, s_rsp.as_str()), (0, "hello"));
-
-    let (ret, echoed) = timeout(WAIT, interop.echo_all(canonical()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(ret, 7);
-    assert_eq!(echoed, canonical());
-
-    let scores = BTreeMap::from([("x".to_string(), 1), ("y".to_string(), 2)]);
-    let (ret, s, v, i) = timeout(WAIT, interop.mixed(5, "b".into(), scores))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((ret, s.as_str(), v), (10, "b:5", vec![5, 6, 7]));
-    assert_eq!(
-        i,
-        Inner {
-            id: 8,
-            name: "b".into()
-        }
-    );
-
-    timeout(WAIT, interop.nothing()).await.unwrap().unwrap();
+    check_round_trips(&hello, &interop).await;
     assert_eq!(timeout(WAIT, interop.slow(1)).await.unwrap().unwrap(), 1);
     server.shutdown().await;
 }

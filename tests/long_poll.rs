@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tars_rpc::client::Communicator;
-use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::Server;
-use tars_rpc::{tars_interface, Current, Error};
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};
 
@@ -54,69 +52,10 @@ fn live_bytes() -> isize {
 
 const SERVANT: &str = "Test.EventServer.EventObj";
 
-#[tars_interface]
-trait Events {
-    async fn wait_event(
-        &self,
-        current: &Current,
-        last_seen: i64,
-        payload: &mut String,
-    ) -> tars_rpc::Result<i64>;
-    async fn fire(&self, payload: String) -> tars_rpc::Result<i64>;
-}
+#[path = "../examples/support/events.rs"]
+mod events;
 
-struct EventsImp {
-    latest: watch::Sender<(i64, String)>,
-    held: Arc<AtomicUsize>,
-}
-
-struct Held(Arc<AtomicUsize>);
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Events for EventsImp {
-    async fn wait_event(
-        &self,
-        current: &Current,
-        last_seen: i64,
-        payload: &mut String,
-    ) -> tars_rpc::Result<i64> {
-        self.held.fetch_add(1, Ordering::SeqCst);
-        let _held = Held(Arc::clone(&self.held));
-        let mut latest = self.latest.subscribe();
-        loop {
-            {
-                let event = latest.borrow_and_update();
-                if event.0 > last_seen {
-                    payload.clone_from(&event.1);
-                    return Ok(event.0);
-                }
-            }
-            tokio::select! {
-                changed = latest.changed() => {
-                    if changed.is_err() {
-                        return Err(Error::new(ReturnCode::SERVER_UNKNOWN_ERR, "no more events"));
-                    }
-                }
-                () = current.closed() => return Err(Error::connect("the client went away")),
-            }
-        }
-    }
-
-    async fn fire(&self, payload: String) -> tars_rpc::Result<i64> {
-        let mut sequence = 0;
-        self.latest.send_modify(|event| {
-            event.0 += 1;
-            event.1 = payload;
-            sequence = event.0;
-        });
-        Ok(sequence)
-    }
-}
+use events::{EventsImp, EventsProxy, EventsServant};
 
 async fn eventually(what: &str, limit: Duration, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + limit;

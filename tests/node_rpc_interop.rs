@@ -7,15 +7,16 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::interop::{HelloProxy, HelloServant, InteropImp, InteropProxy, InteropServant};
-use common::{canonical, describe, ensure_node, node_dir, Inner};
+use common::interop::{
+    check_round_trips, HelloProxy, HelloServant, InteropImp, InteropProxy, InteropServant,
+};
+use common::{describe, ensure_node, node_dir};
 use tars_rpc::client::{Communicator, Proxy};
 use tars_rpc::packet::{PacketType, ReturnCode};
 use tars_rpc::server::Server;
@@ -96,35 +97,8 @@ async fn rust_proxy_calls_the_node_server() {
         ))
         .unwrap();
 
-    let (ret, s_rsp) = timeout(WAIT, hello.test_hello("hello".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((ret, s_rsp.as_str()), (0, "hello"));
-
     // every codec type, through Node's decoder and encoder
-    let (ret, echoed) = timeout(WAIT, interop.echo_all(canonical()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(ret, 7);
-    assert_eq!(echoed, canonical());
-
-    let scores = BTreeMap::from([("x".to_string(), 1), ("y".to_string(), 2)]);
-    let (ret, s, v, i) = timeout(WAIT, interop.mixed(5, "b".into(), scores))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((ret, s.as_str(), v), (10, "b:5", vec![5, 6, 7]));
-    assert_eq!(
-        i,
-        Inner {
-            id: 8,
-            name: "b".into()
-        }
-    );
-
-    timeout(WAIT, interop.nothing()).await.unwrap().unwrap();
+    check_round_trips(&hello, &interop).await;
 
     let error = timeout(WAIT, interop.fail_with(1234))
         .await

@@ -109,3 +109,40 @@ impl Hello for InteropImp {
         Ok(0)
     }
 }
+
+/// The calls every interop peer must answer alike: `testHello`, `echoAll` with every codec type,
+/// `mixed` in/out parameters, and the void `nothing`.
+pub async fn check_round_trips(hello: &HelloProxy, interop: &InteropProxy) {
+    let wait = Duration::from_secs(5);
+    let (ret, s_rsp) = tokio::time::timeout(wait, hello.test_hello("hello".into()))
+        .await
+        .expect("testHello in time")
+        .expect("testHello");
+    assert_eq!((ret, s_rsp.as_str()), (0, "hello"));
+
+    let (ret, echoed) = tokio::time::timeout(wait, interop.echo_all(super::canonical()))
+        .await
+        .expect("echoAll in time")
+        .expect("echoAll");
+    assert_eq!(ret, 7);
+    assert_eq!(echoed, super::canonical());
+
+    let scores = BTreeMap::from([("x".to_string(), 1), ("y".to_string(), 2)]);
+    let (ret, s, v, i) = tokio::time::timeout(wait, interop.mixed(5, "b".into(), scores))
+        .await
+        .expect("mixed in time")
+        .expect("mixed");
+    assert_eq!((ret, s.as_str(), v), (10, "b:5", vec![5, 6, 7]));
+    assert_eq!(
+        i,
+        Inner {
+            id: 8,
+            name: "b".into()
+        }
+    );
+
+    tokio::time::timeout(wait, interop.nothing())
+        .await
+        .expect("nothing in time")
+        .expect("nothing");
+}
