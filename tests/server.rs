@@ -10,18 +10,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bytes::{Bytes, BytesMut};
+use common::hex;
+use common::tars_client::TarsClient as Client;
 use futures::future::BoxFuture;
-use futures::StreamExt;
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{Context, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version};
 use tars_rpc::server::{Current, Servant, Server, ServerBuilder, ServerError};
 use tars_rpc::{Error, TarsStruct};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_util::codec::{Encoder, FramedRead};
+use tokio_util::codec::Encoder;
 
 const SERVANT: &str = "Test.EchoServer.EchoObj";
 /// The bound on every wait: far above what a working server needs.
@@ -119,145 +121,6 @@ async fn start() -> (Server, SocketAddr, Arc<Shared>) {
 
 fn sleep_params(ms: i32) -> Bytes {
     SleepArgs { ms }.to_bytes()
-}
-
-/// A raw TARS client: request frames out, response frames in.
-struct Client {
-    frames: FramedRead<OwnedReadHalf, FrameCodec>,
-    writer: OwnedWriteHalf,
-    local_addr: SocketAddr,
-    next_id: i32,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Self {
-        let stream = timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("connect timed out")
-            .expect("connect");
-        let local_addr = stream.local_addr().unwrap();
-        let (reader, writer) = stream.into_split();
-        Self {
-            frames: FramedRead::new(reader, FrameCodec::default()),
-            writer,
-            local_addr,
-            next_id: 1,
-        }
-    }
-
-    fn request(&mut self, servant: &str, func: &str, params: Bytes) -> RequestPacket {
-        let request_id = self.next_id;
-        self.next_id += 1;
-        RequestPacket {
-            request_id,
-            servant_name: servant.into(),
-            func_name: func.into(),
-            buffer: params,
-            timeout: 3000,
-            ..RequestPacket::default()
-        }
-    }
-
-    async fn send(&mut self, request: &RequestPacket) {
-        let mut frame = BytesMut::new();
-        FrameCodec::default().encode(request, &mut frame).unwrap();
-        self.send_raw(&frame).await;
-    }
-
-    async fn send_raw(&mut self, bytes: &[u8]) {
-        timeout(WAIT, self.writer.write_all(bytes))
-            .await
-            .expect("write timed out")
-            .expect("write");
-    }
-
-    async fn recv(&mut self) -> ResponsePacket {
-        let frame = timeout(WAIT, self.frames.next())
-            .await
-            .expect("no reply in time")
-            .expect("the server closed the connection")
-            .expect("a well-formed frame");
-        ResponsePacket::decode_bytes(&frame).expect("a response packet")
-    }
-
-    async fn call(&mut self, servant: &str, func: &str, params: Bytes) -> ResponsePacket {
-        let request = self.request(servant, func, params);
-        self.send(&request).await;
-        let reply = self.recv().await;
-        assert_eq!(reply.request_id, request.request_id);
-        reply
-    }
-
-    async fn ping(&mut self) {
-        let reply = self.call(SERVANT, "tars_ping", Bytes::new()).await;
-        assert_eq!(reply.ret, ReturnCode::SUCCESS);
-    }
-
-    /// Expects TarsGo's close packet, which the server sends every connection when it starts
-    /// shutting down: request id 0, `sResultDesc` `_reconnect_`, no push function.
-    async fn expect_reconnect(&mut self) {
-        let packet = self.recv().await;
-        assert_eq!(packet.request_id, 0, "{packet:?}");
-        assert_eq!(packet.result_desc, tars_rpc::push::RECONNECT_MESSAGE);
-        assert_eq!(packet.ret, ReturnCode::SUCCESS);
-        assert!(
-            packet.status.is_empty() && packet.buffer.is_empty(),
-            "{packet:?}"
-        );
-    }
-
-    /// Expects the server to close the connection: the stream ends (or is reset) without a
-    /// further frame.
-    async fn expect_closed(&mut self) {
-        match timeout(WAIT, self.frames.next()).await {
-            Err(_) => panic!("the server did not close the connection"),
-            Ok(None) => {}
-            Ok(Some(Err(error))) => assert_reset(&error),
-            Ok(Some(Ok(frame))) => panic!("unexpected frame {frame:?}"),
-        }
-    }
-
-    /// Reads whatever frames are left until the server's close shows.
-    async fn drain_until_closed(&mut self) -> usize {
-        let mut frames = 0;
-        let result = timeout(WAIT, async {
-            loop {
-                match self.frames.next().await {
-                    None => return,
-                    // an aborted connection may end in the middle of a frame
-                    Some(Err(tars_rpc::framing::FrameError::Io(error)))
-                        if error.to_string() == "bytes remaining on stream" =>
-                    {
-                        return
-                    }
-                    Some(Err(error)) => return assert_reset(&error),
-                    Some(Ok(_)) => frames += 1,
-                }
-            }
-        })
-        .await;
-        assert!(result.is_ok(), "the server did not close the connection");
-        frames
-    }
-}
-
-fn assert_reset(error: &tars_rpc::framing::FrameError) {
-    let tars_rpc::framing::FrameError::Io(io) = error else {
-        panic!("unexpected error {error}");
-    };
-    assert!(
-        matches!(
-            io.kind(),
-            std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::BrokenPipe
-                | std::io::ErrorKind::UnexpectedEof
-        ),
-        "unexpected error {io}"
-    );
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Polls `condition` until it holds, for at most `WAIT`.
@@ -442,12 +305,12 @@ async fn one_way_requests_run_without_a_reply() {
     let mut oneway = client.request(SERVANT, "remember", Bytes::new());
     oneway.packet_type = PacketType::ONEWAY;
     client.send(&oneway).await;
-    client.ping().await; // the first frame is the ping's reply
+    client.ping(SERVANT).await; // the first frame is the ping's reply
     eventually(|| shared.remembered().len() == 1).await;
     assert!(shared.remembered()[0].is_oneway());
     // the handler has returned; still no reply for it
     tokio::time::sleep(Duration::from_millis(50)).await;
-    client.ping().await;
+    client.ping(SERVANT).await;
     server.shutdown().await;
 }
 
@@ -524,7 +387,7 @@ async fn malformed_input_closes_only_that_connection() {
     ];
     for (case, bytes) in cases {
         let mut bad = Client::connect(addr).await;
-        bad.ping().await;
+        bad.ping(SERVANT).await;
         bad.send_raw(bytes).await;
         bad.expect_closed().await;
         let reply = good
@@ -567,7 +430,7 @@ async fn idle_connections_are_closed_after_the_endpoint_timeout() {
 
     let pinging = async {
         while started.elapsed() < Duration::from_millis(1200) {
-            busy.ping().await;
+            busy.ping(SERVANT).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         busy
@@ -585,7 +448,7 @@ async fn idle_connections_are_closed_after_the_endpoint_timeout() {
         closed_after < Duration::from_secs(2),
         "closed after {closed_after:?}"
     );
-    busy.ping().await; // still up past 1 s
+    busy.ping(SERVANT).await; // still up past 1 s
     server.shutdown().await;
 }
 
@@ -706,7 +569,7 @@ async fn graceful_shutdown_finishes_running_requests() {
 async fn a_handle_shuts_the_server_down_and_wait_resolves() {
     let (server, addr, _) = start().await;
     let mut client = Client::connect(addr).await;
-    client.ping().await;
+    client.ping(SERVANT).await;
     let handle = server.handle();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -783,15 +646,11 @@ async fn a_client_that_never_reads_is_disconnected_without_hurting_others() {
     }
 
     // reading now shows whatever got through, then the end of the connection
-    let mut stuck = Client {
-        frames,
-        writer: match timeout(WAIT, flood).await {
-            Ok(Ok(writer)) => writer,
-            _ => panic!("the flooding task is stuck"),
-        },
-        local_addr: stuck_current.peer_addr(),
-        next_id: 0,
+    let writer = match timeout(WAIT, flood).await {
+        Ok(Ok(writer)) => writer,
+        _ => panic!("the flooding task is stuck"),
     };
+    let mut stuck = Client::from_parts(frames, writer, stuck_current.peer_addr());
     stuck.drain_until_closed().await;
     timeout(WAIT, server.shutdown())
         .await
@@ -821,7 +680,7 @@ async fn no_task_outlives_its_connection_or_the_server() {
     let mut open = Client::connect(addr).await;
     let request = open.request(SERVANT, "sleep", sleep_params(100));
     open.send(&request).await;
-    open.ping().await;
+    open.ping(SERVANT).await;
     server.shutdown().await;
     open.expect_reconnect().await;
     assert_eq!(open.recv().await.request_id, request.request_id);

@@ -11,19 +11,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bytes::{BufMut, Bytes, BytesMut};
+use common::tars_client::{encode, TarsClient as Client};
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use tars_rpc::framing::{FrameCodec, FrameError};
 use tars_rpc::packet::{Context, RequestPacket, ResponsePacket, ReturnCode, STATUS_PUSH_FUNC};
 use tars_rpc::push::{BroadcastReport, PushFrame, PushMessage, Subscribers, RECONNECT_MESSAGE};
 use tars_rpc::server::{Current, Servant, Server, ServerBuilder};
 use tars_rpc::{Error, TarsStruct};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
-use tokio_util::codec::{Encoder, FramedRead};
 
 const SERVANT: &str = "Test.PushServer.HelloObj";
 const OTHER_SERVANT: &str = "Test.PushServer.OtherObj";
@@ -163,117 +162,6 @@ async fn start() -> (Server, SocketAddr, Arc<Shared>) {
     start_with(|builder| builder).await
 }
 
-/// A raw TARS client: request frames out, response frames in.
-struct Client {
-    frames: FramedRead<OwnedReadHalf, FrameCodec>,
-    writer: OwnedWriteHalf,
-    local_addr: SocketAddr,
-    next_id: i32,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Self {
-        let stream = timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("connect timed out")
-            .expect("connect");
-        Self::new(stream)
-    }
-
-    /// A client whose socket buffers `bytes` at most: one that stops reading is noticed soon.
-    async fn connect_with_small_buffer(addr: SocketAddr, bytes: u32) -> Self {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(bytes).unwrap();
-        let stream = timeout(WAIT, socket.connect(addr))
-            .await
-            .expect("connect timed out")
-            .expect("connect");
-        Self::new(stream)
-    }
-
-    fn new(stream: TcpStream) -> Self {
-        let local_addr = stream.local_addr().unwrap();
-        let (reader, writer) = stream.into_split();
-        Self {
-            frames: FramedRead::new(reader, FrameCodec::default()),
-            writer,
-            local_addr,
-            next_id: 1,
-        }
-    }
-
-    fn request(&mut self, servant: &str, func: &str, params: Bytes) -> RequestPacket {
-        let request_id = self.next_id;
-        self.next_id += 1;
-        RequestPacket {
-            request_id,
-            servant_name: servant.into(),
-            func_name: func.into(),
-            buffer: params,
-            timeout: 3000,
-            ..RequestPacket::default()
-        }
-    }
-
-    async fn send(&mut self, request: &RequestPacket) {
-        timeout(WAIT, self.writer.write_all(&encode(request)))
-            .await
-            .expect("write timed out")
-            .expect("write");
-    }
-
-    /// The next frame's body (without its length prefix).
-    async fn recv_frame(&mut self) -> Bytes {
-        timeout(WAIT, self.frames.next())
-            .await
-            .expect("no frame in time")
-            .expect("the server closed the connection")
-            .expect("a well-formed frame")
-    }
-
-    async fn recv(&mut self) -> ResponsePacket {
-        ResponsePacket::decode_bytes(&self.recv_frame().await).expect("a response packet")
-    }
-
-    async fn call(&mut self, servant: &str, func: &str, params: Bytes) -> ResponsePacket {
-        let request = self.request(servant, func, params);
-        self.send(&request).await;
-        let reply = self.recv().await;
-        assert_eq!(reply.request_id, request.request_id, "{reply:?}");
-        assert_eq!(reply.ret, ReturnCode::SUCCESS, "{reply:?}");
-        reply
-    }
-
-    async fn register(&mut self) {
-        self.call(SERVANT, "register", Bytes::new()).await;
-    }
-
-    /// Reads the frames left until the connection ends, which must happen within `WAIT`.
-    async fn drain_until_closed(&mut self) -> Vec<Bytes> {
-        let mut frames = Vec::new();
-        let drained = timeout(WAIT, async {
-            loop {
-                match self.frames.next().await {
-                    None => return,
-                    Some(Ok(frame)) => frames.push(frame),
-                    // an aborted connection may end in the middle of a frame, or be reset
-                    Some(Err(FrameError::Io(_))) => return,
-                    Some(Err(error)) => panic!("unexpected {error}"),
-                }
-            }
-        })
-        .await;
-        assert!(drained.is_ok(), "the server did not close the connection");
-        frames
-    }
-}
-
-fn encode(request: &RequestPacket) -> BytesMut {
-    let mut frame = BytesMut::new();
-    FrameCodec::default().encode(request, &mut frame).unwrap();
-    frame
-}
-
 /// The frame as it was on the wire: length prefix and body.
 fn wire_image(body: &[u8]) -> Bytes {
     let mut image = BytesMut::with_capacity(body.len() + 4);
@@ -324,7 +212,7 @@ async fn a_broadcast_reaches_every_subscriber_in_order_byte_for_byte() {
     let mut clients = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
         let mut client = Client::connect(addr).await;
-        client.register().await;
+        client.call_ok(SERVANT, "register", Bytes::new()).await;
         clients.push(client);
     }
     assert_eq!(shared.subscribers.len(), CLIENTS);
@@ -380,8 +268,8 @@ async fn a_client_that_disconnects_is_removed_and_told() {
     let (server, addr, shared) = start().await;
     let mut leaving = Client::connect(addr).await;
     let mut staying = Client::connect(addr).await;
-    leaving.register().await;
-    staying.register().await;
+    leaving.call_ok(SERVANT, "register", Bytes::new()).await;
+    staying.call_ok(SERVANT, "register", Bytes::new()).await;
     let [saved, _] = &shared.registered()[..] else {
         panic!("two registrations expected");
     };
@@ -447,13 +335,13 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_hurting_the_others()
     let (server, addr, shared) = start_with(|builder| builder.queue_capacity(CAPACITY)).await;
 
     let mut slow = Client::connect_with_small_buffer(addr, 4096).await;
-    slow.register().await;
+    slow.call_ok(SERVANT, "register", Bytes::new()).await;
     let slow_current = shared.registered()[0].clone();
     let mut progress = Vec::new();
     let mut readers = Vec::new();
     for _ in 0..FAST {
         let mut client = Client::connect(addr).await;
-        client.register().await;
+        client.call_ok(SERVANT, "register", Bytes::new()).await;
         let (sender, receiver) = tokio::sync::watch::channel(-1i32);
         progress.push(receiver);
         readers.push(tokio::spawn(async move {
@@ -556,7 +444,7 @@ async fn pushes_and_replies_never_interleave_and_pushes_keep_their_order() {
     const PUSHES: i32 = 200;
     let (server, addr, shared) = start().await;
     let mut client = Client::connect(addr).await;
-    client.register().await;
+    client.call_ok(SERVANT, "register", Bytes::new()).await;
     let current = shared.registered()[0].clone();
 
     // requests with bodies of various sizes, some larger than the server's write buffer
@@ -636,19 +524,23 @@ async fn pushes_and_replies_never_interleave_and_pushes_keep_their_order() {
 async fn each_servant_is_told_once_when_a_connection_closes_with_its_last_current() {
     let (server, addr, shared) = start().await;
     let mut client = Client::connect(addr).await;
-    client.register().await; // 1
-    client.call(SERVANT, "echo", Bytes::from_static(b"a")).await; // 2
-    client.call(OTHER_SERVANT, "echo", Bytes::new()).await; // 3
+    client.call_ok(SERVANT, "register", Bytes::new()).await; // 1
     client
-        .call(SERVANT, "sleep", Millis { ms: 1 }.to_bytes())
+        .call_ok(SERVANT, "echo", Bytes::from_static(b"a"))
+        .await; // 2
+    client.call_ok(OTHER_SERVANT, "echo", Bytes::new()).await; // 3
+    client
+        .call_ok(SERVANT, "sleep", Millis { ms: 1 }.to_bytes())
         .await; // 4: the last
-    client.call(OTHER_SERVANT, "register", Bytes::new()).await; // 5
-    client.call(SERVANT, "tars_ping", Bytes::new()).await; // 6: not dispatched
+    client
+        .call_ok(OTHER_SERVANT, "register", Bytes::new())
+        .await; // 5
+    client.call_ok(SERVANT, "tars_ping", Bytes::new()).await; // 6: not dispatched
     let connection_id = shared.registered()[0].connection_id();
 
     // a connection that only pings tells no servant
     let mut pinger = Client::connect(addr).await;
-    pinger.call(SERVANT, "tars_ping", Bytes::new()).await;
+    pinger.call_ok(SERVANT, "tars_ping", Bytes::new()).await;
     drop(pinger);
 
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -684,7 +576,7 @@ async fn each_servant_is_told_once_when_a_connection_closes_with_its_last_curren
 
     // the panic of the other servant's hook hurt nothing
     let mut client = Client::connect(addr).await;
-    client.call(OTHER_SERVANT, "echo", Bytes::new()).await;
+    client.call_ok(OTHER_SERVANT, "echo", Bytes::new()).await;
     drop(client);
     eventually("told again", || shared.closed_calls().len() == 3).await;
     timeout(WAIT, server.shutdown()).await.expect("shutdown");
@@ -696,10 +588,10 @@ async fn each_servant_is_told_once_when_a_connection_closes_with_its_last_curren
 async fn a_graceful_shutdown_asks_every_client_to_reconnect() {
     let (server, addr, shared) = start().await;
     let mut idle = Client::connect(addr).await;
-    idle.register().await;
+    idle.call_ok(SERVANT, "register", Bytes::new()).await;
     let mut quiet = Client::connect(addr).await; // never sent a request
     let mut busy = Client::connect(addr).await;
-    busy.register().await;
+    busy.call_ok(SERVANT, "register", Bytes::new()).await;
     let request = busy.request(SERVANT, "sleep", Millis { ms: 300 }.to_bytes());
     busy.send(&request).await;
     eventually("the request runs", || {
