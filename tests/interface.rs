@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use common::interop::{
-    check_round_trips, HelloProxy, HelloServant, InteropImp, InteropProxy, InteropServant,
+    check_oneway_and_timeout, check_round_trips, HelloProxy, HelloServant, InteropImp,
+    InteropProxy, InteropServant,
 };
 use common::{hex, unhex};
 use futures::{SinkExt, StreamExt};
@@ -157,32 +158,7 @@ async fn oneway_timeout_and_context() {
     let interop: InteropProxy = proxy(&communicator, &server, INTEROP);
     let extras: ExtrasProxy = proxy(&communicator, &server, EXTRAS);
 
-    timeout(WAIT, interop.note_oneway("one-way note".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    // requests on a connection run concurrently, so the note may land a moment after the
-    // next call: poll for it, boundedly
-    let mut seen = String::new();
-    for _ in 0..50 {
-        seen = timeout(WAIT, interop.last_note()).await.unwrap().unwrap();
-        if seen == "one-way note" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(seen, "one-way note");
-
-    let error = timeout(
-        WAIT,
-        interop.with_timeout(Duration::from_millis(200)).slow(2000),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
-    assert!(error.is_timeout(), "{error}");
-    // the proxy is still usable after a timeout
-    assert_eq!(timeout(WAIT, interop.slow(0)).await.unwrap().unwrap(), 0);
+    check_oneway_and_timeout(&interop).await;
 
     let context = Context::from([("trace".to_string(), "abc".to_string())]);
     let value = timeout(

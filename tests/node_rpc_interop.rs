@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::interop::{
-    check_round_trips, HelloProxy, HelloServant, InteropImp, InteropProxy, InteropServant,
+    check_oneway_and_timeout, check_round_trips, HelloProxy, HelloServant, InteropImp,
+    InteropProxy, InteropServant,
 };
 use common::{describe, ensure_node, node_dir};
 use tars_rpc::client::{Communicator, Proxy};
@@ -122,34 +123,7 @@ async fn rust_proxy_calls_the_node_server() {
     assert_eq!(reply.ret, ReturnCode::SERVER_NO_FUNC);
 
     // one-way: Node runs the call and sends nothing back
-    timeout(WAIT, interop.note("before".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    timeout(WAIT, interop.note_oneway("from rust, one-way".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut last = String::new();
-    for _ in 0..100 {
-        last = timeout(WAIT, interop.last_note()).await.unwrap().unwrap();
-        if last == "from rust, one-way" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(last, "from rust, one-way");
-
-    // a slow reply times out with -7 and the proxy stays usable
-    let error = timeout(
-        WAIT,
-        interop.with_timeout(Duration::from_millis(300)).slow(2000),
-    )
-    .await
-    .unwrap()
-    .unwrap_err();
-    assert!(error.is_timeout(), "{error}");
-    assert_eq!(timeout(WAIT, interop.slow(1)).await.unwrap().unwrap(), 1);
+    check_oneway_and_timeout(&interop).await;
 }
 
 /// Runs `node rpc_client.js <scenario> <proxy>` off the runtime, so the Rust server keeps serving.

@@ -146,3 +146,45 @@ pub async fn check_round_trips(hello: &HelloProxy, interop: &InteropProxy) {
         .expect("nothing in time")
         .expect("nothing");
 }
+
+/// A one-way call is run though nothing comes back, and a slow reply times out with -7 while
+/// the proxy stays usable.
+pub async fn check_oneway_and_timeout(interop: &InteropProxy) {
+    let wait = Duration::from_secs(5);
+    // a different note first, so that a one-way call that never ran cannot pass
+    tokio::time::timeout(wait, interop.note("before".into()))
+        .await
+        .expect("note in time")
+        .expect("note");
+    tokio::time::timeout(wait, interop.note_oneway("one-way note".into()))
+        .await
+        .expect("one-way send in time")
+        .expect("one-way send");
+    // the one-way request may be handled a moment after the next call: poll, boundedly
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = tokio::time::timeout(wait, interop.last_note())
+            .await
+            .expect("lastNote in time")
+            .expect("lastNote");
+        if seen == "one-way note" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, "one-way note");
+
+    let error = tokio::time::timeout(
+        wait,
+        interop.with_timeout(Duration::from_millis(300)).slow(2000),
+    )
+    .await
+    .expect("the timeout in time")
+    .expect_err("a 2 s reply cannot beat a 300 ms timeout");
+    assert!(error.is_timeout(), "{error}");
+    let ms = tokio::time::timeout(wait, interop.slow(1))
+        .await
+        .expect("slow in time")
+        .expect("slow");
+    assert_eq!(ms, 1);
+}
