@@ -1,7 +1,7 @@
 //! Long-held replies, brpc's "remote event": a client's call registers interest in an event,
 //! and the server holds the reply until the event fires. No thread is blocked while it waits;
-//! when the client goes away, the held handler learns of it (`Current::closed()`) and ends,
-//! freeing what it held.
+//! when the client goes away, the held handler learns of it (`Current::closed()`, within the
+//! server's shutdown timeout) and ends, freeing what it held.
 //!
 //! ```text
 //! cargo run --release --example long_poll -- [--clients 1000] [--payload "event payload"]
@@ -64,6 +64,10 @@ async fn run(clients: usize, payload: String) -> Result<(), String> {
     });
     let server = Server::builder()
         .servant(SERVANT, "127.0.0.1:0", servant)
+        // when a client closes its connection the server cannot tell whether it went away or
+        // only stopped sending, so its running requests get this long to answer (default 10 s)
+        // before the connection closes under them and `Current::closed()` resolves
+        .shutdown_timeout(Duration::from_secs(1))
         .start()
         .await
         .map_err(|error| format!("cannot start the server: {error}"))?;

@@ -92,7 +92,7 @@ impl RawServant for EchoServant {
                 println!("server: {} connected", current.peer_addr());
             }
             // the request frame, id included, goes back as the reply
-            if let Err(error) = current.send_raw(request) {
+            if let Err(error) = current.send_raw(request).await {
                 eprintln!("server: reply to {} failed: {error}", current.peer_addr());
             }
         })

@@ -137,6 +137,9 @@ async fn a_thousand_long_polls_are_released_by_one_event_and_leave_nothing_behin
                 held: Arc::clone(&held),
             }),
         )
+        // a client that closes its connection may only have stopped sending: its running
+        // requests get this long to answer before the connection closes under them
+        .shutdown_timeout(Duration::from_secs(1))
         .start()
         .await
         .unwrap();

@@ -43,7 +43,7 @@ impl Hello for HelloImp {
     async fn push_me(&self, current: &Current, count: i32) -> tars_rpc::Result<()> {
         let sender = PushSender::new(current);
         for seq in 0..count {
-            sender.numbered(0, i64::from(seq))?;
+            sender.numbered(0, i64::from(seq)).await?;
         }
         Ok(())
     }
@@ -124,7 +124,7 @@ async fn every_client_receives_every_broadcast_in_order() {
     assert_eq!(subscribers.len(), 20);
     for seq in 0..50 {
         let report = subscribers.broadcast(&PushSender::push_msg_frame(0, seq.to_string()));
-        assert_eq!((report.delivered, report.failed), (20, 0));
+        assert!(report.is_complete() && report.delivered == 20, "{report:?}");
     }
     let expected: Vec<i64> = (0..50).collect();
     for (_, recorder) in &clients {
@@ -159,8 +159,13 @@ async fn a_disconnected_client_is_forgotten_and_pushing_to_it_fails() {
         subscribers.len() == 1
     })
     .await;
-    assert!(PushSender::new(&gone)
+    let error = PushSender::new(&gone)
         .push_msg(0, "too late".into())
+        .await
+        .unwrap_err();
+    assert!(error.is_closed(), "{error}");
+    assert!(PushSender::new(&gone)
+        .try_push_msg(0, "too late".into())
         .is_err());
     // the other client is unaffected
     let recorder = Recorder::default();
@@ -250,6 +255,7 @@ async fn keepalive_holds_an_idle_push_connection_past_the_idle_timeout() {
     );
     PushSender::new(&pushed_current)
         .push_msg(0, "42".into())
+        .await
         .unwrap();
     assert_eq!(recorder.wait_for(1).await, [42]);
     server.shutdown().await;

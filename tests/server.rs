@@ -522,7 +522,7 @@ async fn current_describes_the_request_and_its_connection() {
         buffer: Bytes::from_static(b"\x0c"),
         ..ResponsePacket::default()
     };
-    three.send_packet(&push).unwrap();
+    three.send_packet(&push).await.unwrap();
     three.close_connection();
     let received = second.recv().await;
     assert!(received.is_push());
@@ -610,14 +610,18 @@ async fn shutdown_cuts_requests_short_after_its_timeout() {
 
 // 11
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_never_reads_is_disconnected_without_hurting_others() {
-    let (server, addr, shared) = start_with(|builder| builder.queue_capacity(4)).await;
+async fn a_client_that_never_reads_is_slowed_then_cut_off_without_hurting_others() {
+    const BUDGET: usize = 1024 * 1024;
+    const STALL: Duration = Duration::from_millis(500);
+    let (server, addr, shared) =
+        start_with(|builder| builder.queue_budget(BUDGET).stall_timeout(STALL)).await;
     let mut other = Client::connect(addr).await;
-    let mut stuck = Client::connect(addr).await;
+    let mut stuck = Client::connect_with_small_buffer(addr, 4096).await;
     stuck.call(SERVANT, "remember", Bytes::new()).await;
     let stuck_current = shared.remembered()[0].clone();
 
-    // requests of 256 KiB whose echoes the client never reads, until the server gives up
+    // requests of 256 KiB whose echoes the client never reads: the server stops reading them
+    // once its queue is full, which stops the client's writes, until the stall timeout
     let big = Bytes::from(vec![0x5a; 256 * 1024]);
     let requests: Vec<RequestPacket> = (0..1000)
         .map(|_| stuck.request(SERVANT, "echo", big.clone()))
@@ -625,19 +629,36 @@ async fn a_client_that_never_reads_is_disconnected_without_hurting_others() {
     let Client {
         frames, mut writer, ..
     } = stuck;
+    let (written_sender, written) = tokio::sync::watch::channel(0usize);
     let flood = tokio::spawn(async move {
-        for request in &requests {
+        for (sent, request) in requests.iter().enumerate() {
             let mut frame = BytesMut::new();
             FrameCodec::default().encode(request, &mut frame).unwrap();
             if writer.write_all(&frame).await.is_err() {
                 break;
             }
+            written_sender.send_replace(sent + 1);
         }
         writer
     });
-    timeout(WAIT, stuck_current.closed())
-        .await
-        .expect("the server closes the connection of a client that does not read");
+    let started = Instant::now();
+    let mut most_queued = 0;
+    while !stuck_current.is_closed() && started.elapsed() < WAIT {
+        most_queued = most_queued.max(server.stats().queued_bytes);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(stuck_current.is_closed(), "the server cut the client off");
+    let cut_after = started.elapsed();
+    assert!(cut_after >= STALL, "{cut_after:?}");
+    // what the server held for it: its budget, and one reply over it
+    assert!(
+        most_queued <= BUDGET + 300 * 1024,
+        "{most_queued} bytes queued"
+    );
+    assert!(
+        *written.borrow() < 1000,
+        "the client's writes were held back"
+    );
     for _ in 0..3 {
         let reply = other
             .call(SERVANT, "echo", Bytes::from_static(b"\x0c"))
@@ -652,6 +673,7 @@ async fn a_client_that_never_reads_is_disconnected_without_hurting_others() {
     };
     let mut stuck = Client::from_parts(frames, writer, stuck_current.peer_addr());
     stuck.drain_until_closed().await;
+    eventually(|| server.stats().queued_bytes == 0).await;
     timeout(WAIT, server.shutdown())
         .await
         .expect("the server shuts down");

@@ -85,6 +85,7 @@ async fn the_rust_server_speaks_to_the_cpp_client() {
     let current = imp.0.lock().unwrap().clone().expect("registered");
     PushSender::new(&current)
         .push_msg(0, "push message".into())
+        .await
         .unwrap();
     assert_eq!(hex(&read_frame(&mut socket).await), CPP_PUSH);
     server.shutdown().await;

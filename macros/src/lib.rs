@@ -183,7 +183,7 @@ fn expand_interface(
 /// impl Hello for HelloImp {
 ///     async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32> {
 ///         self.subscribers.add(current); // removed by itself when the connection closes
-///         PushSender::new(current).push_msg(0, "welcome".into())?;
+///         PushSender::new(current).push_msg(0, "welcome".into()).await?;
 ///         Ok(0)
 ///     }
 /// }
@@ -222,10 +222,12 @@ fn expand_interface(
 ///
 /// * The trait, with `Send + Sync + 'static` supertraits and each `async fn` made `Send`.
 ///   Implement it with plain `async fn`s that return nothing.
-/// * `{Trait}Sender`: `{Trait}Sender::new(&current).method(values...)` queues a push on the
-///   client's connection (it fails once the connection has closed); `with_context` attaches a
-///   context; `{Trait}Sender::method_frame(values...)` encodes a push once for
-///   `Subscribers::broadcast`.
+/// * `{Trait}Sender`: `{Trait}Sender::new(&current).method(values...).await` queues a push on
+///   the client's connection, waiting for room in its outgoing queue if it has none
+///   (`Current::push`); `try_method(values...)` fails at once instead (`Current::try_push`).
+///   Both fail with a `PushError` that hands the frame back; `?` in a handler turns it into the
+///   reply's error. `with_context` attaches a context; `{Trait}Sender::method_frame(values...)`
+///   encodes a push once for `Subscribers::broadcast` or `Current::push_timeout`.
 /// * `{Trait}Event`: one variant per method, for `proxy.push_events()`, a stream.
 /// * `{Trait}Callback<T>`: the `PushHandler` running `T`'s methods.
 /// * `{Trait}ProxyExt`, implemented for every proxy: `set_push_callback(callback)` and

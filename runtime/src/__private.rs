@@ -14,7 +14,7 @@ pub use crate::client::{Proxy, ServantProxy};
 pub use crate::codec::{DecodeError, Head, TarsEnum, TarsReader, TarsStruct, TarsType};
 pub use crate::error::{Error, Result as RpcResult};
 pub use crate::packet::{Context, ReturnCode};
-pub use crate::push::{FromPush, PushEvents, PushFrame, PushHandler, PushMessage};
+pub use crate::push::{FromPush, PushError, PushEvents, PushFrame, PushHandler, PushMessage};
 pub use crate::server::{Current, Servant};
 
 /// Writes a required field.

@@ -14,9 +14,14 @@
 //! assert_eq!(codec.decode(&mut wire).unwrap().unwrap(), "body");
 //! ```
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::time::Sleep;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::TarsStruct;
@@ -148,34 +153,149 @@ impl<T: TarsStruct> Encoder<&T> for FrameCodec {
 /// The most bytes of queued frames gathered into one write.
 const WRITE_BATCH: usize = 64 * 1024;
 
-/// Writes `first` and every frame already queued behind it, whole frames only.
+/// Where a writer task takes its frames from.
+pub(crate) trait FrameSource {
+    /// The next frame already queued, without waiting.
+    fn next_frame(&mut self) -> Option<Bytes>;
+
+    /// Every frame handed over so far has been written.
+    fn written(&mut self) {}
+}
+
+impl FrameSource for tokio::sync::mpsc::Receiver<Bytes> {
+    fn next_frame(&mut self) -> Option<Bytes> {
+        self.try_recv().ok()
+    }
+}
+
+/// Writes `first` and every frame already queued behind it in `source`, whole frames only,
+/// telling `source` each time all it handed over has been written.
 ///
 /// A lone frame is written straight from its (often shared) bytes; a burst is gathered into
-/// writes of up to 64 KiB through a buffer dropped when the burst ends, so that an idle
+/// writes of about 64 KiB through a buffer dropped when the burst ends, so that an idle
 /// connection holds no write buffer.
 pub(crate) async fn write_queued<W: AsyncWrite + Unpin>(
     socket: &mut W,
     first: Bytes,
-    queue: &mut mpsc::Receiver<Bytes>,
+    source: &mut impl FrameSource,
 ) -> std::io::Result<()> {
-    let Ok(second) = queue.try_recv() else {
-        return socket.write_all(&first).await;
+    let Some(second) = source.next_frame() else {
+        socket.write_all(&first).await?;
+        source.written();
+        return Ok(());
     };
     let mut buffer = BytesMut::with_capacity(WRITE_BATCH);
     let mut queued = [first, second].into_iter();
-    while let Some(frame) = queued.next().or_else(|| queue.try_recv().ok()) {
-        if buffer.len() + frame.len() > WRITE_BATCH && !buffer.is_empty() {
-            socket.write_all(&buffer).await?;
-            buffer.clear();
-        }
+    while let Some(frame) = queued.next().or_else(|| source.next_frame()) {
         if frame.len() >= WRITE_BATCH {
+            if !buffer.is_empty() {
+                socket.write_all(&buffer).await?;
+                buffer.clear();
+            }
             socket.write_all(&frame).await?;
+            source.written();
         } else {
             buffer.extend_from_slice(&frame);
+            if buffer.len() >= WRITE_BATCH {
+                socket.write_all(&buffer).await?;
+                buffer.clear();
+                source.written();
+            }
         }
     }
     if !buffer.is_empty() {
         socket.write_all(&buffer).await?;
+        source.written();
     }
     Ok(())
+}
+
+/// A writer that fails with [`TimedOut`](std::io::ErrorKind::TimedOut) when the socket takes no
+/// byte for `timeout`: the peer has stopped reading. Progress, however slow, resets the clock.
+pub(crate) struct ProgressTimeout<W> {
+    inner: W,
+    timeout: Option<Duration>,
+    /// Allocated the first time a write has to wait, then reused.
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// Whether `sleep` is set for the write under way.
+    waiting: bool,
+}
+
+impl<W> ProgressTimeout<W> {
+    /// `inner`, failing writes that make no progress for `timeout` (never without one).
+    pub(crate) fn new(inner: W, timeout: Option<Duration>) -> Self {
+        Self {
+            inner,
+            timeout,
+            sleep: None,
+            waiting: false,
+        }
+    }
+
+    /// Called when the inner writer is not ready: fails once it has not been for `timeout`.
+    fn poll_stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        let Some(timeout) = self.timeout else {
+            return Poll::Pending;
+        };
+        if !self.waiting {
+            let Some(deadline) = tokio::time::Instant::now().checked_add(timeout) else {
+                // too long to count: never
+                return Poll::Pending;
+            };
+            self.waiting = true;
+            match &mut self.sleep {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+        }
+        match self.sleep.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the peer took no byte for {} ms: it is not reading",
+                    timeout.as_millis()
+                ),
+            ))),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Passes on what the inner writer did: progress resets the clock, waiting runs it.
+    fn track<T>(
+        &mut self,
+        polled: Poll<std::io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<T>> {
+        match polled {
+            Poll::Ready(done) => {
+                self.waiting = false;
+                Poll::Ready(done)
+            }
+            Poll::Pending => self.poll_stalled(cx),
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for ProgressTimeout<W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.track(polled, cx)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.track(polled, cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.track(polled, cx)
+    }
 }

@@ -16,7 +16,7 @@ use crate::packet::{Context, ResponsePacket, ReturnCode, STATUS_PUSH_FUNC};
 use crate::TarsStruct;
 
 mod subscribers;
-pub use subscribers::{BroadcastReport, Subscribers};
+pub use subscribers::{BroadcastReport, Subscribers, Undelivered};
 
 /// The `sResultDesc` of TarsGo's graceful-shutdown packet (request id 0): the server is going
 /// away, reconnect.
@@ -42,7 +42,7 @@ pub const RECONNECT_MESSAGE: &str = "_reconnect_";
 /// let frame = PushFrame::new("pushMsg", &PushMsg { ret: 0, s_rsp: "push message".into() }, &Context::new());
 /// assert_eq!(frame.as_bytes().len(), 0x34);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PushFrame {
     frame: Bytes,
     /// Framed by a custom protocol rather than a TARS `ResponsePacket`.
@@ -96,6 +96,11 @@ impl PushFrame {
         Self { frame, raw: true }
     }
 
+    /// A frame of `bytes`, TARS or of a custom protocol.
+    pub(crate) fn from_parts(frame: Bytes, raw: bool) -> Self {
+        Self { frame, raw }
+    }
+
     /// Whether this frame is a custom protocol's ([`PushFrame::from_raw`]) rather than TARS's.
     pub fn is_raw(&self) -> bool {
         self.raw
@@ -116,6 +121,126 @@ impl PushFrame {
     /// The whole frame, length prefix included.
     pub fn as_bytes(&self) -> &Bytes {
         &self.frame
+    }
+
+    /// The whole frame, length prefix included.
+    pub fn into_bytes(self) -> Bytes {
+        self.frame
+    }
+
+    /// The length of the whole frame, length prefix included.
+    pub fn len(&self) -> usize {
+        self.frame.len()
+    }
+
+    /// Whether the frame is empty (only a custom protocol's frame can be).
+    pub fn is_empty(&self) -> bool {
+        self.frame.is_empty()
+    }
+}
+
+/// Why a push was not queued on a connection. It hands the frame back
+/// ([`into_frame`](Self::into_frame)), to retry later or send elsewhere.
+///
+/// Only [`Closed`](Self::Closed) means the connection is gone: after the others it is still
+/// open, and a later push may go through.
+///
+/// ```
+/// use tars_rpc::push::{PushError, PushFrame};
+/// use tars_rpc::Current;
+///
+/// /// Pushes without waiting; keeps a push that found no room, to send it later.
+/// fn push_or_keep(current: &Current, frame: PushFrame, later: &mut Vec<PushFrame>) {
+///     match current.try_push(frame) {
+///         Ok(()) => {}
+///         Err(PushError::Full(frame)) => later.push(frame),
+///         Err(error) => eprintln!("push lost: {error}"),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The connection has closed.
+    #[error("the connection is closed")]
+    Closed(PushFrame),
+    /// The connection's outgoing queue has no room: its client reads more slowly than the
+    /// server writes to it (or the server's total for all connections is used up). Nothing
+    /// was queued; the connection stays open.
+    #[error("the connection's outgoing queue is full: its client is not keeping up")]
+    Full(PushFrame),
+    /// The outgoing queue had no room until the deadline; nothing was queued.
+    #[error("the connection's outgoing queue stayed full until the deadline")]
+    Timeout(PushFrame),
+    /// The frame is longer than the connection's
+    /// [maximum frame](crate::server::ServerBuilder::max_frame_len).
+    #[error("a push of {} bytes exceeds the connection's maximum frame of {max} bytes", frame.len())]
+    TooLong {
+        /// The frame.
+        frame: PushFrame,
+        /// The connection's maximum.
+        max: usize,
+    },
+    /// The frame is of the wrong protocol for the connection: a TARS push to the client of a
+    /// [`RawServant`](crate::protocol::RawServant), which speaks the servant's own protocol.
+    #[error("a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there")]
+    WrongProtocol(PushFrame),
+}
+
+impl PushError {
+    /// The frame that was not queued.
+    pub fn frame(&self) -> &PushFrame {
+        match self {
+            Self::Closed(frame)
+            | Self::Full(frame)
+            | Self::Timeout(frame)
+            | Self::TooLong { frame, .. }
+            | Self::WrongProtocol(frame) => frame,
+        }
+    }
+
+    /// The frame that was not queued, to retry or send elsewhere.
+    pub fn into_frame(self) -> PushFrame {
+        match self {
+            Self::Closed(frame)
+            | Self::Full(frame)
+            | Self::Timeout(frame)
+            | Self::TooLong { frame, .. }
+            | Self::WrongProtocol(frame) => frame,
+        }
+    }
+
+    /// Whether the connection has closed: no push to it will ever go through.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Self::Closed(_))
+    }
+}
+
+/// For handlers that push and return `tars_rpc::Result`: `?` turns a failed push into the
+/// reply's error (a full queue or a timeout into
+/// [`SERVER_OVERLOAD`](ReturnCode::SERVER_OVERLOAD), a closed connection into
+/// [`PROXY_CONNECT_ERR`](ReturnCode::PROXY_CONNECT_ERR), a frame that cannot go into
+/// [`SERVER_ENCODE_ERR`](ReturnCode::SERVER_ENCODE_ERR)).
+impl From<PushError> for Error {
+    fn from(error: PushError) -> Self {
+        let code = match &error {
+            PushError::Closed(_) => ReturnCode::PROXY_CONNECT_ERR,
+            PushError::Full(_) | PushError::Timeout(_) => ReturnCode::SERVER_OVERLOAD,
+            PushError::TooLong { .. } | PushError::WrongProtocol(_) => {
+                ReturnCode::SERVER_ENCODE_ERR
+            }
+        };
+        Error::new(code, error.to_string())
+    }
+}
+
+impl std::fmt::Debug for PushFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // a push may be megabytes long: its length says enough in a log or a test failure
+        f.debug_struct("PushFrame")
+            .field("len", &self.frame.len())
+            .field("raw", &self.raw)
+            .finish()
     }
 }
 

@@ -39,6 +39,7 @@ pub fn push(model: &PushModel) -> TokenStream {
 
     let sender_methods = model.methods.iter().map(|method| {
         let (ident, wire_name, body, docs) = (&method.ident, &method.wire_name, &method.body.ident, &method.docs);
+        let try_ident = quote::format_ident!("try_{}", method.ident);
         let frame_ident = quote::format_ident!("{}_frame", method.ident);
         let params: Vec<_> = method
             .params
@@ -49,13 +50,23 @@ pub fn push(model: &PushModel) -> TokenStream {
             })
             .collect();
         let names: Vec<_> = method.params.iter().map(|param| &param.ident).collect();
+        let try_doc = format!(
+            "Pushes `{wire_name}` if the connection's outgoing queue has room now, as `Current::try_push`: never waits."
+        );
         let frame_doc = format!(
-            "Encodes a `{wire_name}` push once, to send to many clients with `Subscribers::broadcast` or `Current::send_push`."
+            "Encodes a `{wire_name}` push once, to send to many clients with `Subscribers::broadcast` or `Current::push`."
         );
         quote! {
             #(#docs)*
-            pub fn #ident(&self, #(#params),*) -> #p::RpcResult<()> {
-                self.current.send_push(&#p::PushFrame::new(#wire_name, &#body { #(#names),* }, &self.context))
+            ///
+            /// Waits for room in the connection's outgoing queue if it has none, as `Current::push`.
+            pub async fn #ident(&self, #(#params),*) -> #p::Result<(), #p::PushError> {
+                self.current.push(#p::PushFrame::new(#wire_name, &#body { #(#names),* }, &self.context)).await
+            }
+
+            #[doc = #try_doc]
+            pub fn #try_ident(&self, #(#params),*) -> #p::Result<(), #p::PushError> {
+                self.current.try_push(#p::PushFrame::new(#wire_name, &#body { #(#names),* }, &self.context))
             }
 
             #[doc = #frame_doc]

@@ -31,15 +31,34 @@ impl PushSender {
         Self { context, ..self }
     }
     #[doc = " `int pushMsg(out string sRsp);`"]
-    pub fn push_msg(&self, ret: i32, s_rsp: String) -> ::tars_rpc::__private::RpcResult<()> {
+    #[doc = r""]
+    #[doc = r" Waits for room in the connection's outgoing queue if it has none, as `Current::push`."]
+    pub async fn push_msg(
+        &self,
+        ret: i32,
+        s_rsp: String,
+    ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
         self.current
-            .send_push(&::tars_rpc::__private::PushFrame::new(
+            .push(::tars_rpc::__private::PushFrame::new(
                 "pushMsg",
                 &__TarsPushPushMsgPush { ret, s_rsp },
                 &self.context,
             ))
+            .await
     }
-    #[doc = "Encodes a `pushMsg` push once, to send to many clients with `Subscribers::broadcast` or `Current::send_push`."]
+    #[doc = "Pushes `pushMsg` if the connection's outgoing queue has room now, as `Current::try_push`: never waits."]
+    pub fn try_push_msg(
+        &self,
+        ret: i32,
+        s_rsp: String,
+    ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
+        self.current.try_push(::tars_rpc::__private::PushFrame::new(
+            "pushMsg",
+            &__TarsPushPushMsgPush { ret, s_rsp },
+            &self.context,
+        ))
+    }
+    #[doc = "Encodes a `pushMsg` push once, to send to many clients with `Subscribers::broadcast` or `Current::push`."]
     pub fn push_msg_frame(ret: i32, s_rsp: String) -> ::tars_rpc::__private::PushFrame {
         ::tars_rpc::__private::PushFrame::new(
             "pushMsg",
@@ -48,15 +67,34 @@ impl PushSender {
         )
     }
     #[doc = " A void push with two values."]
-    pub fn notice(&self, topic: String, level: i16) -> ::tars_rpc::__private::RpcResult<()> {
+    #[doc = r""]
+    #[doc = r" Waits for room in the connection's outgoing queue if it has none, as `Current::push`."]
+    pub async fn notice(
+        &self,
+        topic: String,
+        level: i16,
+    ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
         self.current
-            .send_push(&::tars_rpc::__private::PushFrame::new(
+            .push(::tars_rpc::__private::PushFrame::new(
                 "notice",
                 &__TarsPushNoticePush { topic, level },
                 &self.context,
             ))
+            .await
     }
-    #[doc = "Encodes a `notice` push once, to send to many clients with `Subscribers::broadcast` or `Current::send_push`."]
+    #[doc = "Pushes `notice` if the connection's outgoing queue has room now, as `Current::try_push`: never waits."]
+    pub fn try_notice(
+        &self,
+        topic: String,
+        level: i16,
+    ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
+        self.current.try_push(::tars_rpc::__private::PushFrame::new(
+            "notice",
+            &__TarsPushNoticePush { topic, level },
+            &self.context,
+        ))
+    }
+    #[doc = "Encodes a `notice` push once, to send to many clients with `Subscribers::broadcast` or `Current::push`."]
     pub fn notice_frame(topic: String, level: i16) -> ::tars_rpc::__private::PushFrame {
         ::tars_rpc::__private::PushFrame::new(
             "notice",

@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use super::PushFrame;
+use std::time::Duration;
+
+use super::{PushError, PushFrame};
 use crate::server::Current;
 
 /// The clients to push to: the registry that TarsCpp's push examples write by hand (a map of
@@ -20,17 +22,15 @@ use crate::server::Current;
 ///
 /// # Slow clients
 ///
-/// Pushing never waits. Each connection has one outgoing queue of
-/// [`queue_capacity`](crate::server::ServerBuilder::queue_capacity) frames (default 1024)
-/// shared by replies and pushes; a push that finds it full means the client is not keeping up:
-/// its connection is aborted (its queued frames dropped, a warning logged), the push counts as
-/// failed, and the client is removed from the registry. The other clients are not held up,
-/// and the server never holds more than `queue_capacity` frames for one connection; the
-/// frames of a broadcast are shared between connections, not copied.
-///
-/// "Not keeping up" includes a client that reads, but more slowly than a burst arrives: size
-/// the queue for the largest burst you push at once (an idle queue costs nothing; frames are
-/// shared), or pace bursts larger than it.
+/// Each connection has one outgoing queue, shared by replies and pushes and bounded in bytes
+/// ([`queue_budget`](crate::server::ServerBuilder::queue_budget)); the frames of a broadcast
+/// are shared between connections, not copied. A client whose queue is full reads more slowly
+/// than the server pushes: [`broadcast`](Self::broadcast) skips it (it misses that push, keeps
+/// its connection and its place in the registry) and reports it, while
+/// [`broadcast_timeout`](Self::broadcast_timeout) waits for it to make room, up to a deadline.
+/// Either way the other clients are not held up. A client that stops reading altogether is
+/// cut off by the server after its [stall
+/// timeout](crate::server::ServerBuilder::stall_timeout), and so leaves the registry.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -69,8 +69,8 @@ use crate::server::Current;
 ///         ticks.tick().await;
 ///         let body = PushMsg { ret: 0, s_rsp: "push message".into() };
 ///         let report = subscribers.broadcast(&PushFrame::new("pushMsg", &body, &Context::new()));
-///         if report.failed > 0 {
-///             println!("{} clients dropped", report.failed);
+///         for missed in &report.failed {
+///             println!("client {} missed a push: {}", missed.current.peer_addr(), missed.error);
 ///         }
 ///     }
 /// }
@@ -98,14 +98,30 @@ struct Registry {
     watched: HashSet<u64>,
 }
 
-/// What a [`Subscribers::broadcast`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a [`Subscribers::broadcast`] or [`Subscribers::broadcast_timeout`] did.
+#[derive(Debug, Clone, Default)]
 pub struct BroadcastReport {
-    /// The connections the push was queued on.
+    /// How many connections the push was queued on.
     pub delivered: usize,
-    /// The connections it could not be queued on: closed, or closed now because their queue
-    /// was full (such clients are removed), or whose maximum frame is shorter than the push.
-    pub failed: usize,
+    /// The clients it was not queued on, and why.
+    pub failed: Vec<Undelivered>,
+}
+
+impl BroadcastReport {
+    /// Whether the push was queued on every registered client's connection.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// A client a broadcast missed: see [`BroadcastReport`].
+#[derive(Debug, Clone)]
+pub struct Undelivered {
+    /// The client's registered `Current`, to push to it again or to remove it.
+    pub current: Current,
+    /// Why: its connection closed (it has been removed from the registry), its queue was
+    /// full (it stays registered), or the frame cannot go to it.
+    pub error: PushError,
 }
 
 impl Inner {
@@ -173,33 +189,96 @@ impl Subscribers {
         self.inner.lock().currents.values().cloned().collect()
     }
 
-    /// Queues `frame` on the connection of every registered client, without waiting, and
-    /// reports on how many connections it was queued and on how many it failed.
+    /// Queues `frame` on the connection of every registered client whose outgoing queue has
+    /// room now, without waiting, and reports on how many connections it was queued and which
+    /// it missed.
     ///
-    /// A client whose connection has closed, or is closed now because its outgoing queue is
-    /// full (see [slow clients](Self#slow-clients)), is removed. The registry is not locked
-    /// while pushing: clients added meanwhile may miss this push.
+    /// A client whose connection has closed is removed; one whose queue is full misses this
+    /// push and stays registered (see [slow clients](Self#slow-clients)). The registry is not
+    /// locked while pushing: clients added meanwhile may miss this push.
     pub fn broadcast(&self, frame: &PushFrame) -> BroadcastReport {
         let mut report = BroadcastReport::default();
         for current in self.currents() {
-            match current.send_push(frame) {
-                Ok(()) => report.delivered += 1,
-                Err(error) => {
-                    report.failed += 1;
-                    tracing::debug!(
-                        connection = current.connection_id(),
-                        peer = %current.peer_addr(),
-                        %error,
-                        "push not delivered"
-                    );
-                    if current.is_closed() {
-                        // its close callback will do it too; the registry shows it at once
-                        self.remove_exact(&current);
-                    }
-                }
-            }
+            let pushed = current.try_push(frame.clone());
+            self.record(&mut report, current, pushed);
         }
         report
+    }
+
+    /// Queues `frame` on the connection of every registered client, waiting for room on those
+    /// whose outgoing queue is full until `timeout` has passed, and reports on how many
+    /// connections it was queued and which it missed (those still full at the deadline fail
+    /// with [`PushError::Timeout`]).
+    ///
+    /// Clients with room get the push at once; the slow ones are waited for together, so the
+    /// whole broadcast takes at most `timeout`, however many are slow. A client whose
+    /// connection has closed is removed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::push::{PushFrame, Subscribers};
+    ///
+    /// /// A burst of pushes that no reading client misses, however large.
+    /// async fn burst(subscribers: &Subscribers, frames: Vec<PushFrame>) {
+    ///     for frame in frames {
+    ///         let report = subscribers.broadcast_timeout(&frame, Duration::from_secs(5)).await;
+    ///         for missed in report.failed {
+    ///             eprintln!("{} missed a push: {}", missed.current.peer_addr(), missed.error);
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it has queued the push on some clients and not on the others.
+    pub async fn broadcast_timeout(&self, frame: &PushFrame, timeout: Duration) -> BroadcastReport {
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        let mut report = BroadcastReport::default();
+        let mut slow = Vec::new();
+        for current in self.currents() {
+            match current.try_push(frame.clone()) {
+                Err(PushError::Full(frame)) => slow.push((current, frame)),
+                pushed => self.record(&mut report, current, pushed),
+            }
+        }
+        let waited =
+            futures::future::join_all(slow.into_iter().map(|(current, frame)| async move {
+                let pushed = current.push_until(frame, deadline).await;
+                (current, pushed)
+            }))
+            .await;
+        for (current, pushed) in waited {
+            self.record(&mut report, current, pushed);
+        }
+        report
+    }
+
+    /// Counts a push to `current` into `report`, forgetting the client if its connection closed.
+    fn record(
+        &self,
+        report: &mut BroadcastReport,
+        current: Current,
+        pushed: Result<(), PushError>,
+    ) {
+        let error = match pushed {
+            Ok(()) => {
+                report.delivered += 1;
+                return;
+            }
+            Err(error) => error,
+        };
+        tracing::debug!(
+            connection = current.connection_id(),
+            peer = %current.peer_addr(),
+            %error,
+            "push not delivered"
+        );
+        if error.is_closed() {
+            // its close callback will do it too; the registry shows it at once
+            self.remove_exact(&current);
+        }
+        report.failed.push(Undelivered { current, error });
     }
 
     /// Removes `current`'s client unless it has been replaced meanwhile.
@@ -247,17 +326,13 @@ impl fmt::Debug for Subscribers {
 mod tests {
     use super::*;
     use crate::packet::RequestPacket;
-    use crate::server::ConnectionContext;
+    use crate::server::{Budget, ConnectionContext, OutgoingFrames};
 
-    /// A connection without a socket, and the receiving end of its queue.
-    fn connection(
-        queue_capacity: usize,
-    ) -> (
-        Arc<ConnectionContext>,
-        tokio::sync::mpsc::Receiver<bytes::Bytes>,
-    ) {
+    /// A connection without a socket whose queue holds `budget` bytes, and its queue.
+    fn connection(budget: usize) -> (Arc<ConnectionContext>, OutgoingFrames) {
         let addr = "127.0.0.1:1".parse().unwrap();
-        let (context, receiver) = ConnectionContext::new(addr, addr, 1 << 20, queue_capacity);
+        let total = Arc::new(Budget::new(1 << 30));
+        let (context, receiver) = ConnectionContext::new(addr, addr, 1 << 20, budget, total);
         (Arc::new(context), receiver)
     }
 
@@ -268,6 +343,7 @@ mod tests {
                 request_id,
                 ..RequestPacket::default()
             },
+            tokio::time::Instant::now(),
         )
     }
 
@@ -275,9 +351,18 @@ mod tests {
         PushFrame::from_buffer("pushMsg", bytes::Bytes::new(), &Default::default())
     }
 
-    #[test]
-    fn adding_again_replaces_and_remove_returns_the_current() {
-        let (connection, _queue) = connection(8);
+    /// What the writer does for a frame it has written: takes it and gives its room back.
+    fn write_one(connection: &ConnectionContext, queue: &mut OutgoingFrames) -> bytes::Bytes {
+        let frame = queue.try_recv().expect("a queued frame");
+        let mut held = Default::default();
+        connection.outgoing().hold(&mut held, &frame);
+        connection.outgoing().release(&mut held);
+        frame
+    }
+
+    #[tokio::test]
+    async fn adding_again_replaces_and_remove_returns_the_current() {
+        let (connection, _queue) = connection(1024);
         let subscribers = Subscribers::new();
         assert!(subscribers.add(&current(&connection, 1)));
         assert!(!subscribers.add(&current(&connection, 2)), "replaced");
@@ -294,10 +379,10 @@ mod tests {
         assert_eq!(format!("{connection:?}").matches("1 waiting").count(), 1);
     }
 
-    #[test]
-    fn a_closed_connection_is_forgotten() {
-        let (open, _open_queue) = connection(8);
-        let (closing, _closing_queue) = connection(8);
+    #[tokio::test]
+    async fn a_closed_connection_is_forgotten() {
+        let (open, _open_queue) = connection(1024);
+        let (closing, _closing_queue) = connection(1024);
         let subscribers = Subscribers::new();
         subscribers.add(&current(&open, 1));
         subscribers.add(&current(&closing, 1));
@@ -318,43 +403,96 @@ mod tests {
         open.run_close_callbacks();
     }
 
-    #[test]
-    fn a_full_queue_fails_the_push_and_removes_the_client() {
-        let (fast, mut fast_queue) = connection(2);
-        let (slow, _slow_queue) = connection(2);
+    #[tokio::test]
+    async fn a_full_queue_skips_the_client_and_keeps_it() {
+        let frame = push();
+        let (fast, mut fast_queue) = connection(2 * frame.len());
+        let (slow, mut slow_queue) = connection(2 * frame.len());
         let subscribers = Subscribers::new();
         subscribers.add(&current(&fast, 1));
         subscribers.add(&current(&slow, 1));
-        let frame = push();
         for _ in 0..2 {
             let report = subscribers.broadcast(&frame);
-            assert_eq!((report.delivered, report.failed), (2, 0));
-            while fast_queue.try_recv().is_ok() {}
+            assert_eq!((report.delivered, report.failed.len()), (2, 0));
+            write_one(&fast, &mut fast_queue);
         }
-        // the slow one's queue is full: it is aborted and removed at once
+        // the slow one's queue is full: it misses the push, and stays registered and open
         let report = subscribers.broadcast(&frame);
-        assert_eq!((report.delivered, report.failed), (1, 1));
-        assert!(slow.aborted_token().is_cancelled());
-        assert_eq!(subscribers.len(), 1);
-        assert_eq!(
-            subscribers.broadcast(&frame),
-            BroadcastReport {
-                delivered: 1,
-                failed: 0
-            }
+        assert_eq!(report.delivered, 1);
+        assert_eq!(report.failed.len(), 1);
+        let missed = &report.failed[0];
+        assert_eq!(missed.current.connection_id(), slow.id());
+        assert!(
+            matches!(&missed.error, PushError::Full(back) if back.as_bytes() == frame.as_bytes())
         );
-        assert_eq!(fast_queue.try_recv().unwrap(), frame.as_bytes());
+        assert!(!slow.is_closed() && subscribers.contains(slow.id()));
+
+        // once it has taken a push, it gets the next
+        write_one(&slow, &mut slow_queue);
+        let report = subscribers.broadcast(&frame);
+        assert!(report.is_complete() && report.delivered == 2, "{report:?}");
     }
 
-    #[test]
-    fn an_empty_registry_broadcasts_to_no_one() {
+    #[tokio::test(start_paused = true)]
+    async fn broadcast_timeout_waits_for_room_until_its_deadline() {
+        let frame = push();
+        let (fast, mut fast_queue) = connection(frame.len());
+        let (slow, mut slow_queue) = connection(frame.len());
+        let (stuck, _stuck_queue) = connection(frame.len());
+        let (closing, _closing_queue) = connection(frame.len());
+        let subscribers = Subscribers::new();
+        for connection in [&fast, &slow, &stuck, &closing] {
+            subscribers.add(&current(connection, 1));
+        }
+        let report = subscribers.broadcast(&frame);
+        assert_eq!(report.delivered, 4);
+        write_one(&fast, &mut fast_queue);
+
+        let broadcast = tokio::spawn({
+            let (subscribers, frame) = (subscribers.clone(), frame.clone());
+            async move {
+                subscribers
+                    .broadcast_timeout(&frame, Duration::from_secs(5))
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!broadcast.is_finished());
+        // the slow client makes room within the deadline; another one's connection closes
+        write_one(&slow, &mut slow_queue);
+        closing.close("test");
+        let report = broadcast.await.unwrap();
+        assert_eq!(report.delivered, 2, "the fast and the slow one");
+        let mut failed: Vec<_> = report
+            .failed
+            .iter()
+            .map(|missed| (missed.current.connection_id(), missed.error.is_closed()))
+            .collect();
+        failed.sort_unstable();
+        assert_eq!(failed, [(stuck.id(), false), (closing.id(), true)]);
+        assert!(report
+            .failed
+            .iter()
+            .any(|missed| matches!(missed.error, PushError::Timeout(_))));
+        assert!(
+            !subscribers.contains(closing.id()),
+            "a closed client is removed"
+        );
+        assert!(subscribers.contains(stuck.id()), "a slow one is not");
+        assert_eq!(fast_queue.try_recv().unwrap(), frame.as_bytes());
+        assert_eq!(slow_queue.try_recv().unwrap(), frame.as_bytes());
+    }
+
+    #[tokio::test]
+    async fn an_empty_registry_broadcasts_to_no_one() {
         let subscribers = Subscribers::new();
         assert!(subscribers.is_empty());
         assert_eq!(subscribers.len(), 0);
         assert!(!subscribers.contains(1));
         assert!(subscribers.remove(1).is_none());
         assert!(subscribers.currents().is_empty());
-        assert_eq!(subscribers.broadcast(&push()), BroadcastReport::default());
+        let report = subscribers.broadcast(&push());
+        assert!(report.is_complete() && report.delivered == 0);
         assert_eq!(
             format!("{subscribers:?}"),
             "Subscribers { connections: [] }"

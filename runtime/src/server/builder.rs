@@ -2,15 +2,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Servants;
-use super::listener::{self, Served, Signals};
+use super::listener::{self, Gauges, Listening, Served, Signals};
+use super::outgoing::Budget;
 use super::raw::RawBinding;
 use super::session::ConnectionConfig;
 use super::{Servant, Server, ServerError, ServerHandle};
@@ -18,12 +20,27 @@ use crate::endpoint::{Endpoint, EndpointError};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
 use crate::protocol::{FrameSplitter, RawServant};
 
-/// The default capacity of a connection's outgoing queue, in frames.
-const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+/// The default budget of a connection's outgoing queue, in bytes.
+pub const DEFAULT_QUEUE_BUDGET: usize = 8 * 1024 * 1024;
+/// The default budget of all the connections' outgoing queues together, in bytes.
+pub const DEFAULT_TOTAL_QUEUE_BUDGET: usize = 1024 * 1024 * 1024;
 /// The default limit of unfinished requests per connection.
 const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// The default bound on a graceful shutdown.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default idle timeout: TarsCpp's endpoints say `-t 60000`.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default time a frame may take to arrive once it has begun.
+const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default queue timeout: TarsCpp's `queuetimeout`.
+const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default stall timeout: about when TarsCpp gives up on a peer that takes (next to)
+/// nothing, after three 5-second checks.
+const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// The default listen backlog.
+const DEFAULT_BACKLOG: u32 = 1024;
+/// The default limit of open connections per listener.
+const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 
 /// Builds a [`Server`]: which servants it serves at which endpoints, and its limits.
 ///
@@ -64,9 +81,15 @@ const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServerBuilder {
     registrations: Vec<Registration>,
     max_frame_len: usize,
-    queue_capacity: usize,
+    queue_budget: usize,
+    total_queue_budget: usize,
     max_in_flight: usize,
     idle_timeout: Option<Duration>,
+    frame_timeout: Duration,
+    queue_timeout: Duration,
+    stall_timeout: Duration,
+    backlog: u32,
+    max_connections: usize,
     shutdown_timeout: Duration,
 }
 
@@ -149,9 +172,15 @@ impl Default for ServerBuilder {
         Self {
             registrations: Vec::new(),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            queue_budget: DEFAULT_QUEUE_BUDGET,
+            total_queue_budget: DEFAULT_TOTAL_QUEUE_BUDGET,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             idle_timeout: None,
+            frame_timeout: DEFAULT_FRAME_TIMEOUT,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            backlog: DEFAULT_BACKLOG,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
@@ -167,9 +196,15 @@ impl fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("servants", &servants)
             .field("max_frame_len", &self.max_frame_len)
-            .field("queue_capacity", &self.queue_capacity)
+            .field("queue_budget", &self.queue_budget)
+            .field("total_queue_budget", &self.total_queue_budget)
             .field("max_in_flight", &self.max_in_flight)
             .field("idle_timeout", &self.idle_timeout)
+            .field("frame_timeout", &self.frame_timeout)
+            .field("queue_timeout", &self.queue_timeout)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("backlog", &self.backlog)
+            .field("max_connections", &self.max_connections)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
     }
@@ -226,7 +261,7 @@ impl ServerBuilder {
     /// impl RawServant for Echo {
     ///     fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()> {
     ///         Box::pin(async move {
-    ///             let _ = current.send_raw(request);
+    ///             let _ = current.send_raw(request).await;
     ///         })
     ///     }
     /// }
@@ -278,35 +313,103 @@ impl ServerBuilder {
         self
     }
 
-    /// How many frames each connection's outgoing queue holds, default 1024 (at least 1): its
-    /// replies and pushes. When a peer does not read and the queue fills up, the reply or push
-    /// that finds it full fails and the connection is aborted (its queued frames dropped, a
-    /// warning logged), so that a client that does not read costs the server at most this many
-    /// frames and never holds up the others. A burst of more pushes than this, faster than the
-    /// client reads, trips it too: size it for your largest burst (an empty queue costs
-    /// nothing, and broadcast frames are shared, not copied).
-    pub fn queue_capacity(mut self, frames: usize) -> Self {
-        self.queue_capacity = frames.max(1);
+    /// How many bytes of replies and pushes may wait in one connection's outgoing queue, not
+    /// yet written to its socket; default [`DEFAULT_QUEUE_BUDGET`] (8 MiB). A frame is counted
+    /// by its length; one longer than the whole budget is sent alone.
+    ///
+    /// A full queue never closes a connection. While it is full the connection reads no more
+    /// requests (so a client sending faster than it reads is slowed down by TCP), replies wait
+    /// for room (their requests count as running until then), and pushes wait or are refused
+    /// as the pusher chose ([`Current::push`](super::Current::push),
+    /// [`Current::try_push`](super::Current::try_push),
+    /// [`Current::push_timeout`](super::Current::push_timeout)). A client that stops reading
+    /// altogether is cut off after the [stall timeout](Self::stall_timeout).
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().queue_budget(1024 * 1024);
+    /// ```
+    pub fn queue_budget(mut self, bytes: usize) -> Self {
+        self.queue_budget = bytes.max(1);
         self
     }
 
-    /// How many requests of one connection may run at once, default 1024 (at least 1). At the
-    /// limit the connection stops reading until one finishes, which pushes back on the client.
+    /// How many bytes may wait in all the connections' outgoing queues together, default
+    /// [`DEFAULT_TOTAL_QUEUE_BUDGET`] (1 GiB), so that many slow clients cannot exhaust the
+    /// server's memory. When it is used up, every connection behaves as if its own queue were
+    /// full until the slow clients read or are cut off. A push shared by many connections (a
+    /// [broadcast](crate::push::Subscribers::broadcast)) counts once per connection it waits
+    /// on, though its bytes are not copied. A connection's budget is at most this.
+    pub fn total_queue_budget(mut self, bytes: usize) -> Self {
+        self.total_queue_budget = bytes.max(1);
+        self
+    }
+
+    /// How many requests of one connection may run at once, default 1024 (at least 1); a
+    /// request runs until its reply is queued. At the limit the connection reads nothing until
+    /// one finishes, which pushes back on the client.
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.max_in_flight = requests.max(1);
         self
     }
 
     /// Closes connections that have sent nothing for `timeout` while no request of theirs was
-    /// running. Overrides the endpoints' `-t`; without either, connections never time out.
+    /// running and nothing was waiting to be written to them. Overrides the endpoints' `-t`;
+    /// without either, 60 s (TarsCpp's usual `-t 60000`). `Duration::MAX`: never.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self
     }
 
+    /// Closes a connection whose frame has begun to arrive and has not arrived in full within
+    /// `timeout`, default 60 s, so that a peer cannot hold a partial frame (up to the
+    /// [maximum frame](Self::max_frame_len)) for long. The clock does not run while the server
+    /// itself holds reading back. `Duration::MAX`: never.
+    pub fn frame_timeout(mut self, timeout: Duration) -> Self {
+        self.frame_timeout = timeout;
+        self
+    }
+
+    /// Answers a request with [`SERVER_QUEUE_TIMEOUT`](crate::packet::ReturnCode::SERVER_QUEUE_TIMEOUT)
+    /// (-6) instead of running it if it waited longer than `timeout` between being read and its
+    /// handler starting, or longer than its own `iTimeout` (its caller has given up by then):
+    /// TarsCpp's `queuetimeout`, default 10 s. A raw servant's request is dropped instead.
+    /// `Duration::MAX`: only the request's own timeout counts.
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_timeout = timeout;
+        self
+    }
+
+    /// Cuts off a connection whose peer has taken no byte for `timeout` while replies or
+    /// pushes were waiting to be written to it, default 15 s: it has stopped reading. A peer
+    /// that reads, however slowly, is never cut off; it is only slowed down (see
+    /// [`queue_budget`](Self::queue_budget)). What was queued for it is dropped, and
+    /// [`Current::closed`](super::Current::closed) resolves. `Duration::MAX`: never.
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
+    /// The listen backlog of every listener, default 1024: how many connections the system
+    /// holds for the server before it accepts them. The system may cap it
+    /// (`net.core.somaxconn` on Linux).
+    pub fn backlog(mut self, connections: u32) -> Self {
+        self.backlog = connections.max(1);
+        self
+    }
+
+    /// How many connections each listener keeps open at once, default 100,000 (TarsCpp's
+    /// `maxconns`). Beyond it a new connection is accepted and closed at once, as TarsCpp does,
+    /// with a warning logged at most once a second.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
     /// Bounds the graceful shutdown, default 10 s: what is still running after it is cut short.
     /// It also bounds how long a closed connection keeps writing its queued frames to a peer
-    /// that reads slowly.
+    /// that reads slowly, and how long a connection whose client has closed its sending side
+    /// waits for its running requests before it closes.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -372,7 +475,7 @@ impl ServerBuilder {
                 address: group.address.clone(),
                 source,
             };
-            let listener = TcpListener::bind(group.address.as_str())
+            let listener = bind(&group.address, self.backlog)
                 .await
                 .map_err(bind_error)?;
             let local_addr = listener.local_addr().map_err(bind_error)?;
@@ -390,6 +493,8 @@ impl ServerBuilder {
             force: CancellationToken::new(),
         };
         let done = CancellationToken::new();
+        let total_budget = Arc::new(Budget::new(self.total_queue_budget));
+        let gauges = Arc::new(Gauges::default());
         let mut accept_loops = Vec::with_capacity(bound.len());
         for (listener, local_addr, group) in bound {
             let Group {
@@ -400,18 +505,27 @@ impl ServerBuilder {
             } = group;
             let config = ConnectionConfig {
                 max_frame_len: self.max_frame_len,
-                queue_capacity: self.queue_capacity,
+                queue_budget: self.queue_budget,
+                total_budget: total_budget.clone(),
                 max_in_flight: self.max_in_flight,
-                idle_timeout: self.idle_timeout.or(idle),
+                idle_timeout: Some(self.idle_timeout.or(idle).unwrap_or(DEFAULT_IDLE_TIMEOUT)),
+                frame_timeout: Some(self.frame_timeout),
+                queue_timeout: Some(self.queue_timeout),
+                stall_timeout: Some(self.stall_timeout),
                 linger: self.shutdown_timeout,
             };
             let raw = matches!(served, GroupServed::Raw(_));
             tracing::info!(address = %local_addr, servants = ?names, raw, "listening");
+            let listening = Listening {
+                local_addr,
+                served: served.into_served(),
+                config: Arc::new(config),
+                max_connections: self.max_connections,
+                gauges: gauges.clone(),
+            };
             accept_loops.push(tokio::spawn(listener::accept_loop(
                 listener,
-                local_addr,
-                served.into_served(),
-                config,
+                listening,
                 signals.clone(),
             )));
         }
@@ -428,7 +542,38 @@ impl ServerBuilder {
             handle: ServerHandle {
                 shutdown: signals.shutdown,
                 done,
+                total_budget,
+                gauges,
             },
         })
     }
+}
+
+/// Listens on `address` (`host:port`, the host resolved) with a backlog of `backlog`.
+async fn bind(address: &str, backlog: u32) -> io::Result<TcpListener> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        match bind_addr(addr, backlog) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the host resolved to no address",
+        )
+    }))
+}
+
+fn bind_addr(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // as `TcpListener::bind` does: a restarted server can listen at once
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }

@@ -4,14 +4,13 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
-use crate::packet::ReturnCode;
+use super::outgoing::{Budget, Outgoing, OutgoingFrames, Refusal};
 
 /// Connection ids are unique in the process.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
@@ -48,10 +47,11 @@ impl fmt::Debug for CloseCallbacks {
 /// What every request of a connection shares: its identity, its outgoing queue, and the token
 /// cancelled when it closes.
 ///
-/// Whole frames go through one bounded queue to one writer task, so replies and pushes never
-/// interleave bytes and pushes leave in the order queued. A full queue means the peer is not
-/// reading: the connection is aborted (closed, its queued frames dropped) rather than let it
-/// grow the server's memory or hold up anyone else.
+/// Whole frames go through one queue to one writer task, so replies and pushes never interleave
+/// bytes and pushes leave in the order queued. The queue is bounded in bytes (the connection's
+/// budget, and the server's total across connections): a frame waits for room, or is refused
+/// without waiting, at the sender's choice; a full queue never closes the connection. A peer
+/// that stops reading altogether is the writer's business (its stall timeout).
 #[derive(Debug)]
 pub(crate) struct ConnectionContext {
     id: u64,
@@ -61,7 +61,7 @@ pub(crate) struct ConnectionContext {
     /// Whether the connection speaks a raw servant's own protocol rather than TARS: no TARS
     /// packet may be written on it.
     raw: bool,
-    outgoing: mpsc::Sender<Bytes>,
+    outgoing: Outgoing,
     closed: CancellationToken,
     /// Set with `closed`, for the checks on every frame sent: `CancellationToken::is_cancelled`
     /// takes a lock.
@@ -74,14 +74,16 @@ pub(crate) struct ConnectionContext {
 }
 
 impl ConnectionContext {
-    /// A context with a fresh id; frames sent to it arrive on the returned receiver.
+    /// A context with a fresh id, whose queue holds up to `queue_budget` bytes drawn on the
+    /// server's `total`; frames sent to it arrive on the returned receiver.
     pub(crate) fn new(
         peer_addr: SocketAddr,
         local_addr: SocketAddr,
         max_frame_len: usize,
-        queue_capacity: usize,
-    ) -> (Self, mpsc::Receiver<Bytes>) {
-        let (outgoing, receiver) = mpsc::channel(queue_capacity.max(1));
+        queue_budget: usize,
+        total: Arc<Budget>,
+    ) -> (Self, OutgoingFrames) {
+        let (outgoing, receiver) = Outgoing::new(queue_budget, total);
         let context = Self {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             peer_addr,
@@ -122,6 +124,12 @@ impl ConnectionContext {
 
     pub(crate) fn max_frame_len(&self) -> usize {
         self.max_frame_len
+    }
+
+    /// The outgoing queue: for the writer, which gives back the room of what it wrote, and the
+    /// reader, which stops reading while the queue has no room.
+    pub(crate) fn outgoing(&self) -> &Outgoing {
+        &self.outgoing
     }
 
     pub(crate) fn closed_token(&self) -> &CancellationToken {
@@ -196,45 +204,42 @@ impl ConnectionContext {
         }
     }
 
-    /// Queues a frame if the queue has room, without closing the connection if it has not:
-    /// for frames that may be lost, such as the shutdown notice. Returns whether it was queued.
-    pub(crate) fn offer_frame(&self, frame: Bytes) -> bool {
-        !self.is_closed() && self.outgoing.try_send(frame).is_ok()
+    /// Queues a whole frame if the queue has room now; hands it back otherwise.
+    pub(crate) fn try_send(&self, frame: Bytes) -> Result<(), (Refusal, Bytes)> {
+        if self.is_closed() {
+            return Err((Refusal::Closed, frame));
+        }
+        self.outgoing.try_send(frame)
     }
 
-    /// Queues a whole frame for the writer task without waiting.
-    pub(crate) fn send_frame(&self, frame: Bytes) -> Result<()> {
-        if self.is_closed() {
-            return Err(Error::connect(format!(
-                "connection {} to {} is closed",
-                self.id, self.peer_addr
-            )));
-        }
-        match self.outgoing.try_send(frame) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(
-                    connection = self.id,
-                    peer = %self.peer_addr,
-                    "outgoing queue full: the peer is not reading; closing the connection"
-                );
-                // the peer is not reading: writing what is queued would wait on it forever
-                self.abort("outgoing queue full");
-                Err(Error::new(
-                    ReturnCode::SERVER_OVERLOAD,
-                    format!(
-                        "connection {} to {} closed: its outgoing queue was full",
-                        self.id, self.peer_addr
-                    ),
-                ))
+    /// Queues a whole frame, waiting for room until `deadline` if there is none (for ever
+    /// without one: a peer that reads makes room, and one that does not is cut off by the
+    /// writer's stall timeout, which closes the connection). Cancel safe: dropped while
+    /// waiting, it queues nothing.
+    pub(crate) async fn send(
+        &self,
+        frame: Bytes,
+        deadline: Option<Instant>,
+    ) -> Result<(), (Refusal, Bytes)> {
+        let frame = match self.try_send(frame) {
+            Err((Refusal::Full, frame)) => frame,
+            sent => return sent,
+        };
+        let len = frame.len();
+        let queued = frame.clone();
+        let expired = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.close("writer gone");
-                Err(Error::connect(format!(
-                    "connection {} to {} is closed",
-                    self.id, self.peer_addr
-                )))
+        };
+        tokio::select! {
+            biased;
+            () = self.closed.cancelled() => Err((Refusal::Closed, frame)),
+            sent = self.outgoing.send_when_room(len, move || queued) => {
+                sent.map_err(|(_, _)| (Refusal::Closed, frame))
             }
+            () = expired => Err((Refusal::Timeout, frame)),
         }
     }
 }

@@ -5,15 +5,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::ConnectionContext;
+use super::outgoing::Refusal;
 use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
 use crate::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
 };
-use crate::push::PushFrame;
+use crate::push::{PushError, PushFrame};
 
 /// The context of one request: who sent it, on which connection, what it asked for.
 ///
@@ -36,6 +38,7 @@ struct CurrentInner {
     timeout: i32,
     context: Context,
     status: Context,
+    received_at: Instant,
     response_context: Mutex<Context>,
 }
 
@@ -52,8 +55,13 @@ impl std::fmt::Debug for Current {
 }
 
 impl Current {
-    /// The context of `request` (whose buffer the caller has taken) on `connection`.
-    pub(crate) fn new(connection: Arc<ConnectionContext>, request: RequestPacket) -> Self {
+    /// The context of `request` (whose buffer the caller has taken) on `connection`, whose last
+    /// byte was read at `received_at`.
+    pub(crate) fn new(
+        connection: Arc<ConnectionContext>,
+        request: RequestPacket,
+        received_at: Instant,
+    ) -> Self {
         Self {
             inner: Arc::new(CurrentInner {
                 connection,
@@ -66,6 +74,7 @@ impl Current {
                 timeout: request.timeout,
                 context: request.context,
                 status: request.status,
+                received_at,
                 response_context: Mutex::new(Context::new()),
             }),
         }
@@ -74,13 +83,18 @@ impl Current {
     /// The context of one request of the raw servant `servant_name` on `connection`: no TARS
     /// packet carried it, so it has request id 0, an empty function name, a normal packet type,
     /// the default version and empty contexts.
-    pub(crate) fn raw(connection: Arc<ConnectionContext>, servant_name: String) -> Self {
+    pub(crate) fn raw(
+        connection: Arc<ConnectionContext>,
+        servant_name: String,
+        received_at: Instant,
+    ) -> Self {
         Self::new(
             connection,
             RequestPacket {
                 servant_name,
                 ..RequestPacket::default()
             },
+            received_at,
         )
     }
 
@@ -159,6 +173,24 @@ impl Current {
             .map(Duration::from_millis)
     }
 
+    /// When the server had read the whole request (TarsCpp's `getRecvTime`): the time it
+    /// waited before its handler started counts against its [`timeout`](Self::timeout) and the
+    /// server's [queue timeout](crate::server::ServerBuilder::queue_timeout).
+    pub fn received_at(&self) -> Instant {
+        self.inner.received_at
+    }
+
+    /// How late the request is, if it waited longer before its handler could start than its
+    /// own [`timeout`](Self::timeout) or the server's `queue_timeout`, whichever is shorter.
+    pub(crate) fn overdue(&self, queue_timeout: Option<Duration>) -> Option<Overdue> {
+        let limit = match (self.timeout(), queue_timeout) {
+            (Some(own), Some(queue)) => own.min(queue),
+            (own, queue) => own.or(queue)?,
+        };
+        let waited = self.inner.received_at.elapsed();
+        (waited > limit).then_some(Overdue { waited, limit })
+    }
+
     /// Sets the context sent back with the reply (`ResponsePacket.context`). It has no effect
     /// for a [`RawServant`](crate::protocol::RawServant)'s request, which gets no TARS reply.
     pub fn set_response_context(&self, context: Context) {
@@ -185,20 +217,25 @@ impl Current {
 
     /// Resolves when the connection closes (TarsCpp's `doClose`), however long after the
     /// request that happens; resolves at once if it already has.
+    ///
+    /// When the client closes its side, the server cannot tell whether it went away or only
+    /// stopped sending (a half-close), so the requests still running get the server's
+    /// [shutdown timeout](crate::server::ServerBuilder::shutdown_timeout) to answer before the
+    /// connection closes: a held request of a client that left ends within that time.
     pub async fn closed(&self) {
         self.inner.connection.closed_token().cancelled().await
     }
 
     /// Runs `callback` once, when the connection closes, whatever closes it (the client, an
-    /// error, the idle timeout, a full outgoing queue, [`close_connection`](Self::close_connection),
-    /// the server's shutdown); at once, before returning, if it has already closed and its
+    /// error, the idle timeout, the stall timeout of a client that stopped reading,
+    /// [`close_connection`](Self::close_connection), the server's shutdown); at once, before returning, if it has already closed and its
     /// callbacks have run.
     ///
     /// This is how to forget a client when it goes away without a task per client waiting on
     /// [`closed`](Self::closed): [`Subscribers`](crate::push::Subscribers) uses it. The callback
     /// runs on the connection's task just after the close, never inside the call that closed the
-    /// connection (such as a [`send_push`](Self::send_push) that found the queue full), so it
-    /// may take locks held around that call. It should be quick and must not block: it runs
+    /// connection (such as [`close_connection`](Self::close_connection)), so it may take locks
+    /// held around that call. It should be quick and must not block: it runs
     /// on the server's threads. A panic in it is caught and logged.
     ///
     /// To avoid keeping an object alive for as long as the connection is open, capture a
@@ -256,11 +293,22 @@ impl Current {
         }
     }
 
-    /// Encodes `packet` as one frame and queues it on the connection.
+    /// Encodes `packet` as one frame and queues it on the connection, waiting for room in the
+    /// connection's outgoing queue if it has none (see [`push`](Self::push)): how a reply is
+    /// sent, for a handler that sends its own.
     ///
-    /// Fails on the connection of a [`RawServant`](crate::protocol::RawServant), whose client
-    /// speaks the servant's own protocol, not TARS: use [`send_raw`](Self::send_raw) there.
-    pub fn send_packet(&self, packet: &ResponsePacket) -> Result<()> {
+    /// # Errors
+    ///
+    /// [`SERVER_ENCODE_ERR`](ReturnCode::SERVER_ENCODE_ERR) if the packet is longer than the
+    /// connection's [maximum frame](crate::server::ServerBuilder::max_frame_len), or if this is
+    /// the connection of a [`RawServant`](crate::protocol::RawServant), whose client speaks the
+    /// servant's own protocol, not TARS (use [`send_raw`](Self::send_raw) there);
+    /// [`PROXY_CONNECT_ERR`](ReturnCode::PROXY_CONNECT_ERR) if the connection has closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting for room, it queues nothing.
+    pub async fn send_packet(&self, packet: &ResponsePacket) -> Result<()> {
         let connection = &self.inner.connection;
         if connection.is_raw() {
             return Err(Error::new(
@@ -279,38 +327,159 @@ impl Current {
                 crate::TarsStruct::write_fields(packet, buf)
             })
             .map_err(|error| Error::new(ReturnCode::SERVER_ENCODE_ERR, error.to_string()))?;
-        connection.send_frame(frame.freeze())
+        connection
+            .send(frame.freeze(), None)
+            .await
+            .map_err(|_| self.closed_error())
+    }
+
+    fn closed_error(&self) -> Error {
+        let connection = &self.inner.connection;
+        Error::connect(format!(
+            "connection {} to {} is closed",
+            connection.id(),
+            connection.peer_addr()
+        ))
     }
 
     /// Queues a push on this request's connection (TarsCpp's `sendPushResponse`), however long
-    /// after the request. Fails if the connection has closed; a connection whose outgoing queue
-    /// is full (its client is not reading) is closed and the push fails.
+    /// after the request, if its outgoing queue has room now; never waits.
+    ///
+    /// A connection's queue holds up to its [budget](crate::server::ServerBuilder::queue_budget)
+    /// of bytes not yet written, replies and pushes alike. A full queue means the client reads
+    /// more slowly than the server writes to it: the push is refused with
+    /// [`PushError::Full`] and the connection stays open, so that a client that falls behind
+    /// during a burst loses pushes but not its connection. To wait for room instead, use
+    /// [`push`](Self::push) or [`push_timeout`](Self::push_timeout).
     ///
     /// The frame is queued as it is: to the clients of a
     /// [`RawServant`](crate::protocol::RawServant), push only frames of its own protocol, made
-    /// with [`PushFrame::from_raw`]; a TARS push to such a connection fails.
-    pub fn send_push(&self, frame: &PushFrame) -> Result<()> {
-        if !frame.is_raw() && self.inner.connection.is_raw() {
+    /// with [`PushFrame::from_raw`].
+    ///
+    /// ```
+    /// use tars_rpc::packet::Context;
+    /// use tars_rpc::push::{PushError, PushFrame};
+    /// use tars_rpc::Current;
+    ///
+    /// fn notify(current: &Current) {
+    ///     let frame = PushFrame::from_buffer("notice", Default::default(), &Context::new());
+    ///     match current.try_push(frame) {
+    ///         Ok(()) => {}
+    ///         Err(PushError::Full(_)) => eprintln!("client {} is behind; push dropped", current.peer_addr()),
+    ///         Err(error) => eprintln!("push failed: {error}"),
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`PushError`] says why and hands the frame back: [`Closed`](PushError::Closed),
+    /// [`Full`](PushError::Full), [`TooLong`](PushError::TooLong) (longer than the connection's
+    /// [maximum frame](crate::server::ServerBuilder::max_frame_len)), or
+    /// [`WrongProtocol`](PushError::WrongProtocol) (a TARS push to a raw servant's client).
+    pub fn try_push(&self, frame: PushFrame) -> std::result::Result<(), PushError> {
+        self.check_push(&frame)?;
+        let raw = frame.is_raw();
+        self.inner
+            .connection
+            .try_send(frame.into_bytes())
+            .map_err(|refused| push_error(refused, raw))
+    }
+
+    /// Queues a push on this request's connection, waiting for room in its outgoing queue if it
+    /// has none (see [`try_push`](Self::try_push)).
+    ///
+    /// It waits as long as the client keeps reading: room is made as the server writes to it.
+    /// A client that stops reading altogether is disconnected once nothing could be written
+    /// to it for the [stall timeout](crate::server::ServerBuilder::stall_timeout), which ends
+    /// the wait with [`PushError::Closed`]. Pushes that wait are queued in the order they
+    /// started waiting, after the frames that were queued before them.
+    ///
+    /// ```
+    /// use tars_rpc::packet::Context;
+    /// use tars_rpc::push::PushFrame;
+    /// use tars_rpc::Current;
+    ///
+    /// /// Sends every chunk of a large result, as fast as the client takes them.
+    /// async fn stream(current: &Current, chunks: Vec<bytes::Bytes>) -> tars_rpc::Result<()> {
+    ///     for chunk in chunks {
+    ///         current.push(PushFrame::from_buffer("chunk", chunk, &Context::new())).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`try_push`](Self::try_push), but never [`Full`](PushError::Full).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it queues nothing (and the frame is lost: use
+    /// [`push_timeout`](Self::push_timeout) to get it back after a deadline).
+    pub async fn push(&self, frame: PushFrame) -> std::result::Result<(), PushError> {
+        self.push_until(frame, None).await
+    }
+
+    /// [`push`](Self::push), giving up after `timeout` with [`PushError::Timeout`], which hands
+    /// the frame back.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push), and [`Timeout`](PushError::Timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it queues nothing.
+    pub async fn push_timeout(
+        &self,
+        frame: PushFrame,
+        timeout: Duration,
+    ) -> std::result::Result<(), PushError> {
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        self.push_until(frame, deadline).await
+    }
+
+    /// [`push`](Self::push) until `deadline` (for ever without one).
+    pub(crate) async fn push_until(
+        &self,
+        frame: PushFrame,
+        deadline: Option<tokio::time::Instant>,
+    ) -> std::result::Result<(), PushError> {
+        self.check_push(&frame)?;
+        let raw = frame.is_raw();
+        self.inner
+            .connection
+            .send(frame.into_bytes(), deadline)
+            .await
+            .map_err(|refused| push_error(refused, raw))
+    }
+
+    /// Refuses a frame this connection can never take.
+    fn check_push(&self, frame: &PushFrame) -> std::result::Result<(), PushError> {
+        let connection = &self.inner.connection;
+        if !frame.is_raw() && connection.is_raw() {
             // a raw servant's client speaks its own protocol and would misread a TARS packet
-            return Err(Error::new(
-                ReturnCode::SERVER_ENCODE_ERR,
-                "a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there",
-            ));
+            return Err(PushError::WrongProtocol(frame.clone()));
         }
-        self.send_whole_frame(frame.as_bytes().clone(), "push")
+        if frame.len() > connection.max_frame_len() {
+            return Err(PushError::TooLong {
+                frame: frame.clone(),
+                max: connection.max_frame_len(),
+            });
+        }
+        Ok(())
     }
 
     /// Queues `bytes` on the connection exactly as they are, a whole frame of the connection's
-    /// protocol: the reply of a [`RawServant`](crate::protocol::RawServant) to its request, or
-    /// a push to its client at any later time (TarsCpp's `sendResponse` with raw bytes).
+    /// protocol, waiting for room as [`push`](Self::push) does: the reply of a
+    /// [`RawServant`](crate::protocol::RawServant) to its request, or a push to its client at
+    /// any later time (TarsCpp's `sendResponse` with raw bytes). It is
+    /// `push(PushFrame::from_raw(bytes))`.
     ///
-    /// Frames go through the connection's one bounded queue, as TARS replies and pushes do, so
-    /// they never interleave and leave in the order queued. Fails if the connection has closed
-    /// or if `bytes` is longer than the server's
-    /// [maximum frame](crate::server::ServerBuilder::max_frame_len); a connection whose
-    /// outgoing queue is full (its client is not reading) is closed and the send fails.
-    ///
-    /// On a TARS servant's connection, `bytes` must be a whole TARS frame.
+    /// Frames go through the connection's one outgoing queue, as TARS replies and pushes do, so
+    /// they never interleave and leave in the order queued. On a TARS servant's connection,
+    /// `bytes` must be a whole TARS frame.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -324,35 +493,28 @@ impl Current {
     /// impl RawServant for Echo {
     ///     fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()> {
     ///         Box::pin(async move {
-    ///             if let Err(error) = current.send_raw(request) {
+    ///             if let Err(error) = current.send_raw(request).await {
     ///                 eprintln!("reply lost: {error}");
     ///             }
     ///         })
     ///     }
     /// }
     /// ```
-    pub fn send_raw(&self, bytes: Bytes) -> Result<()> {
-        self.send_whole_frame(bytes, "frame")
-    }
-
-    /// Queues a whole, already framed `frame` (a `what`) if the connection's maximum allows.
-    fn send_whole_frame(&self, frame: Bytes, what: &str) -> Result<()> {
-        let connection = &self.inner.connection;
-        let len = frame.len();
-        if len > connection.max_frame_len() {
-            return Err(Error::new(
-                ReturnCode::SERVER_ENCODE_ERR,
-                format!(
-                    "a {what} of {len} bytes exceeds the connection's maximum frame of {} bytes",
-                    connection.max_frame_len()
-                ),
-            ));
-        }
-        connection.send_frame(frame)
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Closed`] if the connection has closed, [`PushError::TooLong`] if `bytes`
+    /// is longer than the server's [maximum frame](crate::server::ServerBuilder::max_frame_len).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting for room, it queues nothing.
+    pub async fn send_raw(&self, bytes: Bytes) -> std::result::Result<(), PushError> {
+        self.push(PushFrame::from_raw(bytes)).await
     }
 
     /// Sends the reply; nothing for a one-way request.
-    pub(crate) fn send_reply(
+    pub(crate) async fn send_reply(
         &self,
         ret: ReturnCode,
         buffer: Bytes,
@@ -362,5 +524,34 @@ impl Current {
             return Ok(());
         }
         self.send_packet(&self.response(ret, buffer, result_desc))
+            .await
+    }
+}
+
+/// A request that waited too long before its handler could start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Overdue {
+    waited: Duration,
+    limit: Duration,
+}
+
+impl std::fmt::Display for Overdue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the request waited {} ms in the server before it could run, over its limit of {} ms",
+            self.waited.as_millis(),
+            self.limit.as_millis()
+        )
+    }
+}
+
+/// The [`PushError`] for a frame the connection refused.
+fn push_error((refusal, frame): (Refusal, Bytes), raw: bool) -> PushError {
+    let frame = PushFrame::from_parts(frame, raw);
+    match refusal {
+        Refusal::Closed => PushError::Closed(frame),
+        Refusal::Full => PushError::Full(frame),
+        Refusal::Timeout => PushError::Timeout(frame),
     }
 }

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use super::connection::ConnectionContext;
@@ -30,15 +32,21 @@ pub(super) const PING: &str = "tars_ping";
 pub(super) struct TarsRequests {
     servants: Arc<Servants>,
     codec: FrameCodec,
+    queue_timeout: Option<Duration>,
     last_currents: LastCurrents,
 }
 
 impl TarsRequests {
     /// A connection's state for the listener serving `servants`.
-    pub(super) fn new(servants: Arc<Servants>, max_frame_len: usize) -> Self {
+    pub(super) fn new(
+        servants: Arc<Servants>,
+        max_frame_len: usize,
+        queue_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             servants,
             codec: FrameCodec::new(max_frame_len),
+            queue_timeout,
             last_currents: LastCurrents::default(),
         }
     }
@@ -51,22 +59,27 @@ impl RequestProtocol for TarsRequests {
         self.codec.decode(input).map_err(|error| error.to_string())
     }
 
-    /// Decodes one request and answers it or spawns its handler.
+    /// Decodes one request and spawns its handler, or the server's own answer.
     fn handle(
         &mut self,
         frame: Bytes,
+        received_at: Instant,
         context: &Arc<ConnectionContext>,
         requests: &mut JoinSet<()>,
     ) -> Result<(), String> {
         let mut packet = RequestPacket::decode_bytes(&frame)
             .map_err(|error| format!("the frame is not a request packet: {error}"))?;
         let params = std::mem::take(&mut packet.buffer);
-        let current = Current::new(context.clone(), packet);
+        let current = Current::new(context.clone(), packet, received_at);
         match route(&current, &self.servants) {
-            Route::Reply(ret, result_desc) => reply(&current, ret, Bytes::new(), result_desc),
+            Route::Reply(ret, result_desc) => {
+                // a task like any reply's: it may have to wait for room in the outgoing queue
+                requests
+                    .spawn(async move { reply(&current, ret, Bytes::new(), result_desc).await });
+            }
             Route::Dispatch(servant) => {
                 self.last_currents.record(&servant, &current);
-                requests.spawn(run(servant, current, params));
+                requests.spawn(run(servant, current, params, self.queue_timeout));
             }
         }
         Ok(())
@@ -120,21 +133,42 @@ fn route(current: &Current, servants: &Servants) -> Route {
     Route::Dispatch(servant.clone())
 }
 
-/// Runs the handler and sends its reply (none for a one-way request). A panic becomes a
-/// [`ReturnCode::SERVER_UNKNOWN_ERR`] reply with the panic message.
-async fn run(servant: Arc<dyn Servant>, current: Current, params: Bytes) {
+/// Runs the handler and sends its reply (none for a one-way request), waiting for room in the
+/// outgoing queue: until the reply is queued the request counts as running, which holds back
+/// the reading of more. A panic becomes a [`ReturnCode::SERVER_UNKNOWN_ERR`] reply with the
+/// panic message. A request that waited too long to start is not run: it is answered with
+/// [`ReturnCode::SERVER_QUEUE_TIMEOUT`], as TarsCpp does.
+async fn run(
+    servant: Arc<dyn Servant>,
+    current: Current,
+    params: Bytes,
+    queue_timeout: Option<Duration>,
+) {
+    if let Some(overdue) = current.overdue(queue_timeout) {
+        tracing::debug!(
+            connection = current.connection_id(),
+            peer = %current.peer_addr(),
+            servant = current.servant_name(),
+            function = current.func_name(),
+            %overdue,
+            "request not run"
+        );
+        let desc = overdue.to_string();
+        return reply(
+            &current,
+            ReturnCode::SERVER_QUEUE_TIMEOUT,
+            Bytes::new(),
+            desc,
+        )
+        .await;
+    }
     // the call itself inside the future, so a panic before the first await is caught too
     let outcome = AssertUnwindSafe(async { servant.dispatch(&current, params).await })
         .catch_unwind()
         .await;
-    match outcome {
-        Ok(Ok(buffer)) => reply(&current, ReturnCode::SUCCESS, buffer, String::new()),
-        Ok(Err(error)) => reply(
-            &current,
-            error.code(),
-            Bytes::new(),
-            error.message().to_string(),
-        ),
+    let (ret, buffer, result_desc) = match outcome {
+        Ok(Ok(buffer)) => (ReturnCode::SUCCESS, buffer, String::new()),
+        Ok(Err(error)) => (error.code(), Bytes::new(), error.message().to_string()),
         Err(panic) => {
             let message = panic_message(panic.as_ref());
             tracing::warn!(
@@ -145,14 +179,14 @@ async fn run(servant: Arc<dyn Servant>, current: Current, params: Bytes) {
                 panic = message,
                 "handler panicked"
             );
-            reply(
-                &current,
+            (
                 ReturnCode::SERVER_UNKNOWN_ERR,
                 Bytes::new(),
                 message.to_string(),
-            );
+            )
         }
-    }
+    };
+    reply(&current, ret, buffer, result_desc).await;
 }
 
 /// Tells `servant` that the connection of `current`, the last request dispatched to it there,
@@ -199,10 +233,11 @@ impl LastCurrents {
     }
 }
 
-/// Queues the reply; a connection that can take no more is the connection's business. A reply
-/// too long for a frame is replaced by a [`ReturnCode::SERVER_ENCODE_ERR`] reply saying so.
-fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String) {
-    let mut sent = current.send_reply(ret, buffer, result_desc);
+/// Queues the reply once the outgoing queue has room; a connection that closed meanwhile is the
+/// connection's business. A reply too long for a frame is replaced by a
+/// [`ReturnCode::SERVER_ENCODE_ERR`] reply saying so.
+async fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String) {
+    let mut sent = current.send_reply(ret, buffer, result_desc).await;
     if let Err(error) = &sent {
         if error.code() == ReturnCode::SERVER_ENCODE_ERR {
             tracing::warn!(
@@ -212,7 +247,8 @@ fn reply(current: &Current, ret: ReturnCode, buffer: Bytes, result_desc: String)
                 %error,
                 "reply cannot be sent"
             );
-            sent = current.send_reply(error.code(), Bytes::new(), error.message().to_string());
+            let desc = error.message().to_string();
+            sent = current.send_reply(error.code(), Bytes::new(), desc).await;
         }
     }
     if let Err(error) = sent {

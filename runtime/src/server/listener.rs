@@ -2,11 +2,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{Servants, TarsRequests};
@@ -34,33 +36,91 @@ pub(super) enum Served {
     Raw(Arc<RawBinding>),
 }
 
+/// How often a listener at its connection limit says so.
+const REFUSAL_WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a listener needs besides its socket.
+pub(super) struct Listening {
+    pub(super) local_addr: SocketAddr,
+    pub(super) served: Served,
+    pub(super) config: Arc<ConnectionConfig>,
+    /// The most connections open at once; more are accepted and closed at once.
+    pub(super) max_connections: usize,
+    pub(super) gauges: Arc<Gauges>,
+}
+
+/// What the server counts across its listeners.
+#[derive(Debug, Default)]
+pub(super) struct Gauges {
+    /// Connections open now.
+    pub(super) connections: AtomicUsize,
+    /// Connections refused, ever, because their listener was at its limit.
+    pub(super) refused: AtomicU64,
+}
+
+/// Counts a connection as open until dropped.
+struct Open(Arc<Gauges>);
+
+impl Open {
+    fn new(gauges: &Arc<Gauges>) -> Self {
+        gauges.connections.fetch_add(1, Ordering::Relaxed);
+        Self(gauges.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Accepts connections until the shutdown, then closes the listener (new connections are
-/// refused) and waits for its connections to end.
-pub(super) async fn accept_loop(
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    served: Served,
-    config: ConnectionConfig,
-    signals: Signals,
-) {
+/// refused) and waits for its connections to end. At its connection limit it accepts each new
+/// connection and closes it at once, as TarsCpp does, saying so at most once a second.
+pub(super) async fn accept_loop(listener: TcpListener, listening: Listening, signals: Signals) {
+    let Listening {
+        local_addr,
+        served,
+        config,
+        max_connections,
+        gauges,
+    } = listening;
     let mut connections = JoinSet::new();
+    let mut refused_unsaid = 0u64;
+    let mut last_warning: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
             _ = signals.shutdown.cancelled() => break,
             Some(joined) = connections.join_next(), if !connections.is_empty() => log_join(joined),
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if connections.len() >= max_connections => {
+                    drop(stream);
+                    gauges.refused.fetch_add(1, Ordering::Relaxed);
+                    refused_unsaid += 1;
+                    if last_warning.map_or(true, |at| at.elapsed() >= REFUSAL_WARNING_INTERVAL) {
+                        tracing::warn!(listener = %local_addr, %peer, max_connections, refused = refused_unsaid, "at the connection limit: refusing new connections");
+                        last_warning = Some(Instant::now());
+                        refused_unsaid = 0;
+                    }
+                }
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, listener = %local_addr, "accepted a connection");
-                    let signals = signals.clone();
+                    let (signals, config, open) = (signals.clone(), config.clone(), Open::new(&gauges));
                     match &served {
                         Served::Tars(servants) => {
-                            let protocol = TarsRequests::new(servants.clone(), config.max_frame_len);
-                            connections.spawn(session::serve(stream, peer, protocol, config, signals))
+                            let protocol = TarsRequests::new(servants.clone(), config.max_frame_len, config.queue_timeout);
+                            connections.spawn(async move {
+                                session::serve(stream, peer, protocol, config, signals).await;
+                                drop(open);
+                            })
                         }
                         Served::Raw(binding) => {
-                            let protocol = RawRequests::new(binding.clone());
-                            connections.spawn(session::serve(stream, peer, protocol, config, signals))
+                            let protocol = RawRequests::new(binding.clone(), config.queue_timeout);
+                            connections.spawn(async move {
+                                session::serve(stream, peer, protocol, config, signals).await;
+                                drop(open);
+                            })
                         }
                     };
                 }

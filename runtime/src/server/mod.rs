@@ -91,6 +91,7 @@ mod connection;
 mod current;
 mod dispatch;
 mod listener;
+mod outgoing;
 mod raw;
 mod servant;
 mod session;
@@ -98,15 +99,19 @@ mod session;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::EndpointError;
 
-pub use builder::ServerBuilder;
+pub use builder::{ServerBuilder, DEFAULT_QUEUE_BUDGET, DEFAULT_TOTAL_QUEUE_BUDGET};
 #[cfg(test)]
 pub(crate) use connection::ConnectionContext;
 pub use current::Current;
+#[cfg(test)]
+pub(crate) use outgoing::{Budget, OutgoingFrames};
 pub use servant::Servant;
 
 /// Why a server could not start.
@@ -181,6 +186,11 @@ impl Server {
         self.handle.clone()
     }
 
+    /// What the server holds now: see [`ServerStats`].
+    pub fn stats(&self) -> ServerStats {
+        self.handle.stats()
+    }
+
     /// Shuts the server down gracefully and returns when it is done.
     ///
     /// The listeners stop accepting (new connections are refused) and the connections stop
@@ -234,6 +244,8 @@ pub struct ServerHandle {
     shutdown: CancellationToken,
     /// Cancelled once the shutdown has finished.
     done: CancellationToken,
+    total_budget: Arc<outgoing::Budget>,
+    gauges: Arc<listener::Gauges>,
 }
 
 impl ServerHandle {
@@ -242,4 +254,47 @@ impl ServerHandle {
     pub fn shutdown(&self) {
         self.shutdown.cancel();
     }
+
+    /// What the server holds now: see [`ServerStats`].
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            connections: self.gauges.connections.load(Ordering::Relaxed),
+            refused_connections: self.gauges.refused.load(Ordering::Relaxed),
+            queued_bytes: self.total_budget.used(),
+        }
+    }
+}
+
+/// A snapshot of what a server holds, from [`Server::stats`] or [`ServerHandle::stats`].
+///
+/// ```
+/// # use bytes::Bytes;
+/// # use futures::future::BoxFuture;
+/// # use tars_rpc::server::{Current, Servant, Server};
+/// # struct Echo;
+/// # impl Servant for Echo {
+/// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+/// #         Box::pin(async move { Ok(params) })
+/// #     }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tars_rpc::server::ServerError> {
+/// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+/// let stats = server.stats();
+/// assert_eq!((stats.connections, stats.queued_bytes), (0, 0));
+/// # server.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections open on all listeners.
+    pub connections: usize,
+    /// Connections refused since the start because their listener was at its
+    /// [limit](ServerBuilder::max_connections).
+    pub refused_connections: u64,
+    /// Bytes of replies and pushes queued on all connections and not yet written (bounded by
+    /// the [total queue budget](ServerBuilder::total_queue_budget)).
+    pub queued_bytes: usize,
 }

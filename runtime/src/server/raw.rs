@@ -5,11 +5,13 @@
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use super::connection::ConnectionContext;
 use super::session::RequestProtocol;
@@ -36,13 +38,15 @@ impl fmt::Debug for RawBinding {
 /// [`RawServant::on_connection_closed`].
 pub(super) struct RawRequests {
     binding: Arc<RawBinding>,
+    queue_timeout: Option<Duration>,
     last: Option<Current>,
 }
 
 impl RawRequests {
-    pub(super) fn new(binding: Arc<RawBinding>) -> Self {
+    pub(super) fn new(binding: Arc<RawBinding>, queue_timeout: Option<Duration>) -> Self {
         Self {
             binding,
+            queue_timeout,
             last: None,
         }
     }
@@ -72,12 +76,14 @@ impl RequestProtocol for RawRequests {
     fn handle(
         &mut self,
         frame: Bytes,
+        received_at: Instant,
         context: &Arc<ConnectionContext>,
         requests: &mut JoinSet<()>,
     ) -> Result<(), String> {
-        let current = Current::raw(context.clone(), self.binding.name.clone());
+        let current = Current::raw(context.clone(), self.binding.name.clone(), received_at);
         self.last = Some(current.clone());
-        requests.spawn(run(self.binding.servant.clone(), current, frame));
+        let servant = self.binding.servant.clone();
+        requests.spawn(run(servant, current, frame, self.queue_timeout));
         Ok(())
     }
 
@@ -96,8 +102,25 @@ impl RequestProtocol for RawRequests {
 }
 
 /// Runs the handler. It replies (if at all) itself, with [`Current::send_raw`]; a panic is
-/// caught and logged, with no reply, and the connection stays up.
-async fn run(servant: Arc<dyn RawServant>, current: Current, request: Bytes) {
+/// caught and logged, with no reply, and the connection stays up. A request that waited longer
+/// than the queue timeout to start is dropped unanswered, as TarsCpp drops them on its
+/// non-TARS adapters: the protocol is the servant's, so the server has no way to say why.
+async fn run(
+    servant: Arc<dyn RawServant>,
+    current: Current,
+    request: Bytes,
+    queue_timeout: Option<Duration>,
+) {
+    if let Some(overdue) = current.overdue(queue_timeout) {
+        tracing::debug!(
+            connection = current.connection_id(),
+            peer = %current.peer_addr(),
+            servant = current.servant_name(),
+            %overdue,
+            "raw request dropped"
+        );
+        return;
+    }
     // the call itself inside the future, so a panic before the first await is caught too
     let outcome = AssertUnwindSafe(async { servant.on_request(&current, request).await })
         .catch_unwind()
@@ -186,7 +209,7 @@ mod tests {
     impl RawServant for Echo {
         fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()> {
             Box::pin(async move {
-                let _ = current.send_raw(request);
+                let _ = current.send_raw(request).await;
             })
         }
     }

@@ -7,6 +7,14 @@
 //! time) and shuts the socket down, unless the connection was aborted, in which case it drops
 //! the socket at once.
 //!
+//! Flow control: a request runs until its reply is queued, and a reply waits for room in the
+//! connection's outgoing queue (bounded in bytes, per connection and across the server). The
+//! reader reads nothing while `max_in_flight` requests are running or while the queue has no
+//! room, so a client that sends faster than it reads is slowed down by TCP, never cut off. The
+//! writer cuts off a peer that takes no byte for the stall timeout. When the peer closes its
+//! sending side, the reader stops and the running requests are answered (within the linger
+//! time) before the connection closes.
+//!
 //! Once the connection is closed, the connection task runs its close callbacks
 //! ([`Current::on_close`](super::Current::on_close)) and starts, in its task set, each
 //! servant's [`on_connection_closed`](super::Servant::on_connection_closed) with the last
@@ -26,16 +34,17 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::ConnectionContext;
 use super::listener::Signals;
+use super::outgoing::{Budget, Held, Outgoing, OutgoingFrames};
+use crate::framing::{FrameSource, ProgressTimeout};
 
 /// The room made in the input buffer when less than [`MIN_READ`] is left: its first
 /// allocation, and at least what it grows by.
@@ -48,13 +57,23 @@ const MIN_READ: usize = 1024;
 const MAX_READ: usize = 64 * 1024;
 
 /// The settings of every connection of a listener.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(super) struct ConnectionConfig {
     pub(super) max_frame_len: usize,
-    pub(super) queue_capacity: usize,
+    /// The bytes of replies and pushes one connection may have queued.
+    pub(super) queue_budget: usize,
+    /// The bytes all the server's connections may have queued together.
+    pub(super) total_budget: Arc<Budget>,
     pub(super) max_in_flight: usize,
     pub(super) idle_timeout: Option<Duration>,
-    /// How long a closed connection may take to write what is queued.
+    /// How long a frame may take to arrive once its first byte has.
+    pub(super) frame_timeout: Option<Duration>,
+    /// How long a request may wait before its handler starts (its own `iTimeout` too).
+    pub(super) queue_timeout: Option<Duration>,
+    /// How long the peer may take no byte while output is waiting.
+    pub(super) stall_timeout: Option<Duration>,
+    /// How long a closing connection may take to write what is queued, and to finish its
+    /// requests after the peer closed its sending side.
     pub(super) linger: Duration,
 }
 
@@ -70,11 +89,13 @@ pub(super) trait RequestProtocol: Send + 'static {
     /// with the reason to close the connection for input that can never be a request.
     fn split(&mut self, input: &mut BytesMut) -> Result<Option<Bytes>, String>;
 
-    /// Answers the request `frame`, or spawns its handler in `requests`; `Err` with the reason
-    /// to close the connection for a frame that is not a request.
+    /// Spawns in `requests` the handler of the request `frame`, read in full at
+    /// `received_at`, or the server's own answer to it; `Err` with the reason to close the
+    /// connection for a frame that is not a request.
     fn handle(
         &mut self,
         frame: Bytes,
+        received_at: Instant,
         context: &Arc<ConnectionContext>,
         requests: &mut JoinSet<()>,
     ) -> Result<(), String>;
@@ -91,8 +112,24 @@ pub(super) trait RequestProtocol: Send + 'static {
 enum ReadEnd {
     /// The server is shutting down: finish the running requests, then close.
     Shutdown,
+    /// The peer closed its sending side: finish the running requests (within the linger
+    /// time), then close.
+    PeerDone,
     /// The connection is closing (or closed) for this reason.
     Close(String),
+}
+
+/// `timeout` from now; `None` without a timeout, or for one too long to count.
+fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|timeout| Instant::now().checked_add(timeout))
+}
+
+/// Sleeps until `deadline`; for ever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => future::pending().await,
+    }
 }
 
 /// Serves one connection until it closes and its tasks have ended.
@@ -100,7 +137,7 @@ pub(super) async fn serve<P: RequestProtocol>(
     stream: TcpStream,
     peer: SocketAddr,
     mut protocol: P,
-    config: ConnectionConfig,
+    config: Arc<ConnectionConfig>,
     signals: Signals,
 ) {
     if let Err(error) = stream.set_nodelay(true) {
@@ -117,7 +154,8 @@ pub(super) async fn serve<P: RequestProtocol>(
         peer,
         local_addr,
         config.max_frame_len,
-        config.queue_capacity,
+        config.queue_budget,
+        config.total_budget.clone(),
     );
     if P::RAW {
         context = context.with_raw_protocol();
@@ -129,6 +167,7 @@ pub(super) async fn serve<P: RequestProtocol>(
         write_half,
         outgoing,
         context.clone(),
+        config.stall_timeout,
         config.linger,
         signals.force.clone(),
     ));
@@ -137,7 +176,7 @@ pub(super) async fn serve<P: RequestProtocol>(
     let _guard = CloseOnDrop(context.clone());
 
     let mut requests = JoinSet::new();
-    match read_requests(
+    let end = read_requests(
         read_half,
         &context,
         &mut protocol,
@@ -145,21 +184,30 @@ pub(super) async fn serve<P: RequestProtocol>(
         &signals,
         &mut requests,
     )
-    .await
-    {
+    .await;
+    // a connection that stopped reading stays open for its running requests' replies
+    let (finished, drain_deadline) = match end {
         ReadEnd::Shutdown => {
-            // e.g. TarsGo's close packet, so that the client reconnects elsewhere; the running
-            // requests' replies still go out, so the connection stays open for them
+            // e.g. TarsGo's close packet, so that the client reconnects elsewhere
             if let Some(notice) = protocol.shutdown_notice() {
-                if !context.offer_frame(notice) {
+                if context.try_send(notice).is_err() {
                     tracing::debug!(connection = context.id(), %peer, "no room for the shutdown notice");
                 }
             }
+            // the shutdown timeout bounds it
+            ("server shutting down", None)
         }
-        ReadEnd::Close(reason) => context.close(&reason),
-    }
+        ReadEnd::PeerDone => (
+            "the peer closed the connection",
+            deadline_after(Some(config.linger)),
+        ),
+        ReadEnd::Close(reason) => {
+            context.close(&reason);
+            ("closed", None)
+        }
+    };
 
-    // until the connection closes, which on a shutdown waits for the running requests
+    // until the connection closes, which waits for the running requests
     let forced = loop {
         tokio::select! {
             biased;
@@ -168,10 +216,14 @@ pub(super) async fn serve<P: RequestProtocol>(
             joined = requests.join_next() => match joined {
                 Some(joined) => log_join(joined),
                 None => {
-                    context.close("server shutting down");
+                    context.close(finished);
                     break false;
                 }
             },
+            () = sleep_until(drain_deadline), if drain_deadline.is_some() => {
+                context.close("the peer closed its side, and its requests did not finish within the linger time");
+                break false;
+            }
         }
     };
     if forced {
@@ -218,14 +270,16 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Reads and dispatches requests until the connection closes or the server shuts down.
+/// Reads and dispatches requests until the connection closes, the peer closes its side, or the
+/// server shuts down.
 ///
-/// The requests already read are dispatched up to the in-flight limit before anything more is
-/// read; at the limit nothing is read until a request finishes. Input that holds more than the
-/// maximum frame length without a whole request in it closes the connection, so the input
-/// buffer never holds more than that plus one read.
+/// The requests already read are dispatched before anything more is read, while fewer than
+/// `max_in_flight` run and the outgoing queue has room; otherwise nothing is read until a
+/// request finishes or room is made. Input that holds more than the maximum frame length
+/// without a whole request in it closes the connection, so the input buffer never holds more
+/// than that plus one read; an empty one is let go, so that an idle connection holds none.
 async fn read_requests<P: RequestProtocol>(
-    mut read_half: OwnedReadHalf,
+    read_half: OwnedReadHalf,
     context: &Arc<ConnectionContext>,
     protocol: &mut P,
     config: &ConnectionConfig,
@@ -233,97 +287,168 @@ async fn read_requests<P: RequestProtocol>(
     requests: &mut JoinSet<()>,
 ) -> ReadEnd {
     let mut input = BytesMut::new();
-    let next_deadline = || config.idle_timeout.map(|timeout| Instant::now() + timeout);
-    let mut idle_deadline = next_deadline();
+    // when the last read ended: every request it completed was received then
+    let mut received_at = Instant::now();
+    let mut idle_deadline = deadline_after(config.idle_timeout);
+    // set while a frame has begun to arrive and more of it is awaited
+    let mut frame_deadline = None;
+    let outgoing = context.outgoing();
     let bad_input = |reason: String, what: &str| {
         tracing::warn!(connection = context.id(), peer = %context.peer_addr(), reason, "{what}; closing the connection");
         ReadEnd::Close(reason)
     };
     loop {
-        // dispatch the whole requests already read, up to the in-flight limit
-        let mut needs_input = false;
-        while requests.len() < config.max_in_flight {
+        // dispatch the whole requests already read, while the limits allow
+        let at_limit = loop {
+            if requests.len() >= config.max_in_flight || outgoing.is_exhausted() {
+                break true;
+            }
             match protocol.split(&mut input) {
                 Ok(Some(frame)) => {
-                    idle_deadline = next_deadline();
-                    if let Err(reason) = protocol.handle(frame, context, requests) {
+                    idle_deadline = deadline_after(config.idle_timeout);
+                    frame_deadline = None;
+                    if let Err(reason) = protocol.handle(frame, received_at, context, requests) {
                         return bad_input(reason, "bad request");
                     }
                 }
-                Ok(None) => {
-                    needs_input = true;
-                    break;
-                }
+                Ok(None) => break false,
                 Err(reason) => return bad_input(reason, "bad frame"),
             }
-        }
-        if needs_input {
+        };
+        if at_limit {
+            // waiting on the server: the peer is not late
+            frame_deadline = None;
+        } else if input.is_empty() {
+            input = BytesMut::new();
+        } else {
             if input.len() > config.max_frame_len {
                 let reason = format!("no frame within {} bytes", config.max_frame_len);
                 return bad_input(reason, "bad frame");
             }
-            if input.capacity() - input.len() < MIN_READ {
-                input.reserve(READ_RESERVE);
+            if frame_deadline.is_none() {
+                frame_deadline = deadline_after(config.frame_timeout);
             }
         }
-        let idle = async {
-            match idle_deadline {
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
-                None => future::pending().await,
-            }
-        };
-        let mut room = (&mut input).limit(MAX_READ);
+        let no_room = outgoing.is_exhausted();
         tokio::select! {
             biased;
             () = signals.shutdown.cancelled() => return ReadEnd::Shutdown,
-            // closed from elsewhere: a servant, a full queue, a failed write
+            // closed from elsewhere: a servant, a failed or stalled write
             () = context.closed_token().cancelled() => return ReadEnd::Close("closed".into()),
             Some(joined) = requests.join_next(), if !requests.is_empty() => log_join(joined),
-            // at the in-flight limit, read nothing until a request finishes
-            read = read_half.read_buf(&mut room), if needs_input => match read {
-                Ok(0) => return ReadEnd::Close("the peer closed the connection".into()),
-                Ok(_) => {}
-                Err(error) => return ReadEnd::Close(format!("read failed: {error}")),
-            },
-            () = idle => {
-                if requests.is_empty() {
+            () = outgoing.wait_for_room(), if no_room => {}
+            ready = read_half.readable(), if !at_limit => {
+                if let Err(error) = ready {
+                    return ReadEnd::Close(format!("read failed: {error}"));
+                }
+                match read_into(&read_half, &mut input) {
+                    Ok(0) => return ReadEnd::PeerDone,
+                    Ok(_) => received_at = Instant::now(),
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(error) => return ReadEnd::Close(format!("read failed: {error}")),
+                }
+            }
+            () = sleep_until(idle_deadline), if idle_deadline.is_some() => {
+                // a connection waiting for its replies, or still writing them, is not idle
+                if requests.is_empty() && outgoing.queued_bytes() == 0 {
                     return ReadEnd::Close("idle timeout".into());
                 }
-                // a connection waiting for its replies is not idle
-                idle_deadline = next_deadline();
+                idle_deadline = deadline_after(config.idle_timeout);
+            }
+            () = sleep_until(frame_deadline), if frame_deadline.is_some() => {
+                let reason = format!(
+                    "a frame did not arrive in full within {} ms of its first byte",
+                    config.frame_timeout.unwrap_or_default().as_millis()
+                );
+                return bad_input(reason, "slow frame");
             }
         }
+    }
+}
+
+/// Reads what the socket has into `input`, at most [`MAX_READ`] bytes, making room first.
+fn read_into(read_half: &OwnedReadHalf, input: &mut BytesMut) -> std::io::Result<usize> {
+    if input.capacity() - input.len() < MIN_READ {
+        input.reserve(READ_RESERVE);
+    }
+    let mut room = (&mut *input).limit(MAX_READ);
+    read_half.try_read_buf(&mut room)
+}
+
+/// The writer's side of the queue: the frames it takes, whose room it gives back once they are
+/// written, or when it is dropped (the connection ended before they were).
+struct Taken<'a> {
+    frames: &'a mut OutgoingFrames,
+    outgoing: &'a Outgoing,
+    held: Held,
+}
+
+impl<'a> Taken<'a> {
+    fn new(frames: &'a mut OutgoingFrames, outgoing: &'a Outgoing) -> Self {
+        Self {
+            frames,
+            outgoing,
+            held: Held::default(),
+        }
+    }
+
+    fn take(&mut self, frame: &Bytes) {
+        self.outgoing.hold(&mut self.held, frame);
+    }
+}
+
+impl FrameSource for Taken<'_> {
+    fn next_frame(&mut self) -> Option<Bytes> {
+        let frame = self.frames.try_recv().ok()?;
+        self.take(&frame);
+        Some(frame)
+    }
+
+    fn written(&mut self) {
+        self.outgoing.release(&mut self.held);
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.written();
     }
 }
 
 /// Writes the queued frames until the connection closes, then what is left (for at most
 /// `linger`), and shuts the socket down. A lone frame is written from its own (often shared)
 /// bytes; a burst is gathered into one buffer per write, dropped when the burst ends, so that an
-/// idle connection holds no write buffer.
+/// idle connection holds no write buffer. A peer that takes no byte for `stall_timeout` while
+/// frames wait is cut off: the connection is aborted.
 async fn write_frames(
     write_half: OwnedWriteHalf,
-    mut outgoing: mpsc::Receiver<Bytes>,
+    mut frames: OutgoingFrames,
     context: Arc<ConnectionContext>,
+    stall_timeout: Option<Duration>,
     linger: Duration,
     force: CancellationToken,
 ) {
-    let mut socket = write_half;
+    let mut socket = ProgressTimeout::new(write_half, stall_timeout);
     let closed = context.closed_token().clone();
+    let outgoing = context.outgoing();
     let write = async {
+        let mut taken = Taken::new(&mut frames, outgoing);
         loop {
             let frame = tokio::select! {
                 biased;
-                frame = outgoing.recv() => frame,
+                frame = taken.frames.recv() => frame,
                 () = closed.cancelled() => None,
             };
             // `None` from the queue cannot happen while `context` holds the sender
             let Some(frame) = frame else { break };
-            crate::framing::write_queued(&mut socket, frame, &mut outgoing).await?;
+            taken.take(&frame);
+            crate::framing::write_queued(&mut socket, frame, &mut taken).await?;
         }
         // refuse new frames, write the queued ones, then shut the socket down
-        outgoing.close();
-        while let Some(frame) = outgoing.recv().await {
-            socket.write_all(&frame).await?;
+        taken.frames.close();
+        while let Some(frame) = taken.frames.recv().await {
+            taken.take(&frame);
+            crate::framing::write_queued(&mut socket, frame, &mut taken).await?;
         }
         socket.shutdown().await
     };
@@ -335,16 +460,22 @@ async fn write_frames(
         biased;
         () = context.aborted_token().cancelled() => {}
         () = force.cancelled() => {}
-        written = write => {
-            if let Err(error) = written {
-                context.close(&format!("write failed: {error}"));
+        written = write => match written {
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                tracing::warn!(connection = context.id(), peer = %context.peer_addr(), %error, "the peer stopped reading; closing the connection");
+                context.abort("the peer stopped reading");
             }
-        }
+            Err(error) => context.close(&format!("write failed: {error}")),
+            Ok(()) => {}
+        },
         () = linger_after_close => {
             tracing::debug!(connection = context.id(), peer = %context.peer_addr(), "the peer did not take the queued frames in time; dropping them");
         }
     }
-    // dropping the write half shuts the socket's sending side down if that has not happened
+    // what is still queued will never be written: give its room back
+    frames.close();
+    let mut dropped = Taken::new(&mut frames, outgoing);
+    while dropped.next_frame().is_some() {}
 }
 
 fn log_join(joined: Result<(), JoinError>) {

@@ -107,12 +107,15 @@ impl Events for EventsImp {
 }
 
 /// The generated push sender, callback and extension exist and have the expected shapes.
-pub fn push_to(current: &::tars::Current) -> ::tars::Result<()> {
-    EventsSender::new(current).changed(
-        0,
-        ::std::string::ToString::to_string("x"),
-        ::std::vec::Vec::new(),
-    )?;
+pub async fn push_to(current: &::tars::Current) -> ::tars::Result<()> {
+    EventsSender::new(current)
+        .changed(
+            0,
+            ::std::string::ToString::to_string("x"),
+            ::std::vec::Vec::new(),
+        )
+        .await?;
+    EventsSender::new(current).try_ping()?;
     let _frame: ::tars::push::PushFrame = EventsSender::ping_frame();
     ::core::result::Result::Ok(())
 }
