@@ -12,7 +12,8 @@
 // Calls the server through tars2node-style proxies (interop_proxy.js) and
 // checks the results. Prints "ok" to stdout and exits 0 on success; prints
 // what went wrong to stderr and exits 1 on failure. Bad usage exits 2.
-// A 10 s watchdog exits 1 if the run has not finished by then.
+// A watchdog exits 1 if the run has not finished in time: 120 s for burst,
+// 10 s for every other scenario.
 //
 // Scenarios (IDL in interop_proxy.js):
 //   hello            testHello("hello") -> 0, sRsp "hello"   (Hello servant)
@@ -31,6 +32,14 @@
 //                    (polled for up to 2 s)
 //   all              every scenario above except hello, in that order, over
 //                    one connection; stops at the first failure
+//   burst            (Hello servant) 50,000 testHello("burst-<i>") calls
+//                    issued at once, none awaited before the last is made,
+//                    with a 60 s call timeout (proxy.setTimeout); then waits
+//                    for all: every one must return 0 with sRsp equal to its
+//                    own sReq. Reports the time taken and a summary of the
+//                    failures (by error code) on stderr. Not part of all.
+//
+// INTEROP_BURST_CALLS=<n> changes the number of calls of burst (default 50000).
 //
 // INTEROP_OUT_PARAMS=omit makes the proxies leave out-params out of the
 // requests, exactly like tars2node-generated proxies do; by default they are
@@ -38,12 +47,23 @@
 
 "use strict";
 
-var WATCHDOG_MS = 10000;
+var WATCHDOG_MS       = 10000;
+var BURST_WATCHDOG_MS = 120000;
 
-var watchdog = setTimeout(function () {
-    process.stderr.write("rpc_client: watchdog: no result after " + WATCHDOG_MS + " ms\n");
-    process.exit(1);
-}, WATCHDOG_MS);
+var watchdog;
+var progress = "";   // what a scenario has done so far, for the watchdog's message
+
+// (Re)starts the watchdog: exit 1 unless the run finishes within `ms`.
+function armWatchdog(ms) {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(function () {
+        process.stderr.write("rpc_client: watchdog: no result after " + ms + " ms" +
+                             (progress ? " (" + progress + ")" : "") + "\n");
+        process.exit(1);
+    }, ms);
+}
+
+armWatchdog(WATCHDOG_MS);
 
 // @tars/monitor (loaded by @tars/rpc) trips Node's "Accessing non-existent
 // property 'error' of module exports inside circular dependency" warning; it
@@ -70,10 +90,12 @@ var Proxy      = require("./interop_proxy.js");
 var Interop = Proxy.Interop;
 var TestApp = Proxy.TestApp;
 
-var TIMEOUT_SLOW_MS      = 2000;
-var TIMEOUT_CALL_MS      = 300;
-var TIMEOUT_DEADLINE_MS  = 1500;
-var ONEWAY_POLL_MS       = 2000;
+var TIMEOUT_SLOW_MS       = 2000;
+var TIMEOUT_CALL_MS       = 300;
+var TIMEOUT_DEADLINE_MS   = 1500;
+var ONEWAY_POLL_MS        = 2000;
+var BURST_CALLS           = 50000;
+var BURST_CALL_TIMEOUT_MS = 60000;
 
 function Failure(msg) { this.message = msg; }
 
@@ -244,6 +266,80 @@ scenarios.all = async function (proxyString) {
     }
 };
 
+// INTEROP_BURST_CALLS, or BURST_CALLS; fails on anything but a positive integer.
+function burstCalls() {
+    var v = process.env.INTEROP_BURST_CALLS;
+    if (v === undefined || v === "") return BURST_CALLS;
+    if (!/^[0-9]+$/.test(v) || Number(v) < 1) {
+        fail("INTEROP_BURST_CALLS must be a positive integer, got " + JSON.stringify(v));
+    }
+    return Number(v);
+}
+
+// The error code of a rejection, for the failure summary.
+function codeOf(e) {
+    if (e instanceof Failure) return "wrong reply";
+    if (e && e.response && e.response.error) return "code " + e.response.error.code;
+    if (e && e.error) return "code " + e.error.code;
+    return "other";
+}
+
+scenarios.burst = async function (proxyString) {
+    var n = burstCalls();
+    var prx = helloProxy(proxyString);
+    var saved = prx.getTimeout();
+    prx.setTimeout(BURST_CALL_TIMEOUT_MS);
+    var start = Date.now();
+    var settled = 0, failures = 0;
+    var results;
+    try {
+        // Every call is made before any is awaited: they all queue up on the
+        // one connection (@tars/rpc queues them until it is connected, then
+        // writes them all).
+        var calls = new Array(n);
+        for (var i = 0; i < n; i++) {
+            calls[i] = (function (sReq) {
+                return prx.testHello(sReq).then(function (r) {
+                    check(r.response.return === 0,
+                          "testHello(" + JSON.stringify(sReq) + "): return " + r.response.return + ", expected 0");
+                    check(r.response.arguments.sRsp === sReq,
+                          "testHello(" + JSON.stringify(sReq) + "): sRsp " +
+                          JSON.stringify(r.response.arguments.sRsp) + ", expected " + JSON.stringify(sReq));
+                    return null;
+                }).catch(function (e) {
+                    failures++;
+                    return { sReq: sReq, at: Date.now() - start, error: e };
+                }).then(function (r) {
+                    settled++;
+                    progress = "burst: " + settled + " of " + n + " calls settled, " + failures + " failed";
+                    return r;
+                });
+            })("burst-" + i);
+        }
+        process.stderr.write("rpc_client: burst: " + n + " calls issued in " + (Date.now() - start) + " ms\n");
+        results = await Promise.all(calls);
+    } finally {
+        // The ObjectProxy is shared by every proxy for this name: restore.
+        prx.setTimeout(saved);
+    }
+    var elapsed = Date.now() - start;
+    var failed = results.filter(function (r) { return r !== null; });
+    if (failed.length > 0) {
+        var byCode = {};
+        failed.forEach(function (f) {
+            var c = codeOf(f.error);
+            byCode[c] = (byCode[c] || 0) + 1;
+        });
+        var firsts = failed.slice(0, 5).map(function (f) {
+            return "  " + f.sReq + " (after " + f.at + " ms): " + describe(f.error);
+        });
+        fail(failed.length + " of " + n + " calls failed after " + elapsed + " ms (" +
+             Object.keys(byCode).map(function (c) { return c + ": " + byCode[c]; }).join(", ") +
+             "); the first ones:\n" + firsts.join("\n"));
+    }
+    process.stderr.write("rpc_client: burst: " + n + " replies in " + elapsed + " ms\n");
+};
+
 // ---------------------------------------------------------------------------
 
 function finish(code, msg) {
@@ -265,6 +361,7 @@ function main(argv) {
         process.exit(2);
     }
     var scenario = argv[0], proxyString = argv[1].trim();
+    if (scenario === "burst") armWatchdog(BURST_WATCHDOG_MS);
     if (proxyString.indexOf("@") <= 0) {
         finish(1, "proxy string must be \"<Servant>@tcp -h <host> -p <port>\", got " + JSON.stringify(proxyString));
         return;

@@ -320,7 +320,9 @@ impl ServerBuilder {
     /// A full queue never closes a connection. While it is full the connection reads no more
     /// requests (so a client sending faster than it reads is slowed down by TCP), replies wait
     /// for room (their requests count as running until then), and pushes wait or are refused
-    /// as the pusher chose ([`Current::push`](super::Current::push),
+    /// as the pusher chose. The requests running count against the budget too, by their
+    /// length, so that a connection holds about twice its budget at most, whatever its
+    /// clients send ([`Current::push`](super::Current::push),
     /// [`Current::try_push`](super::Current::try_push),
     /// [`Current::push_timeout`](super::Current::push_timeout)). A client that stops reading
     /// altogether is cut off after the [stall timeout](Self::stall_timeout).

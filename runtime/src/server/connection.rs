@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -71,6 +71,24 @@ pub(crate) struct ConnectionContext {
     aborted: CancellationToken,
     /// What to run once the connection has closed.
     on_close: CloseCallbacks,
+    /// The bytes of the requests read and still running (until their replies are queued).
+    running_bytes: AtomicUsize,
+}
+
+/// A request read and still running: its bytes count against the connection's budget, with
+/// the replies and pushes queued, until it is dropped at the end of the request's task.
+#[derive(Debug)]
+pub(crate) struct Running {
+    connection: Arc<ConnectionContext>,
+    bytes: usize,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.connection
+            .running_bytes
+            .fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 impl ConnectionContext {
@@ -95,6 +113,7 @@ impl ConnectionContext {
             is_closed: AtomicBool::new(false),
             aborted: CancellationToken::new(),
             on_close: CloseCallbacks::new(),
+            running_bytes: AtomicUsize::new(0),
         };
         (context, receiver)
     }
@@ -124,6 +143,23 @@ impl ConnectionContext {
 
     pub(crate) fn max_frame_len(&self) -> usize {
         self.max_frame_len
+    }
+
+    /// Counts a request of `bytes` as running until the returned guard is dropped.
+    pub(crate) fn running(self: &Arc<Self>, bytes: usize) -> Running {
+        self.running_bytes.fetch_add(bytes, Ordering::Relaxed);
+        Running {
+            connection: self.clone(),
+            bytes,
+        }
+    }
+
+    /// Whether the requests running and the frames queued hold the connection's whole budget
+    /// (or the queue, or the server's total, has no room): then no more requests are read.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.outgoing.is_exhausted()
+            || self.running_bytes.load(Ordering::Relaxed) + self.outgoing.queued_bytes()
+                >= self.outgoing.budget()
     }
 
     /// The outgoing queue: for the writer, which gives back the room of what it wrote, and the

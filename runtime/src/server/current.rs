@@ -309,6 +309,12 @@ impl Current {
     ///
     /// Dropped while waiting for room, it queues nothing.
     pub async fn send_packet(&self, packet: &ResponsePacket) -> Result<()> {
+        let frame = self.encode_packet(packet)?;
+        self.send_frame(frame).await
+    }
+
+    /// `packet` as one frame, if the connection takes TARS packets of its length.
+    fn encode_packet(&self, packet: &ResponsePacket) -> Result<Bytes> {
         let connection = &self.inner.connection;
         if connection.is_raw() {
             return Err(Error::new(
@@ -327,8 +333,14 @@ impl Current {
                 crate::TarsStruct::write_fields(packet, buf)
             })
             .map_err(|error| Error::new(ReturnCode::SERVER_ENCODE_ERR, error.to_string()))?;
-        connection
-            .send(frame.freeze(), None)
+        Ok(frame.freeze())
+    }
+
+    /// Queues a whole frame, waiting for room.
+    async fn send_frame(&self, frame: Bytes) -> Result<()> {
+        self.inner
+            .connection
+            .send(frame, None)
             .await
             .map_err(|_| self.closed_error())
     }
@@ -523,8 +535,10 @@ impl Current {
         if self.is_oneway() {
             return Ok(());
         }
-        self.send_packet(&self.response(ret, buffer, result_desc))
-            .await
+        // encoded before waiting for room: the reply's buffer, often a slice of the request's
+        // input, is let go while the frame waits
+        let frame = self.encode_packet(&self.response(ret, buffer, result_desc))?;
+        self.send_frame(frame).await
     }
 }
 

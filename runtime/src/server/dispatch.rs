@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
-use super::connection::ConnectionContext;
+use super::connection::{ConnectionContext, Running};
 use super::session::RequestProtocol;
 use super::{Current, Servant};
 use crate::framing::FrameCodec;
@@ -64,6 +64,7 @@ impl RequestProtocol for TarsRequests {
         &mut self,
         frame: Bytes,
         received_at: Instant,
+        running: Running,
         context: &Arc<ConnectionContext>,
         requests: &mut JoinSet<()>,
     ) -> Result<(), String> {
@@ -74,12 +75,18 @@ impl RequestProtocol for TarsRequests {
         match route(&current, &self.servants) {
             Route::Reply(ret, result_desc) => {
                 // a task like any reply's: it may have to wait for room in the outgoing queue
-                requests
-                    .spawn(async move { reply(&current, ret, Bytes::new(), result_desc).await });
+                requests.spawn(async move {
+                    reply(&current, ret, Bytes::new(), result_desc).await;
+                    drop(running);
+                });
             }
             Route::Dispatch(servant) => {
                 self.last_currents.record(&servant, &current);
-                requests.spawn(run(servant, current, params, self.queue_timeout));
+                let queue_timeout = self.queue_timeout;
+                requests.spawn(async move {
+                    run(servant, current, params, queue_timeout).await;
+                    drop(running);
+                });
             }
         }
         Ok(())

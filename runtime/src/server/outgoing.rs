@@ -147,11 +147,13 @@ impl Outgoing {
     /// Gives back the room of the frames counted into `held`, written or dropped.
     pub(crate) fn release(&self, held: &mut Held) {
         let Held { own, total } = std::mem::take(held);
-        if own > 0 {
-            self.own.room.add_permits(own);
-        }
+        // the total first: a frame waiting for this connection's room then finds the total's
+        // too, and the total never counts more than the connections hold
         if total > 0 {
             self.total.room.add_permits(total);
+        }
+        if own > 0 {
+            self.own.room.add_permits(own);
         }
     }
 
@@ -170,6 +172,11 @@ impl Outgoing {
     /// The bytes of frames queued on this connection and not yet written.
     pub(crate) fn queued_bytes(&self) -> usize {
         self.own.used()
+    }
+
+    /// This connection's budget.
+    pub(crate) fn budget(&self) -> usize {
+        self.own.limit()
     }
 }
 

@@ -13,7 +13,7 @@ use futures::FutureExt;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::connection::ConnectionContext;
+use super::connection::{ConnectionContext, Running};
 use super::session::RequestProtocol;
 use super::Current;
 use crate::panic_message;
@@ -77,13 +77,18 @@ impl RequestProtocol for RawRequests {
         &mut self,
         frame: Bytes,
         received_at: Instant,
+        running: Running,
         context: &Arc<ConnectionContext>,
         requests: &mut JoinSet<()>,
     ) -> Result<(), String> {
         let current = Current::raw(context.clone(), self.binding.name.clone(), received_at);
         self.last = Some(current.clone());
         let servant = self.binding.servant.clone();
-        requests.spawn(run(servant, current, frame, self.queue_timeout));
+        let queue_timeout = self.queue_timeout;
+        requests.spawn(async move {
+            run(servant, current, frame, queue_timeout).await;
+            drop(running);
+        });
         Ok(())
     }
 

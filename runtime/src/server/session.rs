@@ -41,7 +41,7 @@ use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::ConnectionContext;
+use super::connection::{ConnectionContext, Running};
 use super::listener::Signals;
 use super::outgoing::{Budget, Held, Outgoing, OutgoingFrames};
 use crate::framing::{FrameSource, ProgressTimeout};
@@ -90,12 +90,13 @@ pub(super) trait RequestProtocol: Send + 'static {
     fn split(&mut self, input: &mut BytesMut) -> Result<Option<Bytes>, String>;
 
     /// Spawns in `requests` the handler of the request `frame`, read in full at
-    /// `received_at`, or the server's own answer to it; `Err` with the reason to close the
-    /// connection for a frame that is not a request.
+    /// `received_at`, or the server's own answer to it, keeping `running` until its reply is
+    /// queued; `Err` with the reason to close the connection for a frame that is not a request.
     fn handle(
         &mut self,
         frame: Bytes,
         received_at: Instant,
+        running: Running,
         context: &Arc<ConnectionContext>,
         requests: &mut JoinSet<()>,
     ) -> Result<(), String>;
@@ -274,8 +275,8 @@ impl Drop for CloseOnDrop {
 /// server shuts down.
 ///
 /// The requests already read are dispatched before anything more is read, while fewer than
-/// `max_in_flight` run and the outgoing queue has room; otherwise nothing is read until a
-/// request finishes or room is made. Input that holds more than the maximum frame length
+/// `max_in_flight` run and the running requests and the queued frames together hold less than
+/// the connection's budget; otherwise nothing is read until a request finishes or room is made. Input that holds more than the maximum frame length
 /// without a whole request in it closes the connection, so the input buffer never holds more
 /// than that plus one read; an empty one is let go, so that an idle connection holds none.
 async fn read_requests<P: RequestProtocol>(
@@ -300,14 +301,17 @@ async fn read_requests<P: RequestProtocol>(
     loop {
         // dispatch the whole requests already read, while the limits allow
         let at_limit = loop {
-            if requests.len() >= config.max_in_flight || outgoing.is_exhausted() {
+            if requests.len() >= config.max_in_flight || context.is_busy() {
                 break true;
             }
             match protocol.split(&mut input) {
                 Ok(Some(frame)) => {
                     idle_deadline = deadline_after(config.idle_timeout);
                     frame_deadline = None;
-                    if let Err(reason) = protocol.handle(frame, received_at, context, requests) {
+                    let running = context.running(frame.len());
+                    if let Err(reason) =
+                        protocol.handle(frame, received_at, running, context, requests)
+                    {
                         return bad_input(reason, "bad request");
                     }
                 }
