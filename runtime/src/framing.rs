@@ -299,3 +299,49 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for ProgressTimeout<W> {
         this.track(polled, cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_takes_nothing_fails_the_write_after_the_timeout() {
+        let (writer, _reader) = tokio::io::duplex(16);
+        let mut writer = ProgressTimeout::new(writer, Some(Duration::from_secs(5)));
+        let started = tokio::time::Instant::now();
+        let error = writer.write_all(&[0; 64]).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_reads_slowly_never_times_out() {
+        let (writer, mut reader) = tokio::io::duplex(16);
+        let mut writer = ProgressTimeout::new(writer, Some(Duration::from_secs(5)));
+        // a byte every 4 s: each write waits, but never 5 s without progress
+        let slow_reader = tokio::spawn(async move {
+            let mut taken = Vec::new();
+            let mut byte = [0; 1];
+            while reader.read_exact(&mut byte).await.is_ok() {
+                taken.push(byte[0]);
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            }
+            taken
+        });
+        let started = tokio::time::Instant::now();
+        writer.write_all(&[7; 40]).await.unwrap();
+        writer.shutdown().await.unwrap();
+        drop(writer);
+        assert!(started.elapsed() >= Duration::from_secs(4 * 20));
+        assert_eq!(slow_reader.await.unwrap(), vec![7; 40]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_timeout_a_write_waits_for_ever() {
+        let (writer, _reader) = tokio::io::duplex(16);
+        let mut writer = ProgressTimeout::new(writer, None);
+        let waited = tokio::time::timeout(Duration::from_secs(3600), writer.write_all(&[0; 64]));
+        assert!(waited.await.is_err(), "still waiting after an hour");
+    }
+}

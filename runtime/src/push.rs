@@ -3,7 +3,7 @@
 //! out-parameters at tags 1, 2, ... (`Current::sendPushResponse` in TarsCpp).
 //!
 //! * Server: encode a push once as a [`PushFrame`], send it to a saved
-//!   [`Current`](crate::Current) with [`Current::send_push`](crate::Current::send_push), or to
+//!   [`Current`](crate::Current) with [`Current::push`](crate::Current::push), or to
 //!   every client in a [`Subscribers`] registry.
 //! * Client: pushes arrive as [`PushMessage`]s, handed to a [`PushHandler`] (what
 //!   `#[tars_push]` generates from a trait) or read from a stream.
@@ -77,7 +77,7 @@ impl PushFrame {
 
     /// A push of `frame`, a whole frame already encoded in a custom protocol, to send as it is
     /// to the clients of a [`RawServant`](crate::protocol::RawServant), e.g. with
-    /// [`Subscribers::broadcast`] ([`Current::send_push`](crate::Current::send_push) of it is
+    /// [`Subscribers::broadcast`] ([`Current::push`](crate::Current::push) of it is
     /// [`Current::send_raw`](crate::Current::send_raw)).
     ///
     /// ```

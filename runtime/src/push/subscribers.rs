@@ -184,7 +184,7 @@ impl Subscribers {
     }
 
     /// A snapshot of the registered `Current`s (in no particular order), to iterate over or
-    /// to push to selectively with [`Current::send_push`].
+    /// to push to selectively with [`Current::push`] or [`Current::try_push`].
     pub fn currents(&self) -> Vec<Current> {
         self.inner.lock().currents.values().cloned().collect()
     }

@@ -181,14 +181,27 @@ impl Current {
     }
 
     /// How late the request is, if it waited longer before its handler could start than its
-    /// own [`timeout`](Self::timeout) or the server's `queue_timeout`, whichever is shorter.
+    /// own [`timeout`](Self::timeout) or the server's `queue_timeout`, whichever is shorter:
+    /// then it is not to be run (which is logged).
     pub(crate) fn overdue(&self, queue_timeout: Option<Duration>) -> Option<Overdue> {
         let limit = match (self.timeout(), queue_timeout) {
             (Some(own), Some(queue)) => own.min(queue),
             (own, queue) => own.or(queue)?,
         };
         let waited = self.inner.received_at.elapsed();
-        (waited > limit).then_some(Overdue { waited, limit })
+        if waited <= limit {
+            return None;
+        }
+        let overdue = Overdue { waited, limit };
+        tracing::debug!(
+            connection = self.connection_id(),
+            peer = %self.peer_addr(),
+            servant = self.servant_name(),
+            function = self.func_name(),
+            %overdue,
+            "request not run"
+        );
+        Some(overdue)
     }
 
     /// Sets the context sent back with the reply (`ResponsePacket.context`). It has no effect

@@ -152,14 +152,6 @@ async fn run(
     queue_timeout: Option<Duration>,
 ) {
     if let Some(overdue) = current.overdue(queue_timeout) {
-        tracing::debug!(
-            connection = current.connection_id(),
-            peer = %current.peer_addr(),
-            servant = current.servant_name(),
-            function = current.func_name(),
-            %overdue,
-            "request not run"
-        );
         let desc = overdue.to_string();
         return reply(
             &current,

@@ -34,36 +34,61 @@
 //!
 //! Every accepted connection gets a reader task and a writer task. The reader decodes frames
 //! and runs each request in a task of its own, so requests on one connection run concurrently
-//! and their replies may leave out of order; at
-//! [`max_in_flight`](ServerBuilder::max_in_flight) unfinished requests it stops reading until
-//! one finishes. The writer writes the replies (and pushes) queued on the connection, every
-//! queued frame before one flush.
+//! and their replies may leave out of order. The writer writes the replies (and pushes) queued
+//! on the connection, gathering the frames queued together into one write.
 //!
 //! The server answers some requests itself: `tars_ping` (code 0, empty buffer), a servant not
 //! registered at the listener the request came in on
 //! ([`SERVER_NO_SERVANT`](crate::packet::ReturnCode::SERVER_NO_SERVANT)), a protocol version
-//! other than TARS ([`SERVER_DECODE_ERR`](crate::packet::ReturnCode::SERVER_DECODE_ERR)), and
-//! a handler that panicked ([`SERVER_UNKNOWN_ERR`](crate::packet::ReturnCode::SERVER_UNKNOWN_ERR),
+//! other than TARS ([`SERVER_DECODE_ERR`](crate::packet::ReturnCode::SERVER_DECODE_ERR)), a
+//! request that waited longer than its timeout or the [queue
+//! timeout](ServerBuilder::queue_timeout) before it could run
+//! ([`SERVER_QUEUE_TIMEOUT`](crate::packet::ReturnCode::SERVER_QUEUE_TIMEOUT), not run), and a
+//! handler that panicked ([`SERVER_UNKNOWN_ERR`](crate::packet::ReturnCode::SERVER_UNKNOWN_ERR),
 //! with the panic message). One-way requests run without a reply.
 //!
-//! A connection closes when the peer closes it, on a read or write error, on a frame that is
-//! too short, too long, or not a request packet (logged as a warning), when it has been idle
-//! for the idle timeout, when a servant closes it ([`Current::close_connection`]), when its
-//! outgoing queue is full (the peer is not reading; queued frames are dropped), or when the
-//! server shuts down. Its [`Current::closed`] then resolves, the callbacks registered with
-//! [`Current::on_close`] run, and every servant that received a request on it is told with
-//! [`Servant::on_connection_closed`] (TarsCpp's `doClose`).
+//! # Flow control
+//!
+//! A client may send requests faster than it reads the replies, as TarsCpp's async proxies do;
+//! the server slows it down rather than cut it off. Each connection's outgoing queue is bounded
+//! in bytes ([`queue_budget`](ServerBuilder::queue_budget), and
+//! [`total_queue_budget`](ServerBuilder::total_queue_budget) for all connections together). A
+//! request counts as running until its reply is queued, and a reply waits for room. The reader
+//! reads nothing while [`max_in_flight`](ServerBuilder::max_in_flight) requests run, or while
+//! the requests running and the frames queued fill the budget, so TCP holds the client back.
+//! A full queue never closes a connection; a client that takes no byte for the
+//! [stall timeout](ServerBuilder::stall_timeout) while frames wait for it has stopped reading,
+//! and its connection is cut off (what was queued for it is dropped). A client that reads,
+//! however slowly, keeps its connection, and nobody else waits for it.
+//!
+//! When the client closes its sending side, the reader stops and the requests still running
+//! are answered before the connection closes (within the
+//! [shutdown timeout](ServerBuilder::shutdown_timeout): the server cannot tell a half-close
+//! from a client that went away).
+//!
+//! A connection also closes on a read or write error, on a frame that is too short, too long,
+//! not a request packet (logged as a warning) or not arrived in full within the
+//! [frame timeout](ServerBuilder::frame_timeout), when it has been idle for the idle timeout
+//! (the endpoint's `-t`, 60 s by default), when a servant closes it
+//! ([`Current::close_connection`]), or when the server shuts down. Its [`Current::closed`] then
+//! resolves, the callbacks registered with [`Current::on_close`] run, and every servant that
+//! received a request on it is told with [`Servant::on_connection_closed`] (TarsCpp's
+//! `doClose`).
+//!
+//! Listeners listen with a [backlog](ServerBuilder::backlog) of 1024 and keep at most
+//! [`max_connections`](ServerBuilder::max_connections) open, closing the others at once;
+//! [`Server::stats`] counts connections, refusals and queued bytes.
 //!
 //! # Pushes
 //!
-//! A handler may keep its [`Current`] to push to the client later
-//! ([`Current::send_push`]), or add it to a [`Subscribers`](crate::push::Subscribers) registry
-//! that forgets clients whose connections close and broadcasts to the others. Pushes and
-//! replies go through the connection's one outgoing queue, whole frames at a time, so they
-//! never interleave and pushes arrive in the order they were queued. The queue holds
-//! [`queue_capacity`](ServerBuilder::queue_capacity) frames: a push or reply that finds it full
-//! closes the connection (its client is not reading) and fails, without affecting the other
-//! connections.
+//! A handler may keep its [`Current`] to push to the client later ([`Current::push`],
+//! [`Current::try_push`], [`Current::push_timeout`]), or add it to a
+//! [`Subscribers`](crate::push::Subscribers) registry that forgets clients whose connections
+//! close and broadcasts to the others. Pushes and replies go through the connection's one
+//! outgoing queue, whole frames at a time, so they never interleave and pushes arrive in the
+//! order they were queued. A push that finds the queue full waits for room or fails with
+//! [`PushError::Full`](crate::push::PushError::Full), as the pusher chose, and hands the frame
+//! back; the connection stays open.
 //!
 //! # Servants speaking their own protocol
 //!

@@ -116,14 +116,7 @@ async fn run(
     request: Bytes,
     queue_timeout: Option<Duration>,
 ) {
-    if let Some(overdue) = current.overdue(queue_timeout) {
-        tracing::debug!(
-            connection = current.connection_id(),
-            peer = %current.peer_addr(),
-            servant = current.servant_name(),
-            %overdue,
-            "raw request dropped"
-        );
+    if current.overdue(queue_timeout).is_some() {
         return;
     }
     // the call itself inside the future, so a panic before the first await is caught too
