@@ -215,10 +215,12 @@ pub(crate) async fn write_queued<W: AsyncWrite + Unpin>(
 pub(crate) struct ProgressTimeout<W> {
     inner: W,
     timeout: Option<Duration>,
-    /// Allocated the first time a write has to wait, then reused.
+    /// Allocated the first time a write has to wait, then reused. It is never moved back:
+    /// resetting a timer takes a lock in tokio's timer, and a busy writer waits often. When it
+    /// fires before `deadline` (set for an earlier wait), it is set again for `deadline`.
     sleep: Option<Pin<Box<Sleep>>>,
-    /// Whether `sleep` is set for the write under way.
-    waiting: bool,
+    /// When the write under way fails if it has not progressed; `None` while not waiting.
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl<W> ProgressTimeout<W> {
@@ -228,7 +230,7 @@ impl<W> ProgressTimeout<W> {
             inner,
             timeout,
             sleep: None,
-            waiting: false,
+            deadline: None,
         }
     }
 
@@ -237,26 +239,32 @@ impl<W> ProgressTimeout<W> {
         let Some(timeout) = self.timeout else {
             return Poll::Pending;
         };
-        if !self.waiting {
-            let Some(deadline) = tokio::time::Instant::now().checked_add(timeout) else {
+        let deadline = match self.deadline {
+            Some(deadline) => deadline,
+            None => match tokio::time::Instant::now().checked_add(timeout) {
+                Some(deadline) => *self.deadline.insert(deadline),
                 // too long to count: never
+                None => return Poll::Pending,
+            },
+        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        loop {
+            if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
-            };
-            self.waiting = true;
-            match &mut self.sleep {
-                Some(sleep) => sleep.as_mut().reset(deadline),
-                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
             }
-        }
-        match self.sleep.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!(
-                    "the peer took no byte for {} ms: it is not reading",
-                    timeout.as_millis()
-                ),
-            ))),
-            _ => Poll::Pending,
+            if sleep.deadline() >= deadline {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the peer took no byte for {} ms: it is not reading",
+                        timeout.as_millis()
+                    ),
+                )));
+            }
+            // set for an earlier wait, which made progress: now for this one
+            sleep.as_mut().reset(deadline);
         }
     }
 
@@ -268,7 +276,7 @@ impl<W> ProgressTimeout<W> {
     ) -> Poll<std::io::Result<T>> {
         match polled {
             Poll::Ready(done) => {
-                self.waiting = false;
+                self.deadline = None;
                 Poll::Ready(done)
             }
             Poll::Pending => self.poll_stalled(cx),

@@ -326,12 +326,12 @@ impl fmt::Debug for Subscribers {
 mod tests {
     use super::*;
     use crate::packet::RequestPacket;
-    use crate::server::{Budget, ConnectionContext, OutgoingFrames};
+    use crate::server::{ConnectionContext, OutgoingFrames, TotalBudget};
 
     /// A connection without a socket whose queue holds `budget` bytes, and its queue.
     fn connection(budget: usize) -> (Arc<ConnectionContext>, OutgoingFrames) {
         let addr = "127.0.0.1:1".parse().unwrap();
-        let total = Arc::new(Budget::new(1 << 30));
+        let total = Arc::new(TotalBudget::new(1 << 30));
         let (context, receiver) = ConnectionContext::new(addr, addr, 1 << 20, budget, total);
         (Arc::new(context), receiver)
     }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Servants;
 use super::listener::{self, Gauges, Listening, Served, Signals};
-use super::outgoing::Budget;
+use super::outgoing::TotalBudget;
 use super::raw::RawBinding;
 use super::session::ConnectionConfig;
 use super::{Servant, Server, ServerError, ServerHandle};
@@ -495,7 +495,7 @@ impl ServerBuilder {
             force: CancellationToken::new(),
         };
         let done = CancellationToken::new();
-        let total_budget = Arc::new(Budget::new(self.total_queue_budget));
+        let total_budget = Arc::new(TotalBudget::new(self.total_queue_budget));
         let gauges = Arc::new(Gauges::default());
         let mut accept_loops = Vec::with_capacity(bound.len());
         for (listener, local_addr, group) in bound {

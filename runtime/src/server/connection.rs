@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::outgoing::{Budget, Outgoing, OutgoingFrames, Refusal};
+use super::outgoing::{Outgoing, OutgoingFrames, Refusal, TotalBudget};
 
 /// Connection ids are unique in the process.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
@@ -99,7 +99,7 @@ impl ConnectionContext {
         local_addr: SocketAddr,
         max_frame_len: usize,
         queue_budget: usize,
-        total: Arc<Budget>,
+        total: Arc<TotalBudget>,
     ) -> (Self, OutgoingFrames) {
         let (outgoing, receiver) = Outgoing::new(queue_budget, total);
         let context = Self {

@@ -136,7 +136,7 @@ pub use builder::{ServerBuilder, DEFAULT_QUEUE_BUDGET, DEFAULT_TOTAL_QUEUE_BUDGE
 pub(crate) use connection::ConnectionContext;
 pub use current::Current;
 #[cfg(test)]
-pub(crate) use outgoing::{Budget, OutgoingFrames};
+pub(crate) use outgoing::{OutgoingFrames, TotalBudget};
 pub use servant::Servant;
 
 /// Why a server could not start.
@@ -269,7 +269,7 @@ pub struct ServerHandle {
     shutdown: CancellationToken,
     /// Cancelled once the shutdown has finished.
     done: CancellationToken,
-    total_budget: Arc<outgoing::Budget>,
+    total_budget: Arc<outgoing::TotalBudget>,
     gauges: Arc<listener::Gauges>,
 }
 

@@ -1,26 +1,32 @@
 //! A connection's outgoing queue: whole frames, in order, for its writer task, bounded in bytes
 //! on the connection and across the server.
 //!
-//! Room is counted with semaphores whose permits are bytes. A frame holds its length in permits
-//! of its connection's budget and of the server's total from the moment it is queued until the
-//! writer has written it (or dropped it, if the connection ends first). A frame longer than a
-//! whole budget holds all of it, so it still goes out, alone. Waiting for room is first come,
-//! first served (tokio's semaphore is fair), so a large frame is not starved by small ones.
+//! A frame holds its length of its connection's budget and of the server's total from the
+//! moment it is queued until the writer has written it (or dropped it, if the connection ends
+//! first). A frame longer than a whole budget holds all of it, so it still goes out, alone.
+//!
+//! A connection's budget is a semaphore whose permits are bytes: waiting for room on one
+//! connection is first come, first served (tokio's semaphore is fair), so a large frame is not
+//! starved by small ones. The server's total is a counter shared by every connection, which
+//! costs one atomic operation per frame queued and per batch written and takes no lock; a
+//! frame that finds it used up waits to be told that room was made.
 
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, Semaphore, SemaphorePermit};
+use tokio::sync::{mpsc, Notify, Semaphore, SemaphorePermit};
 
-/// Room for queued bytes, `limit` in all.
+/// A connection's room for queued bytes, `limit` in all.
 #[derive(Debug)]
-pub(crate) struct Budget {
+struct Budget {
     room: Semaphore,
     limit: usize,
 }
 
 impl Budget {
-    pub(crate) fn new(limit: usize) -> Self {
+    fn new(limit: usize) -> Self {
         let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
         Self {
             room: Semaphore::new(limit),
@@ -34,12 +40,8 @@ impl Budget {
     }
 
     /// The bytes held by queued frames (and by frames waiting for room, in part).
-    pub(crate) fn used(&self) -> usize {
+    fn used(&self) -> usize {
         self.limit - self.room.available_permits().min(self.limit)
-    }
-
-    pub(crate) fn limit(&self) -> usize {
-        self.limit
     }
 
     fn is_exhausted(&self) -> bool {
@@ -55,7 +57,106 @@ impl Budget {
     }
 }
 
-/// The room a queued frame holds, given back when it has been written.
+/// The room for queued bytes of all the server's connections together, `limit` in all.
+#[derive(Debug)]
+pub(crate) struct TotalBudget {
+    used: AtomicUsize,
+    limit: usize,
+    /// How many are waiting for room: those who give room back tell them only then.
+    waiting: AtomicUsize,
+    room_made: Notify,
+}
+
+impl TotalBudget {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            used: AtomicUsize::new(0),
+            limit: limit.clamp(1, usize::MAX / 4),
+            waiting: AtomicUsize::new(0),
+            room_made: Notify::new(),
+        }
+    }
+
+    /// The bytes a frame of `len` bytes holds.
+    fn share(&self, len: usize) -> usize {
+        len.min(self.limit)
+    }
+
+    /// The bytes held by queued frames.
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn is_exhausted(&self) -> bool {
+        self.used() >= self.limit
+    }
+
+    /// Takes `bytes` if there is room for them now.
+    fn try_take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                (used + bytes <= self.limit).then_some(used + bytes)
+            })
+            .is_ok()
+    }
+
+    /// Takes `bytes` once there is room for them. Cancel safe: dropped, it has taken nothing.
+    async fn take(&self, bytes: usize) {
+        self.wait_until(|| self.try_take(bytes)).await;
+    }
+
+    /// Resolves once the total has room (or at once if it has).
+    async fn wait_for_room(&self) {
+        self.wait_until(|| !self.is_exhausted()).await;
+    }
+
+    /// Resolves once `done` returns `true`, trying again each time room is made.
+    async fn wait_until(&self, mut done: impl FnMut() -> bool) {
+        if done() {
+            return;
+        }
+        let _waiting = Waiting::new(&self.waiting);
+        loop {
+            let mut room_made = pin!(self.room_made.notified());
+            room_made.as_mut().enable();
+            // counted as waiting before trying: room given back from now on is told of
+            if done() {
+                return;
+            }
+            room_made.await;
+        }
+    }
+
+    /// Gives back `bytes`, telling those waiting for room.
+    fn give_back(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.room_made.notify_waiters();
+        }
+    }
+}
+
+/// Counts one waiter of a [`TotalBudget`] while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The room queued frames hold, given back when they have been written.
 #[derive(Debug, Default)]
 pub(crate) struct Held {
     own: usize,
@@ -67,7 +168,7 @@ pub(crate) struct Held {
 pub(crate) struct Outgoing {
     frames: mpsc::UnboundedSender<Bytes>,
     own: Budget,
-    total: Arc<Budget>,
+    total: Arc<TotalBudget>,
 }
 
 /// The receiving side, for the writer task.
@@ -75,7 +176,7 @@ pub(crate) type OutgoingFrames = mpsc::UnboundedReceiver<Bytes>;
 
 impl Outgoing {
     /// A queue of at most `limit` bytes on its own, drawing on the server's `total` too.
-    pub(crate) fn new(limit: usize, total: Arc<Budget>) -> (Self, OutgoingFrames) {
+    pub(crate) fn new(limit: usize, total: Arc<TotalBudget>) -> (Self, OutgoingFrames) {
         let (frames, receiver) = mpsc::unbounded_channel();
         let outgoing = Self {
             frames,
@@ -85,19 +186,15 @@ impl Outgoing {
         (outgoing, receiver)
     }
 
-    /// Queues `frame` if both budgets have room for it now; hands it back otherwise (`Ok` in
-    /// the error when the queue had room but the writer is gone).
+    /// Queues `frame` if both budgets have room for it now; hands it back otherwise.
     pub(crate) fn try_send(&self, frame: Bytes) -> Result<(), (Refusal, Bytes)> {
         let Ok(own) = self.own.room.try_acquire_many(self.own.share(frame.len())) else {
             return Err((Refusal::Full, frame));
         };
-        let Ok(total) = self
-            .total
-            .room
-            .try_acquire_many(self.total.share(frame.len()))
-        else {
+        let total = self.total.share(frame.len());
+        if !self.total.try_take(total) {
             return Err((Refusal::Full, frame));
-        };
+        }
         self.enqueue(frame, own, total)
     }
 
@@ -109,14 +206,12 @@ impl Outgoing {
         make: impl FnOnce() -> Bytes,
     ) -> Result<(), (Refusal, Bytes)> {
         // the connection's room first: a frame waiting on the server's total then holds up only
-        // its own connection
-        // the semaphores are never closed: an error cannot happen, and would mean "gone"
+        // its own connection; the semaphore is never closed, an error would mean "gone"
         let Ok(own) = self.own.room.acquire_many(self.own.share(len)).await else {
             return Err((Refusal::Closed, make()));
         };
-        let Ok(total) = self.total.room.acquire_many(self.total.share(len)).await else {
-            return Err((Refusal::Closed, make()));
-        };
+        let total = self.total.share(len);
+        self.total.take(total).await;
         self.enqueue(make(), own, total)
     }
 
@@ -124,24 +219,26 @@ impl Outgoing {
         &self,
         frame: Bytes,
         own: SemaphorePermit<'_>,
-        total: SemaphorePermit<'_>,
+        total: usize,
     ) -> Result<(), (Refusal, Bytes)> {
         match self.frames.send(frame) {
             Ok(()) => {
                 // given back by the writer once the frame is written
                 own.forget();
-                total.forget();
                 Ok(())
             }
-            // the permits go back as they drop
-            Err(mpsc::error::SendError(frame)) => Err((Refusal::Closed, frame)),
+            // the connection's room goes back as the permit drops
+            Err(mpsc::error::SendError(frame)) => {
+                self.total.give_back(total);
+                Err((Refusal::Closed, frame))
+            }
         }
     }
 
     /// Counts `frame`, taken off the queue by the writer, into `held`.
     pub(crate) fn hold(&self, held: &mut Held, frame: &Bytes) {
         held.own += self.own.share(frame.len()) as usize;
-        held.total += self.total.share(frame.len()) as usize;
+        held.total += self.total.share(frame.len());
     }
 
     /// Gives back the room of the frames counted into `held`, written or dropped.
@@ -150,7 +247,7 @@ impl Outgoing {
         // the total first: a frame waiting for this connection's room then finds the total's
         // too, and the total never counts more than the connections hold
         if total > 0 {
-            self.total.room.add_permits(total);
+            self.total.give_back(total);
         }
         if own > 0 {
             self.own.room.add_permits(own);
@@ -176,7 +273,7 @@ impl Outgoing {
 
     /// This connection's budget.
     pub(crate) fn budget(&self) -> usize {
-        self.own.limit()
+        self.own.limit
     }
 }
 
@@ -201,7 +298,7 @@ mod tests {
 
     #[tokio::test]
     async fn frames_hold_their_bytes_until_released() {
-        let total = Arc::new(Budget::new(1000));
+        let total = Arc::new(TotalBudget::new(1000));
         let (outgoing, mut frames) = Outgoing::new(100, total.clone());
         outgoing.try_send(frame(60)).unwrap();
         assert_eq!(outgoing.queued_bytes(), 60);
@@ -224,7 +321,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_frame_longer_than_the_budget_goes_alone() {
-        let total = Arc::new(Budget::new(1000));
+        let total = Arc::new(TotalBudget::new(1000));
         let (outgoing, mut frames) = Outgoing::new(100, total.clone());
         outgoing.try_send(frame(10)).unwrap();
         assert_eq!(
@@ -242,7 +339,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_total_bounds_every_connection() {
-        let total = Arc::new(Budget::new(150));
+        let total = Arc::new(TotalBudget::new(150));
         let (first, _first_frames) = Outgoing::new(100, total.clone());
         let (second, _second_frames) = Outgoing::new(100, total.clone());
         first.try_send(frame(100)).unwrap();
@@ -254,7 +351,7 @@ mod tests {
 
     #[tokio::test]
     async fn waiting_for_room_is_first_come_first_served() {
-        let total = Arc::new(Budget::new(1000));
+        let total = Arc::new(TotalBudget::new(1000));
         let (outgoing, mut frames) = Outgoing::new(100, total);
         let outgoing = Arc::new(outgoing);
         outgoing.try_send(frame(30)).unwrap();
@@ -300,8 +397,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_frame_waiting_on_the_total_goes_when_another_connection_makes_room() {
+        let total = Arc::new(TotalBudget::new(150));
+        let (first, mut first_frames) = Outgoing::new(100, total.clone());
+        let (second, mut second_frames) = Outgoing::new(100, total.clone());
+        first.try_send(frame(100)).unwrap();
+        assert_eq!(second.try_send(frame(60)).unwrap_err().0, Refusal::Full);
+        let second = Arc::new(second);
+        let waiting = tokio::spawn({
+            let second = second.clone();
+            async move { second.send_when_room(60, || frame(60)).await }
+        });
+        // one that gives up waiting leaves no trace
+        let given_up = tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            second.send_when_room(70, || frame(70)),
+        );
+        assert!(given_up.await.is_err());
+        assert!(!waiting.is_finished());
+
+        let mut held = Held::default();
+        let taken = first_frames.try_recv().unwrap();
+        first.hold(&mut held, &taken);
+        first.release(&mut held);
+        waiting.await.unwrap().unwrap();
+        assert_eq!(second_frames.try_recv().unwrap().len(), 60);
+        assert_eq!(
+            (total.used(), total.waiting.load(Ordering::SeqCst)),
+            (60, 0)
+        );
+    }
+
+    #[tokio::test]
     async fn a_frame_for_a_gone_writer_gives_its_room_back() {
-        let total = Arc::new(Budget::new(1000));
+        let total = Arc::new(TotalBudget::new(1000));
         let (outgoing, frames) = Outgoing::new(100, total.clone());
         drop(frames);
         let (refusal, _) = outgoing.try_send(frame(50)).unwrap_err();

@@ -43,7 +43,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connection::{ConnectionContext, Running};
 use super::listener::Signals;
-use super::outgoing::{Budget, Held, Outgoing, OutgoingFrames};
+use super::outgoing::{Held, Outgoing, OutgoingFrames, TotalBudget};
 use crate::framing::{FrameSource, ProgressTimeout};
 
 /// The room made in the input buffer when less than [`MIN_READ`] is left: its first
@@ -63,7 +63,7 @@ pub(super) struct ConnectionConfig {
     /// The bytes of replies and pushes one connection may have queued.
     pub(super) queue_budget: usize,
     /// The bytes all the server's connections may have queued together.
-    pub(super) total_budget: Arc<Budget>,
+    pub(super) total_budget: Arc<TotalBudget>,
     pub(super) max_in_flight: usize,
     pub(super) idle_timeout: Option<Duration>,
     /// How long a frame may take to arrive once its first byte has.
@@ -276,9 +276,10 @@ impl Drop for CloseOnDrop {
 ///
 /// The requests already read are dispatched before anything more is read, while fewer than
 /// `max_in_flight` run and the running requests and the queued frames together hold less than
-/// the connection's budget; otherwise nothing is read until a request finishes or room is made. Input that holds more than the maximum frame length
-/// without a whole request in it closes the connection, so the input buffer never holds more
-/// than that plus one read; an empty one is let go, so that an idle connection holds none.
+/// the connection's budget; otherwise nothing is read until a request finishes or room is
+/// made. Input that holds more than the maximum frame length without a whole request in it
+/// closes the connection, so the input buffer never holds more than that plus one read; an
+/// empty one is let go, so that an idle connection holds none.
 async fn read_requests<P: RequestProtocol>(
     read_half: OwnedReadHalf,
     context: &Arc<ConnectionContext>,
