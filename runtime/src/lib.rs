@@ -17,14 +17,7 @@ pub mod server;
 #[doc(hidden)]
 pub mod __private;
 
-/// The message of a caught panic's payload, when it is a string (what `panic!` makes).
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(a panic without a message)")
-}
+mod support;
 
 pub use codec::{DecodeError, TarsEnum, TarsStruct, TarsType};
 pub use error::{Error, Result};

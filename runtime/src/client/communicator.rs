@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use super::proxy::{ObjectProxy, Proxy, ServantProxy};
@@ -252,11 +252,7 @@ impl Communicator {
     /// If `address` is not a proxy string.
     pub fn servant_proxy(&self, address: &str) -> Result<ServantProxy, EndpointError> {
         let address: ProxyAddress = address.parse()?;
-        let mut objects = self
-            .inner
-            .objects
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut objects = crate::support::lock(&self.inner.objects);
         if let Some(object) = objects.get(&address).and_then(Weak::upgrade) {
             return Ok(ServantProxy::new(object));
         }

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -41,6 +41,7 @@ use super::wire::{BadInput, Incoming, Outgoing, ReadError, Wire, WireDecoder};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
+use crate::support::lock;
 
 /// Frames queued for the writer before callers wait for room.
 const QUEUE_LEN: usize = 1024;
@@ -54,12 +55,6 @@ const REASON_RECONNECT: &str = "server asked to reconnect";
 /// The reason given to `on_close` hooks when the connection was dropped: its object was
 /// dropped, or it was retired and its last call is done.
 pub(super) const REASON_DROPPED: &str = "dropped";
-
-/// Locks a mutex whose data stays consistent even if a holder panicked (no code panics while
-/// holding these locks; this only avoids turning one panic into many).
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// The request id after `id`: 1, 2, ... `i32::MAX`, then 1 again; never 0, which marks a push,
 /// and never negative.

@@ -8,24 +8,23 @@
 //! first push for a handler, runs the handler on the pushes one at a time, in order.
 
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, Stream};
+use futures::Stream;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, warn};
 
-use super::connection::lock;
 use super::proxy::ObjectShared;
 use super::wire::Wire;
 use crate::endpoint::Endpoint;
 use crate::error::Result;
-use crate::panic_message;
 use crate::push::{PushHandler, PushMessage};
+use crate::support::catch_panic_async;
+use crate::support::lock;
 
 /// What runs on each push of a wire whose pushes are `P`s.
 pub(super) trait OnPush<P>: Send + Sync + 'static {
@@ -226,7 +225,7 @@ async fn run_handler<W: Wire>(
             );
             continue;
         };
-        let handled = AssertUnwindSafe(async { handler.on_push(&push).await }).catch_unwind();
+        let handled = catch_panic_async(async { handler.on_push(&push).await });
         let outcome = tokio::select! {
             biased;
             () = &mut shutdown => return,
@@ -243,7 +242,7 @@ async fn run_handler<W: Wire>(
             Err(panic) => warn!(
                 %endpoint,
                 push = %W::describe_push(&push),
-                panic = panic_message(&*panic),
+                panic,
                 "the push handler panicked; the push is dropped"
             ),
         }

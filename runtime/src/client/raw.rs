@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream};
 use tokio::sync::mpsc;
 
-use super::connection::{lock, Connection};
+use super::connection::Connection;
 use super::proxy::{ObjectProxy, ObjectShared};
 use super::push::OnPush;
 use super::wire::{BadInput, Incoming, Outgoing, Wire};
@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
 use crate::packet::ReturnCode;
 use crate::protocol::{ClientProtocol, RawResponse};
+use crate::support::lock;
 
 /// Room for a protocol's header, beyond the payload.
 const HEADER_ROOM: usize = 32;

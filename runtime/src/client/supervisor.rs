@@ -8,7 +8,6 @@
 //! keeps neither the object nor the connection alive. It stops when the connection closes
 //! (after reconnecting, in push mode) or at once when the object is dropped.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -19,7 +18,7 @@ use super::connection::{Connection, EndpointSlot, Shared};
 use super::proxy::ObjectShared;
 use super::wire::Wire;
 use crate::error::Error;
-use crate::panic_message;
+use crate::support::catch_panic;
 
 /// Starts the supervisor of `connection`, just made through `slot`.
 pub(super) fn spawn<W: Wire>(
@@ -87,10 +86,10 @@ fn run_close_hooks<W: Wire>(object: &ObjectShared<W>, shared: &Shared<W>) {
     for hook in hooks {
         let endpoint = shared.endpoint().clone();
         let reason = reason.clone();
-        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| hook(endpoint, reason))) {
+        if let Err(panic) = catch_panic(|| hook(endpoint, reason)) {
             warn!(
                 endpoint = %shared.endpoint(),
-                panic = panic_message(&*panic),
+                panic,
                 "an on_close hook panicked"
             );
         }

@@ -126,10 +126,7 @@ pub struct Undelivered {
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Registry> {
-        // nothing panics while holding it, and no user code runs under it
-        self.registry
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::support::lock(&self.registry)
     }
 }
 

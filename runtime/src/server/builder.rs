@@ -11,10 +11,10 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Servants;
-use super::listener::{self, Gauges, Listening, Served, Signals};
+use super::listener::{self, Gauges, Listening, Served};
 use super::outgoing::TotalBudget;
 use super::raw::RawBinding;
-use super::session::ConnectionConfig;
+use super::session::{ConnectionConfig, Signals};
 use super::{Servant, Server, ServerError, ServerHandle};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;

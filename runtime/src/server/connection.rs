@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -28,10 +27,8 @@ impl CloseCallbacks {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<CloseCallback>>> {
-        // callbacks never run under this lock, so it cannot be poisoned by one of them
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        // callbacks never run under this lock
+        crate::support::lock(&self.0)
     }
 }
 
@@ -230,11 +227,11 @@ impl ConnectionContext {
     }
 
     fn run_close_callback(&self, callback: CloseCallback) {
-        if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(callback)) {
+        if let Err(panic) = crate::support::catch_panic(callback) {
             tracing::error!(
                 connection = self.id,
                 peer = %self.peer_addr,
-                panic = crate::panic_message(panic.as_ref()),
+                panic,
                 "a connection close callback panicked"
             );
         }

@@ -217,10 +217,7 @@ impl Current {
 
     fn lock_response_context(&self) -> std::sync::MutexGuard<'_, Context> {
         // a panic while holding this lock cannot leave the map half-written
-        self.inner
-            .response_context
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::support::lock(&self.inner.response_context)
     }
 
     /// Whether the connection has closed.

@@ -1,7 +1,6 @@
 //! Routing a request to its servant, running the handler, and replying.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -13,12 +12,13 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use super::connection::{ConnectionContext, Running};
+use super::servant::run_close_hook;
 use super::session::RequestProtocol;
 use super::{Current, Servant};
 use crate::framing::FrameCodec;
 use crate::packet::{RequestPacket, ReturnCode, Version};
-use crate::panic_message;
 use crate::push::PushFrame;
+use crate::support::catch_panic_async;
 use crate::TarsStruct;
 
 /// The servants of one listener, by name.
@@ -162,27 +162,20 @@ async fn run(
         .await;
     }
     // the call itself inside the future, so a panic before the first await is caught too
-    let outcome = AssertUnwindSafe(async { servant.dispatch(&current, params).await })
-        .catch_unwind()
-        .await;
+    let outcome = catch_panic_async(async { servant.dispatch(&current, params).await }).await;
     let (ret, buffer, result_desc) = match outcome {
         Ok(Ok(buffer)) => (ReturnCode::SUCCESS, buffer, String::new()),
         Ok(Err(error)) => (error.code(), Bytes::new(), error.message().to_string()),
         Err(panic) => {
-            let message = panic_message(panic.as_ref());
             tracing::warn!(
                 connection = current.connection_id(),
                 peer = %current.peer_addr(),
                 servant = current.servant_name(),
                 function = current.func_name(),
-                panic = message,
+                panic,
                 "handler panicked"
             );
-            (
-                ReturnCode::SERVER_UNKNOWN_ERR,
-                Bytes::new(),
-                message.to_string(),
-            )
+            (ReturnCode::SERVER_UNKNOWN_ERR, Bytes::new(), panic)
         }
     };
     reply(&current, ret, buffer, result_desc).await;
@@ -192,19 +185,6 @@ async fn run(
 /// has closed.
 async fn connection_closed(servant: Arc<dyn Servant>, current: Current) {
     run_close_hook(&current, servant.on_connection_closed(&current)).await;
-}
-
-/// Runs a servant's connection-closed hook for `current`, catching and logging a panic.
-pub(super) async fn run_close_hook(current: &Current, hook: impl std::future::Future<Output = ()>) {
-    if let Err(panic) = AssertUnwindSafe(hook).catch_unwind().await {
-        tracing::error!(
-            connection = current.connection_id(),
-            peer = %current.peer_addr(),
-            servant = current.servant_name(),
-            panic = panic_message(panic.as_ref()),
-            "on_connection_closed panicked"
-        );
-    }
 }
 
 /// The last request dispatched to each servant on one connection: whom to tell, and with

@@ -13,19 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{Servants, TarsRequests};
 use super::raw::{RawBinding, RawRequests};
-use super::session::{self, ConnectionConfig};
+use super::session::{self, ConnectionConfig, Signals};
+use crate::support::log_join;
 
 /// How long the accept loop waits after an error such as running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// The server-wide shutdown tokens every task watches.
-#[derive(Debug, Clone)]
-pub(super) struct Signals {
-    /// Graceful shutdown: stop accepting and reading, finish what runs.
-    pub(super) shutdown: CancellationToken,
-    /// The shutdown timeout ran out: cancel the handlers, drop the connections.
-    pub(super) force: CancellationToken,
-}
 
 /// What a listener serves.
 #[derive(Clone)]
@@ -153,14 +145,6 @@ fn is_transient(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionRefused
     )
-}
-
-fn log_join(joined: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = joined {
-        if error.is_panic() {
-            tracing::error!(%error, "a connection task panicked");
-        }
-    }
 }
 
 /// Waits for the shutdown, lets the accept loops (and so every connection) finish within

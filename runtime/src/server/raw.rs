@@ -3,7 +3,6 @@
 //! packet.
 
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,10 +13,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::connection::{ConnectionContext, Running};
+use super::servant::run_close_hook;
 use super::session::RequestProtocol;
 use super::Current;
-use crate::panic_message;
 use crate::protocol::{FrameSplitter, RawServant};
+use crate::support::{catch_panic, catch_panic_async};
 
 /// A raw servant as registered: what every connection of its listener shares.
 pub(super) struct RawBinding {
@@ -60,15 +60,12 @@ impl RequestProtocol for RawRequests {
     fn split(&mut self, input: &mut BytesMut) -> Result<Option<Bytes>, String> {
         let before = input.len();
         let splitter = &self.binding.splitter;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| splitter.split(input))) {
+        match catch_panic(|| splitter.split(input)) {
             Ok(Ok(Some(_))) if input.len() >= before => {
                 Err("the splitter returned a frame without taking any input".into())
             }
             Ok(split) => split.map_err(|error| error.to_string()),
-            Err(panic) => Err(format!(
-                "the splitter panicked: {}",
-                panic_message(panic.as_ref())
-            )),
+            Err(panic) => Err(format!("the splitter panicked: {panic}")),
         }
     }
 
@@ -120,15 +117,13 @@ async fn run(
         return;
     }
     // the call itself inside the future, so a panic before the first await is caught too
-    let outcome = AssertUnwindSafe(async { servant.on_request(&current, request).await })
-        .catch_unwind()
-        .await;
+    let outcome = catch_panic_async(async { servant.on_request(&current, request).await }).await;
     if let Err(panic) = outcome {
         tracing::warn!(
             connection = current.connection_id(),
             peer = %current.peer_addr(),
             servant = current.servant_name(),
-            panic = panic_message(panic.as_ref()),
+            panic,
             "raw servant's handler panicked; no reply"
         );
     }
@@ -136,7 +131,7 @@ async fn run(
 
 /// Tells `servant` that the connection of `current`, its last request there, has closed.
 async fn connection_closed(servant: Arc<dyn RawServant>, current: Current) {
-    super::dispatch::run_close_hook(&current, servant.on_connection_closed(&current)).await;
+    run_close_hook(&current, servant.on_connection_closed(&current)).await;
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use futures::future::BoxFuture;
 
 use super::Current;
 use crate::error::Result;
+use crate::support::catch_panic_async;
 
 /// A servant: decodes a request's parameters, runs the function, and encodes the reply's
 /// `sBuffer` (the return value at tag 0, the out-parameters at their tags).
@@ -88,5 +89,18 @@ impl<S: Servant + ?Sized> Servant for std::sync::Arc<S> {
 
     fn on_connection_closed<'a>(&'a self, current: &'a Current) -> BoxFuture<'a, ()> {
         (**self).on_connection_closed(current)
+    }
+}
+
+/// Runs a servant's connection-closed hook for `current`, catching and logging a panic.
+pub(super) async fn run_close_hook(current: &Current, hook: impl std::future::Future<Output = ()>) {
+    if let Err(panic) = catch_panic_async(hook).await {
+        tracing::error!(
+            connection = current.connection_id(),
+            peer = %current.peer_addr(),
+            servant = current.servant_name(),
+            panic,
+            "on_connection_closed panicked"
+        );
     }
 }

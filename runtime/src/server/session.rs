@@ -37,14 +37,14 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::task::{JoinError, JoinSet};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::{ConnectionContext, Running};
-use super::listener::Signals;
 use super::outgoing::{Held, Outgoing, OutgoingFrames, TotalBudget};
 use crate::framing::{FrameSource, ProgressTimeout};
+use crate::support::log_join;
 
 /// The room made in the input buffer when less than [`MIN_READ`] is left: its first
 /// allocation, and at least what it grows by.
@@ -55,6 +55,15 @@ const MIN_READ: usize = 1024;
 /// The most one read takes: the input buffer never holds more than the maximum frame length
 /// plus this.
 const MAX_READ: usize = 64 * 1024;
+
+/// The server-wide shutdown tokens every task watches.
+#[derive(Debug, Clone)]
+pub(super) struct Signals {
+    /// Graceful shutdown: stop accepting and reading, finish what runs.
+    pub(super) shutdown: CancellationToken,
+    /// The shutdown timeout ran out: cancel the handlers, drop the connections.
+    pub(super) force: CancellationToken,
+}
 
 /// The settings of every connection of a listener.
 #[derive(Debug)]
@@ -481,13 +490,4 @@ async fn write_frames(
     frames.close();
     let mut dropped = Taken::new(&mut frames, outgoing);
     while dropped.next_frame().is_some() {}
-}
-
-fn log_join(joined: Result<(), JoinError>) {
-    if let Err(error) = joined {
-        // handlers' panics are caught and answered; this is a bug of the server itself
-        if error.is_panic() {
-            tracing::error!(%error, "a server task panicked");
-        }
-    }
 }
