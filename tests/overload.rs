@@ -434,10 +434,9 @@ async fn a_push_burst_ten_times_the_budget_reaches_every_reading_client_and_cuts
     let elapsed = started.elapsed();
     let stalled_cut = stalled_cut.expect("the stalled client was cut off");
     eprintln!("{PUSHES} pushes of {PUSH} B to {READERS} slow readers in {elapsed:?}; the stalled client cut after {stalled_cut:?}; at most {most_queued} bytes queued");
-    assert!(
-        stalled_cut >= STALL && stalled_cut < STALL + Duration::from_secs(3),
-        "{stalled_cut:?}"
-    );
+    // cut by its stall timeout (a push waiting for it would otherwise have timed out after
+    // WAIT, not failed with `Closed`)
+    assert!(stalled_cut >= STALL, "{stalled_cut:?}");
     assert!(!shared.subscribers.contains(stalled_id));
     // every connection's queue within its budget, the pushes' frames shared
     assert!(most_queued <= (READERS + 1) * BUDGET, "{most_queued}");
@@ -694,10 +693,7 @@ async fn a_frame_that_trickles_in_is_cut_at_the_frame_timeout() {
     }
     slow.expect_closed().await;
     let elapsed = started.elapsed();
-    assert!(
-        elapsed >= FRAME_TIMEOUT && elapsed < FRAME_TIMEOUT * 4,
-        "{elapsed:?}"
-    );
+    assert!(elapsed >= FRAME_TIMEOUT, "{elapsed:?}");
     // a frame sent at a normal pace is not affected
     let mut normal = Client::connect(addr).await;
     normal

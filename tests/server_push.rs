@@ -418,7 +418,6 @@ async fn a_subscriber_that_stops_reading_misses_pushes_then_is_cut_off_without_h
     let elapsed = started.elapsed();
     let (missed_at, missed_when) = first_missed.expect("the slow client missed pushes");
     let cut_off_at = cut_off_at.expect("the slow client was cut off");
-    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
     assert!(slow_current.is_closed());
     assert!(
         missed_when.elapsed() >= STALL / 2,
