@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use common::slow_subscriber::SlowSubscriber;
 use futures::future::BoxFuture;
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode};
@@ -633,10 +636,13 @@ async fn a_client_that_stops_reading_misses_pushes_then_is_cut_off_without_hurti
     assert_eq!(shared.subscribers.len(), FAST + 1);
 
     let started = Instant::now();
-    let mut first_missed = None;
-    let mut cut_off_at = None;
+    let mut watch = SlowSubscriber::new(slow_current.clone());
     let mut seq = 0u32;
-    while seq < MAX_PUSHES && cut_off_at.map_or(true, |at| seq < at + AFTER) {
+    while seq < MAX_PUSHES
+        && watch
+            .cut_off_at
+            .map_or(true, |at| i64::from(seq) < at + i64::from(AFTER))
+    {
         for receiver in &mut progress {
             let behind = i64::from(seq) - i64::from(WINDOW);
             timeout(WAIT, receiver.wait_for(|&received| received >= behind))
@@ -645,37 +651,13 @@ async fn a_client_that_stops_reading_misses_pushes_then_is_cut_off_without_hurti
                 .unwrap();
         }
         let report = shared.subscribers.broadcast(&numbered_push(seq, PUSH_LEN));
-        assert!(
-            report.delivered >= FAST && report.failed.len() <= 1,
-            "push {seq}: {report:?}"
-        );
-        assert!(report.delivered + report.failed.len() <= FAST + 1);
-        if let Some(missed) = report.failed.first() {
-            assert_eq!(missed.current.connection_id(), slow_current.connection_id());
-            match &missed.error {
-                PushError::Full(_) => {
-                    first_missed.get_or_insert((seq, Instant::now()));
-                }
-                PushError::Closed(_) => {}
-                other => panic!("push {seq}: {other}"),
-            }
-        }
-        if cut_off_at.is_none() && slow_current.is_closed() {
-            // gone from the registry at once
-            eventually("the registry forgets the slow client", || {
-                !shared.subscribers.contains(slow_current.connection_id())
-            })
+        watch
+            .record(i64::from(seq), &report, FAST, &shared.subscribers)
             .await;
-            cut_off_at = Some(seq);
-        }
-        // the broadcaster is not held up while waiting for the cut
-        if first_missed.is_some() && cut_off_at.is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
         seq += 1;
     }
-    let (missed_at, missed_when) = first_missed.expect("the slow client missed pushes");
-    let cut_off_at = cut_off_at.expect("the slow client was cut off");
+    let (missed_at, missed_when) = watch.first_missed.expect("the slow client missed pushes");
+    let cut_off_at = watch.cut_off_at.expect("the slow client was cut off");
     assert!(slow_current.is_closed());
     let stalled_for = missed_when.elapsed();
     println!(
@@ -689,7 +671,7 @@ async fn a_client_that_stops_reading_misses_pushes_then_is_cut_off_without_hurti
     let received = slow.frames.until_closed().await;
     let seqs: Vec<u32> = received.iter().map(|push| seq_of(push)).collect();
     assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
-    assert!(seqs.iter().all(|&seq| seq <= cut_off_at));
+    assert!(seqs.iter().all(|&seq| i64::from(seq) <= cut_off_at));
 
     timeout(WAIT, server.shutdown()).await.expect("shutdown");
     for reader in readers {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use common::slow_subscriber::SlowSubscriber;
 use common::tars_client::{encode, TarsClient as Client};
 use futures::future::BoxFuture;
 use futures::StreamExt;
@@ -371,10 +372,13 @@ async fn a_subscriber_that_stops_reading_misses_pushes_then_is_cut_off_without_h
 
     let payload = "x".repeat(PAYLOAD);
     let started = Instant::now();
-    let mut first_missed: Option<(i32, Instant)> = None;
-    let mut cut_off_at = None;
+    let mut watch = SlowSubscriber::new(slow_current.clone());
     let mut seq = 0;
-    while seq < MAX_PUSHES && cut_off_at.map_or(true, |at| seq < at + AFTER) {
+    while seq < MAX_PUSHES
+        && watch
+            .cut_off_at
+            .map_or(true, |at| i64::from(seq) < at + i64::from(AFTER))
+    {
         for receiver in &mut progress {
             timeout(
                 WAIT,
@@ -387,37 +391,14 @@ async fn a_subscriber_that_stops_reading_misses_pushes_then_is_cut_off_without_h
         let report = shared
             .subscribers
             .broadcast(&push_frame(seq, payload.clone()));
-        assert!(
-            report.delivered >= FAST && report.failed.len() <= 1,
-            "push {seq}: {report:?}"
-        );
-        assert!(report.delivered + report.failed.len() <= FAST + 1);
-        if let Some(missed) = report.failed.first() {
-            assert_eq!(missed.current.connection_id(), slow_current.connection_id());
-            match &missed.error {
-                PushError::Full(_) => {
-                    first_missed.get_or_insert((seq, Instant::now()));
-                }
-                PushError::Closed(_) => {}
-                other => panic!("push {seq}: {other}"),
-            }
-        }
-        if cut_off_at.is_none() && slow_current.is_closed() {
-            // gone from the registry at once
-            eventually("the registry forgets the slow client", || {
-                !shared.subscribers.contains(slow_current.connection_id())
-            })
+        watch
+            .record(i64::from(seq), &report, FAST, &shared.subscribers)
             .await;
-            cut_off_at = Some(seq);
-        }
-        if first_missed.is_some() && cut_off_at.is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
         seq += 1;
     }
     let elapsed = started.elapsed();
-    let (missed_at, missed_when) = first_missed.expect("the slow client missed pushes");
-    let cut_off_at = cut_off_at.expect("the slow client was cut off");
+    let (missed_at, missed_when) = watch.first_missed.expect("the slow client missed pushes");
+    let cut_off_at = watch.cut_off_at.expect("the slow client was cut off");
     assert!(slow_current.is_closed());
     assert!(
         missed_when.elapsed() >= STALL / 2,
@@ -430,7 +411,7 @@ async fn a_subscriber_that_stops_reading_misses_pushes_then_is_cut_off_without_h
     let received = slow.drain_until_closed().await;
     let seqs: Vec<i32> = received.iter().map(|body| decode_push(body).ret).collect();
     assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
-    assert!(seqs.iter().all(|&seq| seq <= cut_off_at));
+    assert!(seqs.iter().all(|&seq| i64::from(seq) <= cut_off_at));
 
     timeout(WAIT, server.shutdown()).await.expect("shutdown");
     for reader in readers {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use tars_rpc::{TarsEnum, TarsStruct};
 
 pub mod interop;
+pub mod slow_subscriber;
 pub mod tars_client;
 
 /// `enum Color { RED = 0, GREEN = 1, BLUE = 5 };`
