@@ -214,7 +214,7 @@ pub(crate) async fn write_queued<W: AsyncWrite + Unpin>(
 /// byte for `timeout`: the peer has stopped reading. Progress, however slow, resets the clock.
 pub(crate) struct ProgressTimeout<W> {
     inner: W,
-    timeout: Option<Duration>,
+    timeout: Duration,
     /// Allocated the first time a write has to wait, then reused. It is never moved back:
     /// resetting a timer takes a lock in tokio's timer, and a busy writer waits often. When it
     /// fires before `deadline` (set for an earlier wait), it is set again for `deadline`.
@@ -224,8 +224,8 @@ pub(crate) struct ProgressTimeout<W> {
 }
 
 impl<W> ProgressTimeout<W> {
-    /// `inner`, failing writes that make no progress for `timeout` (never without one).
-    pub(crate) fn new(inner: W, timeout: Option<Duration>) -> Self {
+    /// `inner`, failing writes that make no progress for `timeout` (`Duration::MAX`: never).
+    pub(crate) fn new(inner: W, timeout: Duration) -> Self {
         Self {
             inner,
             timeout,
@@ -236,9 +236,7 @@ impl<W> ProgressTimeout<W> {
 
     /// Called when the inner writer is not ready: fails once it has not been for `timeout`.
     fn poll_stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
-        let Some(timeout) = self.timeout else {
-            return Poll::Pending;
-        };
+        let timeout = self.timeout;
         let deadline = match self.deadline {
             Some(deadline) => deadline,
             None => match tokio::time::Instant::now().checked_add(timeout) {
@@ -316,7 +314,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_takes_nothing_fails_the_write_after_the_timeout() {
         let (writer, _reader) = tokio::io::duplex(16);
-        let mut writer = ProgressTimeout::new(writer, Some(Duration::from_secs(5)));
+        let mut writer = ProgressTimeout::new(writer, Duration::from_secs(5));
         let started = tokio::time::Instant::now();
         let error = writer.write_all(&[0; 64]).await.unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
@@ -326,7 +324,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_reads_slowly_never_times_out() {
         let (writer, mut reader) = tokio::io::duplex(16);
-        let mut writer = ProgressTimeout::new(writer, Some(Duration::from_secs(5)));
+        let mut writer = ProgressTimeout::new(writer, Duration::from_secs(5));
         // a byte every 4 s: each write waits, but never 5 s without progress
         let slow_reader = tokio::spawn(async move {
             let mut taken = Vec::new();
@@ -346,9 +344,9 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn without_a_timeout_a_write_waits_for_ever() {
+    async fn with_the_longest_timeout_a_write_waits_for_ever() {
         let (writer, _reader) = tokio::io::duplex(16);
-        let mut writer = ProgressTimeout::new(writer, None);
+        let mut writer = ProgressTimeout::new(writer, Duration::MAX);
         let waited = tokio::time::timeout(Duration::from_secs(3600), writer.write_all(&[0; 64]));
         assert!(waited.await.is_err(), "still waiting after an hour");
     }

@@ -510,10 +510,10 @@ impl ServerBuilder {
                 queue_budget: self.queue_budget,
                 total_budget: total_budget.clone(),
                 max_in_flight: self.max_in_flight,
-                idle_timeout: Some(self.idle_timeout.or(idle).unwrap_or(DEFAULT_IDLE_TIMEOUT)),
-                frame_timeout: Some(self.frame_timeout),
-                queue_timeout: Some(self.queue_timeout),
-                stall_timeout: Some(self.stall_timeout),
+                idle_timeout: self.idle_timeout.or(idle).unwrap_or(DEFAULT_IDLE_TIMEOUT),
+                frame_timeout: self.frame_timeout,
+                queue_timeout: self.queue_timeout,
+                stall_timeout: self.stall_timeout,
                 linger: self.shutdown_timeout,
             };
             let raw = matches!(served, GroupServed::Raw(_));

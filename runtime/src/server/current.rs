@@ -183,11 +183,10 @@ impl Current {
     /// How late the request is, if it waited longer before its handler could start than its
     /// own [`timeout`](Self::timeout) or the server's `queue_timeout`, whichever is shorter:
     /// then it is not to be run (which is logged).
-    pub(crate) fn overdue(&self, queue_timeout: Option<Duration>) -> Option<Overdue> {
-        let limit = match (self.timeout(), queue_timeout) {
-            (Some(own), Some(queue)) => own.min(queue),
-            (own, queue) => own.or(queue)?,
-        };
+    pub(crate) fn overdue(&self, queue_timeout: Duration) -> Option<Overdue> {
+        let limit = self
+            .timeout()
+            .map_or(queue_timeout, |own| own.min(queue_timeout));
         let waited = self.inner.received_at.elapsed();
         if waited <= limit {
             return None;
@@ -238,8 +237,8 @@ impl Current {
 
     /// Runs `callback` once, when the connection closes, whatever closes it (the client, an
     /// error, the idle timeout, the stall timeout of a client that stopped reading,
-    /// [`close_connection`](Self::close_connection), the server's shutdown); at once, before returning, if it has already closed and its
-    /// callbacks have run.
+    /// [`close_connection`](Self::close_connection), the server's shutdown); at once, before
+    /// returning, if it has already closed and its callbacks have run.
     ///
     /// This is how to forget a client when it goes away without a task per client waiting on
     /// [`closed`](Self::closed): [`Subscribers`](crate::push::Subscribers) uses it. The callback
@@ -458,7 +457,7 @@ impl Current {
         frame: PushFrame,
         timeout: Duration,
     ) -> std::result::Result<(), PushError> {
-        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        let deadline = Instant::now().checked_add(timeout);
         self.push_until(frame, deadline).await
     }
 
@@ -466,7 +465,7 @@ impl Current {
     pub(crate) async fn push_until(
         &self,
         frame: PushFrame,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Instant>,
     ) -> std::result::Result<(), PushError> {
         self.check_push(&frame)?;
         let raw = frame.is_raw();

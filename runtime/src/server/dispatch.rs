@@ -32,7 +32,7 @@ pub(super) const PING: &str = "tars_ping";
 pub(super) struct TarsRequests {
     servants: Arc<Servants>,
     codec: FrameCodec,
-    queue_timeout: Option<Duration>,
+    queue_timeout: Duration,
     last_currents: LastCurrents,
 }
 
@@ -41,7 +41,7 @@ impl TarsRequests {
     pub(super) fn new(
         servants: Arc<Servants>,
         max_frame_len: usize,
-        queue_timeout: Option<Duration>,
+        queue_timeout: Duration,
     ) -> Self {
         Self {
             servants,
@@ -145,12 +145,7 @@ fn route(current: &Current, servants: &Servants) -> Route {
 /// the reading of more. A panic becomes a [`ReturnCode::SERVER_UNKNOWN_ERR`] reply with the
 /// panic message. A request that waited too long to start is not run: it is answered with
 /// [`ReturnCode::SERVER_QUEUE_TIMEOUT`], as TarsCpp does.
-async fn run(
-    servant: Arc<dyn Servant>,
-    current: Current,
-    params: Bytes,
-    queue_timeout: Option<Duration>,
-) {
+async fn run(servant: Arc<dyn Servant>, current: Current, params: Bytes, queue_timeout: Duration) {
     if let Some(overdue) = current.overdue(queue_timeout) {
         let desc = overdue.to_string();
         return reply(

@@ -38,12 +38,12 @@ impl fmt::Debug for RawBinding {
 /// [`RawServant::on_connection_closed`].
 pub(super) struct RawRequests {
     binding: Arc<RawBinding>,
-    queue_timeout: Option<Duration>,
+    queue_timeout: Duration,
     last: Option<Current>,
 }
 
 impl RawRequests {
-    pub(super) fn new(binding: Arc<RawBinding>, queue_timeout: Option<Duration>) -> Self {
+    pub(super) fn new(binding: Arc<RawBinding>, queue_timeout: Duration) -> Self {
         Self {
             binding,
             queue_timeout,
@@ -111,7 +111,7 @@ async fn run(
     servant: Arc<dyn RawServant>,
     current: Current,
     request: Bytes,
-    queue_timeout: Option<Duration>,
+    queue_timeout: Duration,
 ) {
     if current.overdue(queue_timeout).is_some() {
         return;

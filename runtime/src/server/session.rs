@@ -74,13 +74,13 @@ pub(super) struct ConnectionConfig {
     /// The bytes all the server's connections may have queued together.
     pub(super) total_budget: Arc<TotalBudget>,
     pub(super) max_in_flight: usize,
-    pub(super) idle_timeout: Option<Duration>,
+    pub(super) idle_timeout: Duration,
     /// How long a frame may take to arrive once its first byte has.
-    pub(super) frame_timeout: Option<Duration>,
+    pub(super) frame_timeout: Duration,
     /// How long a request may wait before its handler starts (its own `iTimeout` too).
-    pub(super) queue_timeout: Option<Duration>,
+    pub(super) queue_timeout: Duration,
     /// How long the peer may take no byte while output is waiting.
-    pub(super) stall_timeout: Option<Duration>,
+    pub(super) stall_timeout: Duration,
     /// How long a closing connection may take to write what is queued, and to finish its
     /// requests after the peer closed its sending side.
     pub(super) linger: Duration,
@@ -129,9 +129,9 @@ enum ReadEnd {
     Close(String),
 }
 
-/// `timeout` from now; `None` without a timeout, or for one too long to count.
-fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.and_then(|timeout| Instant::now().checked_add(timeout))
+/// `timeout` from now; `None` for one too long to count (`Duration::MAX`: never).
+fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
 }
 
 /// Sleeps until `deadline`; for ever without one.
@@ -209,7 +209,7 @@ pub(super) async fn serve<P: RequestProtocol>(
         }
         ReadEnd::PeerDone => (
             "the peer closed the connection",
-            deadline_after(Some(config.linger)),
+            deadline_after(config.linger),
         ),
         ReadEnd::Close(reason) => {
             context.close(&reason);
@@ -372,7 +372,7 @@ async fn read_requests<P: RequestProtocol>(
             () = sleep_until(frame_deadline), if frame_deadline.is_some() => {
                 let reason = format!(
                     "a frame did not arrive in full within {} ms of its first byte",
-                    config.frame_timeout.unwrap_or_default().as_millis()
+                    config.frame_timeout.as_millis()
                 );
                 return bad_input(reason, "slow frame");
             }
@@ -438,7 +438,7 @@ async fn write_frames(
     write_half: OwnedWriteHalf,
     mut frames: OutgoingFrames,
     context: Arc<ConnectionContext>,
-    stall_timeout: Option<Duration>,
+    stall_timeout: Duration,
     linger: Duration,
     force: CancellationToken,
 ) {
