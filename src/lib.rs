@@ -30,7 +30,33 @@
 //! assert_eq!(Alert::decode_from(&bytes).unwrap(), alert);
 //! ```
 
-pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, protocol, push, server};
+pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, server};
+
+/// Server push and how a client receives it, in one place: the server's parts live in
+/// [`server`], the client's in [`client`].
+///
+/// * Server: encode a push once as a [`PushFrame`](push::PushFrame), send it to a saved
+///   [`Current`] with [`Current::push`], or to every client in a
+///   [`Subscribers`](push::Subscribers) registry.
+/// * Client: pushes arrive as [`PushMessage`](push::PushMessage)s, handed to a
+///   [`PushHandler`](push::PushHandler) (what `#[tars_push]` generates from a trait) or read
+///   from a stream.
+pub mod push {
+    pub use tars_rpc_runtime::client::{FromPush, PushEvents, PushHandler, PushMessage};
+    pub use tars_rpc_runtime::packet::RECONNECT_MESSAGE;
+    pub use tars_rpc_runtime::server::{
+        BroadcastReport, PushError, PushFrame, Subscribers, Undelivered,
+    };
+}
+
+/// Custom protocols, as TarsCpp's `tars_set_protocol` allows: the framing both sides share,
+/// the server's [`RawServant`](protocol::RawServant) and the client's
+/// [`ClientProtocol`](protocol::ClientProtocol).
+pub mod protocol {
+    pub use tars_rpc_runtime::client::{ClientProtocol, RawResponse};
+    pub use tars_rpc_runtime::protocol::*;
+    pub use tars_rpc_runtime::server::RawServant;
+}
 pub use tars_rpc_runtime::{Current, DecodeError, Error, Result, TarsType};
 
 pub use tars_rpc_macros::{tars_interface, tars_push};

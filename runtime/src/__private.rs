@@ -10,12 +10,13 @@ pub use std::boxed::Box;
 pub use std::sync::Arc;
 pub use std::time::Duration;
 
+pub use crate::client::{FromPush, PushEvents, PushHandler, PushMessage};
 pub use crate::client::{Proxy, ServantProxy};
 pub use crate::codec::{DecodeError, Head, TarsEnum, TarsReader, TarsStruct, TarsType};
 pub use crate::error::{Error, Result as RpcResult};
 pub use crate::packet::{Context, ReturnCode};
-pub use crate::push::{FromPush, PushError, PushEvents, PushFrame, PushHandler, PushMessage};
 pub use crate::server::{Current, Servant};
+pub use crate::server::{PushError, PushFrame};
 
 /// Writes a required field.
 #[inline]

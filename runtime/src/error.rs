@@ -1,6 +1,7 @@
 //! The error of a call or a handler: a TARS return code and a description.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::codec::DecodeError;
 use crate::packet::ReturnCode;
@@ -22,11 +23,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert_eq!(error.to_string(), "TARS error 1001: user not found");
 /// assert!(Error::timeout("3000 ms").is_timeout());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Error {
     code: ReturnCode,
     message: String,
+    /// What caused it on this side (an I/O error, a decode error), for
+    /// [`source`](std::error::Error::source); never sent to a peer.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// Errors are equal when their codes and descriptions are: the source is a local detail.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// An error with a return code and a description.
@@ -34,6 +47,30 @@ impl Error {
         Self {
             code: code.into(),
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error with a return code and a description, caused by `source` (kept for
+    /// [`source`](std::error::Error::source), as the error that tells why).
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use tars_rpc::{Error, packet::ReturnCode};
+    ///
+    /// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    /// let error = Error::with_source(ReturnCode::PROXY_CONNECT_ERR, "cannot connect", refused);
+    /// let source = error.source().and_then(|source| source.downcast_ref::<std::io::Error>());
+    /// assert_eq!(source.map(|io| io.kind()), Some(std::io::ErrorKind::ConnectionRefused));
+    /// ```
+    pub fn with_source(
+        code: impl Into<ReturnCode>,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            source: Some(Arc::new(source)),
+            ..Self::new(code, message)
         }
     }
 
@@ -64,12 +101,20 @@ impl Error {
 
     /// The server could not decode the request ([`ReturnCode::SERVER_DECODE_ERR`], -1).
     pub fn server_decode(error: &DecodeError) -> Self {
-        Self::new(ReturnCode::SERVER_DECODE_ERR, error.to_string())
+        Self::with_source(
+            ReturnCode::SERVER_DECODE_ERR,
+            error.to_string(),
+            error.clone(),
+        )
     }
 
     /// The client could not decode the reply ([`ReturnCode::CLIENT_DECODE_ERR`], -12).
     pub fn client_decode(error: &DecodeError) -> Self {
-        Self::new(ReturnCode::CLIENT_DECODE_ERR, error.to_string())
+        Self::with_source(
+            ReturnCode::CLIENT_DECODE_ERR,
+            error.to_string(),
+            error.clone(),
+        )
     }
 }
 
@@ -82,4 +127,10 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}

@@ -11,7 +11,6 @@ pub mod error;
 pub mod framing;
 pub mod packet;
 pub mod protocol;
-pub mod push;
 pub mod server;
 
 #[doc(hidden)]

@@ -33,6 +33,10 @@ pub type Context = BTreeMap<String, String>;
 /// The status key whose value names the function of a push, as TarsCpp's `Current::sendPushResponse` writes it.
 pub const STATUS_PUSH_FUNC: &str = "TARS_FUNC";
 
+/// The `sResultDesc` of TarsGo's graceful-shutdown packet (request id 0): the server is going
+/// away, reconnect.
+pub const RECONNECT_MESSAGE: &str = "_reconnect_";
+
 /// Implements `TarsType` for an integer newtype by delegating to the integer.
 macro_rules! int_newtype {
     ($name:ident($int:ty)) => {

@@ -1,17 +1,13 @@
-//! Custom protocols: servants and proxies that speak their own framing instead of TARS, as
-//! TarsCpp's `tars_set_protocol` allows, with the same connections, `Current`, close
-//! notification and bounded outgoing queues as TARS servants.
+//! The framing custom protocols share: servants and proxies that speak their own framing
+//! instead of TARS, as TarsCpp's `tars_set_protocol` allows.
 //!
-//! * A server binds a [`RawServant`] with a [`FrameSplitter`] that cuts whole requests off the
-//!   input; the servant gets each request's bytes and a [`Current`], replies (or
-//!   pushes, later) with [`Current::send_raw`](crate::Current::send_raw).
-//! * A client uses a [`ClientProtocol`] that writes requests and cuts responses, reporting each
-//!   response's request id; id 0 is a push.
+//! * A server binds a [`RawServant`](crate::server::RawServant) with a [`FrameSplitter`] that
+//!   cuts whole requests off the input; the servant gets each request's bytes and a
+//!   `Current`, replies (or pushes, later) with [`Current::send_raw`](crate::Current::send_raw).
+//! * A client uses a [`ClientProtocol`](crate::client::ClientProtocol) that writes requests and
+//!   cuts responses, reporting each response's request id; id 0 is a push.
 
 use bytes::{Buf, Bytes, BytesMut};
-use futures::future::BoxFuture;
-
-use crate::server::Current;
 
 /// Why a peer's bytes could not be framed: the connection is closed with this reason logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,52 +90,8 @@ impl FrameSplitter for LengthPrefixed {
     }
 }
 
-/// A servant speaking its own protocol.
-///
-/// Each request (a frame its [`FrameSplitter`] cut) is handed to [`on_request`](Self::on_request)
-/// with the request's [`Current`]; requests of one connection run concurrently, as TARS ones do.
-/// Reply, or push at any later time, with [`Current::send_raw`]: the bytes are written as they
-/// are, whole, through the connection's bounded queue.
-pub trait RawServant: Send + Sync + 'static {
-    /// Handles one request.
-    fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()>;
-
-    /// Called once after a connection that carried requests closes, with the `Current` of its
-    /// last request (TarsCpp's `doClose`). Does nothing by default.
-    fn on_connection_closed<'a>(&'a self, current: &'a Current) -> BoxFuture<'a, ()> {
-        let _ = current;
-        Box::pin(async {})
-    }
-}
-
-/// A response (or push) as a [`ClientProtocol`] cut it off the input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawResponse {
-    /// The id of the request it answers; 0 for a push.
-    pub request_id: i32,
-    /// The whole frame.
-    pub frame: Bytes,
-}
-
-/// A client's side of a custom protocol: how to write a request and how to cut responses.
-///
-/// Give one to [`Communicator::raw_proxy`](crate::client::Communicator::raw_proxy); the
-/// [`RawProxy`](crate::client::RawProxy) documentation shows one for TarsCpp's PushDemo framing.
-pub trait ClientProtocol: Send + Sync + 'static {
-    /// Appends the whole frame of a request with `request_id` (never 0) and `payload` to `buf`.
-    fn encode_request(
-        &self,
-        request_id: i32,
-        payload: &[u8],
-        buf: &mut BytesMut,
-    ) -> Result<(), ProtocolError>;
-
-    /// Cuts one whole response off `buf`, reporting the request id it answers (0 for a push).
-    fn decode_response(&self, buf: &mut BytesMut) -> Result<Option<RawResponse>, ProtocolError>;
-}
-
 /// Reads the 4-byte big-endian request id that follows a 4-byte length, as the PushDemo
-/// protocol lays out its frames; a helper for writing [`ClientProtocol`]s.
+/// protocol lays out its frames; a helper for writing [`ClientProtocol`](crate::client::ClientProtocol)s.
 pub fn request_id_after_length(frame: &[u8]) -> Option<i32> {
     let mut bytes = frame.get(4..8)?;
     Some(bytes.get_i32())

@@ -8,9 +8,9 @@ use std::time::Duration;
 use super::proxy::{ObjectProxy, Proxy, ServantProxy};
 use super::raw::{RawProxy, RawWire};
 use super::wire::TarsWire;
+use crate::client::ClientProtocol;
 use crate::endpoint::{Endpoint, EndpointError, ProxyAddress};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
-use crate::protocol::ClientProtocol;
 
 /// The settings of a [`Communicator`], applying to every proxy it makes.
 ///

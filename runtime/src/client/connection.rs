@@ -1,7 +1,7 @@
 //! One endpoint of an object: its TCP connection, made on first use and remade after a loss.
 //!
 //! Everything here is generic over the object's [`Wire`]: TARS packets, or a user's
-//! [`ClientProtocol`](crate::protocol::ClientProtocol).
+//! [`ClientProtocol`](crate::client::ClientProtocol).
 //!
 //! A [`Connection`] runs two tasks. The writer takes whole frames from a bounded queue and
 //! writes them through a buffer, flushing when the queue is empty, so that concurrent calls

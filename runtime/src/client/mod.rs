@@ -14,7 +14,7 @@
 //! the push handler, push streams, keep-alive and reconnection.
 //!
 //! A [`RawProxy`] ([`Communicator::raw_proxy`]) speaks a protocol of the user's own, a
-//! [`ClientProtocol`](crate::protocol::ClientProtocol), on the same connections: calls matched
+//! [`ClientProtocol`], on the same connections: calls matched
 //! to responses by the request id the protocol reports, timeouts, reconnection, and push
 //! frames (request id 0) for a callback or a stream.
 //!
@@ -42,5 +42,5 @@ mod wire;
 
 pub use communicator::{Communicator, CommunicatorConfig, ReconnectBackoff};
 pub use proxy::{Proxy, ServantProxy};
-pub use push::PushMessages;
-pub use raw::{RawProxy, RawPushFrames};
+pub use push::{FromPush, PushEvents, PushHandler, PushMessage, PushMessages};
+pub use raw::{ClientProtocol, RawProxy, RawPushFrames, RawResponse};

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::{Connection, EndpointSlot, REASON_DROPPED};
+use super::push::PushHandler;
 use super::push::{PushMessages, PushState};
 use super::request::Request;
 use super::wire::{TarsWire, Wire};
@@ -19,7 +20,6 @@ use super::CommunicatorConfig;
 use crate::endpoint::{Endpoint, ProxyAddress};
 use crate::error::{Error, Result};
 use crate::packet::{Context, PacketType, ResponsePacket, ReturnCode};
-use crate::push::PushHandler;
 use crate::TarsStruct;
 
 /// How long an endpoint that failed to connect is tried only after the others.

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::Stream;
 use tokio::sync::mpsc;
@@ -21,10 +22,12 @@ use tracing::{debug, warn};
 use super::proxy::ObjectShared;
 use super::wire::Wire;
 use crate::endpoint::Endpoint;
+use crate::error::Error;
 use crate::error::Result;
-use crate::push::{PushHandler, PushMessage};
+use crate::packet::{ResponsePacket, ReturnCode, STATUS_PUSH_FUNC};
 use crate::support::catch_panic_async;
 use crate::support::lock;
+use crate::TarsStruct;
 
 /// What runs on each push of a wire whose pushes are `P`s.
 pub(super) trait OnPush<P>: Send + Sync + 'static {
@@ -300,5 +303,113 @@ impl fmt::Debug for PushMessages {
         f.debug_struct("PushMessages")
             .field("buffered", &self.receiver.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// A push as a client receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushMessage {
+    /// The function pushed (`status["TARS_FUNC"]`), e.g. `pushMsg`.
+    pub function: String,
+    /// The `sBuffer`: the return value at tag 0, the out-parameters at tags 1, 2, ...
+    pub buffer: Bytes,
+    /// The push's context.
+    pub context: crate::packet::Context,
+}
+
+impl PushMessage {
+    /// The push carried by `packet`, if it is one: request id 0 and a `TARS_FUNC` status.
+    pub fn from_packet(packet: ResponsePacket) -> Option<Self> {
+        if !packet.is_push() {
+            return None;
+        }
+        let ResponsePacket {
+            mut status,
+            buffer,
+            context,
+            ..
+        } = packet;
+        let function = status.remove(STATUS_PUSH_FUNC)?;
+        Some(Self {
+            function,
+            buffer,
+            context,
+        })
+    }
+
+    /// Decodes the `sBuffer` as `B`; failure is the client's decode error (-12).
+    pub fn decode<B: TarsStruct>(&self) -> Result<B> {
+        B::decode_bytes(&self.buffer).map_err(|error| Error::client_decode(&error))
+    }
+
+    /// The error for a push of a function the receiver does not know.
+    pub fn unknown_function(&self) -> Error {
+        Error::new(
+            ReturnCode::CLIENT_DECODE_ERR,
+            format!("no push callback for function `{}`", self.function),
+        )
+    }
+}
+
+/// What a client runs for each push: `#[tars_push]` implements it for `{Trait}Callback<T>`.
+///
+/// Pushes of one connection are handed over one at a time, in the order they arrived, on a task
+/// of their own, so a slow handler never delays replies to calls. An `Err` (an unknown function,
+/// a buffer that does not decode) is logged and the push dropped; the connection stays up.
+pub trait PushHandler: Send + Sync + 'static {
+    /// Handles one push.
+    fn on_push<'a>(&'a self, push: &'a PushMessage) -> futures::future::BoxFuture<'a, Result<()>>;
+}
+
+impl<H: PushHandler + ?Sized> PushHandler for std::sync::Arc<H> {
+    fn on_push<'a>(&'a self, push: &'a PushMessage) -> futures::future::BoxFuture<'a, Result<()>> {
+        (**self).on_push(push)
+    }
+}
+
+/// A typed push: `#[tars_push]` generates an enum `{Trait}Event` with one variant per method.
+pub trait FromPush: Sized + Send + 'static {
+    /// Decodes `push`; an unknown function or an undecodable buffer is an error.
+    fn decode(push: &PushMessage) -> Result<Self>;
+}
+
+/// A stream of typed pushes: each [`PushMessage`] of `S` (by default a proxy's
+/// [`PushMessages`]) decoded as `E`, a `#[tars_push]`
+/// `{Trait}Event`. A push that does not decode is an `Err` item; the stream goes on.
+pub struct PushEvents<E, S = PushMessages> {
+    messages: S,
+    _event: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<E: FromPush, S> PushEvents<E, S> {
+    /// Decodes the pushes of `messages`.
+    pub fn new(messages: S) -> Self {
+        Self {
+            messages,
+            _event: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<E, S: std::fmt::Debug> std::fmt::Debug for PushEvents<E, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushEvents")
+            .field("messages", &self.messages)
+            .finish()
+    }
+}
+
+impl<E: FromPush, S: futures::Stream<Item = PushMessage> + Unpin> futures::Stream
+    for PushEvents<E, S>
+{
+    type Item = Result<E>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<E>>> {
+        std::pin::Pin::new(&mut self.messages)
+            .poll_next(cx)
+            .map(|message| message.map(|message| E::decode(&message)))
     }
 }

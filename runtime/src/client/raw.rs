@@ -21,8 +21,34 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
 use crate::packet::ReturnCode;
-use crate::protocol::{ClientProtocol, RawResponse};
+use crate::protocol::ProtocolError;
 use crate::support::lock;
+
+/// A response (or push) as a [`ClientProtocol`] cut it off the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResponse {
+    /// The id of the request it answers; 0 for a push.
+    pub request_id: i32,
+    /// The whole frame.
+    pub frame: Bytes,
+}
+
+/// A client's side of a custom protocol: how to write a request and how to cut responses.
+///
+/// Give one to [`Communicator::raw_proxy`](crate::client::Communicator::raw_proxy); the
+/// [`RawProxy`](crate::client::RawProxy) documentation shows one for TarsCpp's PushDemo framing.
+pub trait ClientProtocol: Send + Sync + 'static {
+    /// Appends the whole frame of a request with `request_id` (never 0) and `payload` to `buf`.
+    fn encode_request(
+        &self,
+        request_id: i32,
+        payload: &[u8],
+        buf: &mut BytesMut,
+    ) -> Result<(), ProtocolError>;
+
+    /// Cuts one whole response off `buf`, reporting the request id it answers (0 for a push).
+    fn decode_response(&self, buf: &mut BytesMut) -> Result<Option<RawResponse>, ProtocolError>;
+}
 
 /// Room for a protocol's header, beyond the payload.
 const HEADER_ROOM: usize = 32;

@@ -3,7 +3,7 @@
 //!
 //! Two wires exist: [`TarsWire`], TARS `RequestPacket`s out and `ResponsePacket`s in (a push is
 //! request id 0 with a `TARS_FUNC` status, `_reconnect_` retires the connection), and
-//! [`RawWire`](super::raw::RawWire), a user's [`ClientProtocol`](crate::protocol::ClientProtocol)
+//! [`RawWire`](super::raw::RawWire), a user's [`ClientProtocol`](crate::client::ClientProtocol)
 //! (request id 0 is a push frame). A wire decodes what arrives into [`Incoming`] messages,
 //! names pushes in logs, makes the proxy `on_connect` hooks get, and sends the keep-alive; a
 //! request, an [`Outgoing`], encodes itself with the id the connection gives it.
@@ -18,11 +18,11 @@ use tokio_util::codec::Decoder;
 
 use super::connection::Connection;
 use super::proxy::{ObjectProxy, ObjectShared, ServantProxy};
+use super::push::PushMessage;
 use super::request::Request;
 use crate::error::Result;
 use crate::framing::FrameCodec;
-use crate::packet::{Context, PacketType, ResponsePacket};
-use crate::push::{PushMessage, RECONNECT_MESSAGE};
+use crate::packet::{Context, PacketType, ResponsePacket, RECONNECT_MESSAGE};
 use crate::TarsStruct;
 
 /// One message cut off a connection's input.

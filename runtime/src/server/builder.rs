@@ -14,11 +14,12 @@ use super::dispatch::Servants;
 use super::listener::{self, Gauges, Listening, Served};
 use super::outgoing::TotalBudget;
 use super::raw::RawBinding;
+use super::raw::RawServant;
 use super::session::{ConnectionConfig, Signals};
 use super::{Servant, Server, ServerError, ServerHandle};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
-use crate::protocol::{FrameSplitter, RawServant};
+use crate::protocol::FrameSplitter;
 
 /// The default budget of a connection's outgoing queue, in bytes.
 pub const DEFAULT_QUEUE_BUDGET: usize = 8 * 1024 * 1024;
@@ -340,7 +341,7 @@ impl ServerBuilder {
     /// [`DEFAULT_TOTAL_QUEUE_BUDGET`] (1 GiB), so that many slow clients cannot exhaust the
     /// server's memory. When it is used up, every connection behaves as if its own queue were
     /// full until the slow clients read or are cut off. A push shared by many connections (a
-    /// [broadcast](crate::push::Subscribers::broadcast)) counts once per connection it waits
+    /// [broadcast](crate::server::Subscribers::broadcast)) counts once per connection it waits
     /// on, though its bytes are not copied. A connection's budget is at most this.
     pub fn total_queue_budget(mut self, bytes: usize) -> Self {
         self.total_queue_budget = bytes.max(1);

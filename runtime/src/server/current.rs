@@ -10,12 +10,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::connection::ConnectionContext;
 use super::outgoing::Refusal;
+use super::push::{PushError, PushFrame};
 use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
 use crate::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
 };
-use crate::push::{PushError, PushFrame};
 
 /// The context of one request: who sent it, on which connection, what it asked for.
 ///
@@ -119,7 +119,7 @@ impl Current {
     }
 
     /// The request id (`iRequestId`); 0 for a request of a
-    /// [`RawServant`](crate::protocol::RawServant).
+    /// [`RawServant`](crate::server::RawServant).
     pub fn request_id(&self) -> i32 {
         self.inner.request_id
     }
@@ -130,7 +130,7 @@ impl Current {
     }
 
     /// The function called, by its wire name, e.g. `testHello`; empty for a request of a
-    /// [`RawServant`](crate::protocol::RawServant), whose protocol names no function.
+    /// [`RawServant`](crate::server::RawServant), whose protocol names no function.
     pub fn func_name(&self) -> &str {
         &self.inner.func_name
     }
@@ -204,7 +204,7 @@ impl Current {
     }
 
     /// Sets the context sent back with the reply (`ResponsePacket.context`). It has no effect
-    /// for a [`RawServant`](crate::protocol::RawServant)'s request, which gets no TARS reply.
+    /// for a [`RawServant`](crate::server::RawServant)'s request, which gets no TARS reply.
     pub fn set_response_context(&self, context: Context) {
         *self.lock_response_context() = context;
     }
@@ -241,7 +241,7 @@ impl Current {
     /// returning, if it has already closed and its callbacks have run.
     ///
     /// This is how to forget a client when it goes away without a task per client waiting on
-    /// [`closed`](Self::closed): [`Subscribers`](crate::push::Subscribers) uses it. The callback
+    /// [`closed`](Self::closed): [`Subscribers`](crate::server::Subscribers) uses it. The callback
     /// runs on the connection's task just after the close, never inside the call that closed the
     /// connection (such as [`close_connection`](Self::close_connection)), so it may take locks
     /// held around that call. It should be quick and must not block: it runs
@@ -310,7 +310,7 @@ impl Current {
     ///
     /// [`SERVER_ENCODE_ERR`](ReturnCode::SERVER_ENCODE_ERR) if the packet is longer than the
     /// connection's [maximum frame](crate::server::ServerBuilder::max_frame_len), or if this is
-    /// the connection of a [`RawServant`](crate::protocol::RawServant), whose client speaks the
+    /// the connection of a [`RawServant`](crate::server::RawServant), whose client speaks the
     /// servant's own protocol, not TARS (use [`send_raw`](Self::send_raw) there);
     /// [`PROXY_CONNECT_ERR`](ReturnCode::PROXY_CONNECT_ERR) if the connection has closed.
     ///
@@ -374,7 +374,7 @@ impl Current {
     /// [`push`](Self::push) or [`push_timeout`](Self::push_timeout).
     ///
     /// The frame is queued as it is: to the clients of a
-    /// [`RawServant`](crate::protocol::RawServant), push only frames of its own protocol, made
+    /// [`RawServant`](crate::server::RawServant), push only frames of its own protocol, made
     /// with [`PushFrame::from_raw`].
     ///
     /// ```
@@ -494,7 +494,7 @@ impl Current {
 
     /// Queues `bytes` on the connection exactly as they are, a whole frame of the connection's
     /// protocol, waiting for room as [`push`](Self::push) does: the reply of a
-    /// [`RawServant`](crate::protocol::RawServant) to its request, or a push to its client at
+    /// [`RawServant`](crate::server::RawServant) to its request, or a push to its client at
     /// any later time (TarsCpp's `sendResponse` with raw bytes). It is
     /// `push(PushFrame::from_raw(bytes))`.
     ///

@@ -17,7 +17,7 @@ use super::session::RequestProtocol;
 use super::{Current, Servant};
 use crate::framing::FrameCodec;
 use crate::packet::{RequestPacket, ReturnCode, Version};
-use crate::push::PushFrame;
+use crate::server::PushFrame;
 use crate::support::catch_panic_async;
 use crate::TarsStruct;
 

@@ -83,26 +83,26 @@
 //!
 //! A handler may keep its [`Current`] to push to the client later ([`Current::push`],
 //! [`Current::try_push`], [`Current::push_timeout`]), or add it to a
-//! [`Subscribers`](crate::push::Subscribers) registry that forgets clients whose connections
+//! [`Subscribers`] registry that forgets clients whose connections
 //! close and broadcasts to the others. Pushes and replies go through the connection's one
 //! outgoing queue, whole frames at a time, so they never interleave and pushes arrive in the
 //! order they were queued. A push that finds the queue full waits for room or fails with
-//! [`PushError::Full`](crate::push::PushError::Full), as the pusher chose, and hands the frame
+//! [`PushError::Full`], as the pusher chose, and hands the frame
 //! back; the connection stays open.
 //!
 //! # Servants speaking their own protocol
 //!
-//! A [`RawServant`](crate::protocol::RawServant), bound with [`ServerBuilder::raw_servant`],
+//! A [`RawServant`], bound with [`ServerBuilder::raw_servant`],
 //! has a listener to itself. Its connections are served as above, with the same limits, idle
 //! timeout, outgoing queue and close notifications, except that:
 //!
 //! * its [`FrameSplitter`](crate::protocol::FrameSplitter) cuts the requests off the input,
-//!   and each runs [`RawServant::on_request`](crate::protocol::RawServant::on_request) in a
+//!   and each runs [`RawServant::on_request`] in a
 //!   task of its own (concurrently, up to [`max_in_flight`](ServerBuilder::max_in_flight));
 //! * the server writes nothing on such a connection by itself: the servant replies and pushes
 //!   whole frames of its protocol with [`Current::send_raw`] (or
-//!   [`PushFrame::from_raw`](crate::push::PushFrame::from_raw) frames through
-//!   [`Subscribers`](crate::push::Subscribers)); a handler that panics gets no reply (the
+//!   [`PushFrame::from_raw`] frames through
+//!   [`Subscribers`]); a handler that panics gets no reply (the
 //!   panic is logged and the connection stays up), no TARS packet can be sent
 //!   ([`Current::send_packet`] fails), and a graceful shutdown sends no close packet;
 //! * a splitter error, or more than [`max_frame_len`](ServerBuilder::max_frame_len) bytes
@@ -117,9 +117,11 @@ mod current;
 mod dispatch;
 mod listener;
 mod outgoing;
+mod push;
 mod raw;
 mod servant;
 mod session;
+mod subscribers;
 
 use std::collections::HashMap;
 use std::io;
@@ -137,7 +139,10 @@ pub(crate) use connection::ConnectionContext;
 pub use current::Current;
 #[cfg(test)]
 pub(crate) use outgoing::{OutgoingFrames, TotalBudget};
+pub use push::{PushError, PushFrame};
+pub use raw::RawServant;
 pub use servant::Servant;
+pub use subscribers::{BroadcastReport, Subscribers, Undelivered};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +226,7 @@ impl Server {
     /// The listeners stop accepting (new connections are refused) and the connections stop
     /// reading requests. Every open TARS connection (not those of
     /// [raw servants](ServerBuilder::raw_servant)) is sent TarsGo's close packet
-    /// ([`PushFrame::reconnect`](crate::push::PushFrame::reconnect): request id 0,
+    /// ([`PushFrame::reconnect`]: request id 0,
     /// `sResultDesc` `_reconnect_`) so that its client reconnects elsewhere; the requests
     /// already running finish and their replies are written after it; then every connection is
     /// closed (and its [close callbacks](Current::on_close) and servants'

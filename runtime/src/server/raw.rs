@@ -16,8 +16,26 @@ use super::connection::{ConnectionContext, Running};
 use super::servant::run_close_hook;
 use super::session::RequestProtocol;
 use super::Current;
-use crate::protocol::{FrameSplitter, RawServant};
+use crate::protocol::FrameSplitter;
 use crate::support::{catch_panic, catch_panic_async};
+
+/// A servant speaking its own protocol.
+///
+/// Each request (a frame its [`FrameSplitter`] cut) is handed to [`on_request`](Self::on_request)
+/// with the request's [`Current`]; requests of one connection run concurrently, as TARS ones do.
+/// Reply, or push at any later time, with [`Current::send_raw`](Current::send_raw): the bytes are written as they
+/// are, whole, through the connection's bounded queue.
+pub trait RawServant: Send + Sync + 'static {
+    /// Handles one request.
+    fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()>;
+
+    /// Called once after a connection that carried requests closes, with the `Current` of its
+    /// last request (TarsCpp's `doClose`). Does nothing by default.
+    fn on_connection_closed<'a>(&'a self, current: &'a Current) -> BoxFuture<'a, ()> {
+        let _ = current;
+        Box::pin(async {})
+    }
+}
 
 /// A raw servant as registered: what every connection of its listener shares.
 pub(super) struct RawBinding {

@@ -20,7 +20,7 @@
 //! servant's [`on_connection_closed`](super::Servant::on_connection_closed) with the last
 //! request dispatched to that servant on the connection. On a graceful shutdown the reader
 //! stops and, on a TARS connection, queues TarsGo's close packet
-//! ([`PushFrame::reconnect`](crate::push::PushFrame::reconnect)) ahead of the running requests'
+//! ([`PushFrame::reconnect`](crate::server::PushFrame::reconnect)) ahead of the running requests'
 //! replies.
 //!
 //! All of this is the same for TARS servants and raw servants: what differs, how requests are
@@ -87,7 +87,7 @@ pub(super) struct ConnectionConfig {
 }
 
 /// What differs between the connections of TARS servants and those of a raw servant
-/// ([`RawServant`](crate::protocol::RawServant)): how requests are cut off the input and what
+/// ([`RawServant`](crate::server::RawServant)): how requests are cut off the input and what
 /// is done with each. Everything else (reading, the in-flight limit, the idle timeout, the
 /// writer, closing and the graceful shutdown) is the session's, the same for both.
 pub(super) trait RequestProtocol: Send + 'static {

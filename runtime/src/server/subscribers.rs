@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use std::time::Duration;
 
-use super::{PushError, PushFrame};
-use crate::server::Current;
+use super::push::{PushError, PushFrame};
+use super::Current;
 
 /// The clients to push to: the registry that TarsCpp's push examples write by hand (a map of
 /// `Current`s by connection id under a mutex, emptied in `doClose`).

@@ -2,25 +2,16 @@
 //! `TARS_FUNC` names the function, its `sBuffer` holding the return value at tag 0 and the
 //! out-parameters at tags 1, 2, ... (`Current::sendPushResponse` in TarsCpp).
 //!
-//! * Server: encode a push once as a [`PushFrame`], send it to a saved
-//!   [`Current`](crate::Current) with [`Current::push`](crate::Current::push), or to
-//!   every client in a [`Subscribers`] registry.
-//! * Client: pushes arrive as [`PushMessage`]s, handed to a [`PushHandler`] (what
-//!   `#[tars_push]` generates from a trait) or read from a stream.
+//! Encode a push once as a [`PushFrame`], send it to a saved [`Current`](super::Current) with
+//! [`Current::push`](super::Current::push), or to every client in a
+//! [`Subscribers`](super::Subscribers) registry.
 
 use bytes::{Bytes, BytesMut};
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::framing::FrameCodec;
-use crate::packet::{Context, ResponsePacket, ReturnCode, STATUS_PUSH_FUNC};
+use crate::packet::{Context, ResponsePacket, ReturnCode, RECONNECT_MESSAGE, STATUS_PUSH_FUNC};
 use crate::TarsStruct;
-
-mod subscribers;
-pub use subscribers::{BroadcastReport, Subscribers, Undelivered};
-
-/// The `sResultDesc` of TarsGo's graceful-shutdown packet (request id 0): the server is going
-/// away, reconnect.
-pub const RECONNECT_MESSAGE: &str = "_reconnect_";
 
 /// A push, encoded once as a whole frame (length prefix included), ready to be queued on any
 /// number of connections without copying.
@@ -76,8 +67,8 @@ impl PushFrame {
     }
 
     /// A push of `frame`, a whole frame already encoded in a custom protocol, to send as it is
-    /// to the clients of a [`RawServant`](crate::protocol::RawServant), e.g. with
-    /// [`Subscribers::broadcast`] ([`Current::push`](crate::Current::push) of it is
+    /// to the clients of a [`RawServant`](crate::server::RawServant), e.g. with
+    /// [`Subscribers::broadcast`](super::Subscribers::broadcast) ([`Current::push`](crate::Current::push) of it is
     /// [`Current::send_raw`](crate::Current::send_raw)).
     ///
     /// ```
@@ -182,7 +173,7 @@ pub enum PushError {
         max: usize,
     },
     /// The frame is of the wrong protocol for the connection: a TARS push to the client of a
-    /// [`RawServant`](crate::protocol::RawServant), which speaks the servant's own protocol.
+    /// [`RawServant`](crate::server::RawServant), which speaks the servant's own protocol.
     #[error("a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there")]
     WrongProtocol(PushFrame),
 }
@@ -241,113 +232,5 @@ impl std::fmt::Debug for PushFrame {
             .field("len", &self.frame.len())
             .field("raw", &self.raw)
             .finish()
-    }
-}
-
-/// A push as a client receives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushMessage {
-    /// The function pushed (`status["TARS_FUNC"]`), e.g. `pushMsg`.
-    pub function: String,
-    /// The `sBuffer`: the return value at tag 0, the out-parameters at tags 1, 2, ...
-    pub buffer: Bytes,
-    /// The push's context.
-    pub context: Context,
-}
-
-impl PushMessage {
-    /// The push carried by `packet`, if it is one: request id 0 and a `TARS_FUNC` status.
-    pub fn from_packet(packet: ResponsePacket) -> Option<Self> {
-        if !packet.is_push() {
-            return None;
-        }
-        let ResponsePacket {
-            mut status,
-            buffer,
-            context,
-            ..
-        } = packet;
-        let function = status.remove(STATUS_PUSH_FUNC)?;
-        Some(Self {
-            function,
-            buffer,
-            context,
-        })
-    }
-
-    /// Decodes the `sBuffer` as `B`; failure is the client's decode error (-12).
-    pub fn decode<B: TarsStruct>(&self) -> Result<B> {
-        B::decode_bytes(&self.buffer).map_err(|error| Error::client_decode(&error))
-    }
-
-    /// The error for a push of a function the receiver does not know.
-    pub fn unknown_function(&self) -> Error {
-        Error::new(
-            ReturnCode::CLIENT_DECODE_ERR,
-            format!("no push callback for function `{}`", self.function),
-        )
-    }
-}
-
-/// What a client runs for each push: `#[tars_push]` implements it for `{Trait}Callback<T>`.
-///
-/// Pushes of one connection are handed over one at a time, in the order they arrived, on a task
-/// of their own, so a slow handler never delays replies to calls. An `Err` (an unknown function,
-/// a buffer that does not decode) is logged and the push dropped; the connection stays up.
-pub trait PushHandler: Send + Sync + 'static {
-    /// Handles one push.
-    fn on_push<'a>(&'a self, push: &'a PushMessage) -> futures::future::BoxFuture<'a, Result<()>>;
-}
-
-impl<H: PushHandler + ?Sized> PushHandler for std::sync::Arc<H> {
-    fn on_push<'a>(&'a self, push: &'a PushMessage) -> futures::future::BoxFuture<'a, Result<()>> {
-        (**self).on_push(push)
-    }
-}
-
-/// A typed push: `#[tars_push]` generates an enum `{Trait}Event` with one variant per method.
-pub trait FromPush: Sized + Send + 'static {
-    /// Decodes `push`; an unknown function or an undecodable buffer is an error.
-    fn decode(push: &PushMessage) -> Result<Self>;
-}
-
-/// A stream of typed pushes: each [`PushMessage`] of `S` (by default a proxy's
-/// [`PushMessages`](crate::client::PushMessages)) decoded as `E`, a `#[tars_push]`
-/// `{Trait}Event`. A push that does not decode is an `Err` item; the stream goes on.
-pub struct PushEvents<E, S = crate::client::PushMessages> {
-    messages: S,
-    _event: std::marker::PhantomData<fn() -> E>,
-}
-
-impl<E: FromPush, S> PushEvents<E, S> {
-    /// Decodes the pushes of `messages`.
-    pub fn new(messages: S) -> Self {
-        Self {
-            messages,
-            _event: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<E, S: std::fmt::Debug> std::fmt::Debug for PushEvents<E, S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushEvents")
-            .field("messages", &self.messages)
-            .finish()
-    }
-}
-
-impl<E: FromPush, S: futures::Stream<Item = PushMessage> + Unpin> futures::Stream
-    for PushEvents<E, S>
-{
-    type Item = Result<E>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<E>>> {
-        std::pin::Pin::new(&mut self.messages)
-            .poll_next(cx)
-            .map(|message| message.map(|message| E::decode(&message)))
     }
 }
