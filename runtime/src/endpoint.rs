@@ -39,6 +39,10 @@ pub struct Endpoint {
     host: String,
     port: u16,
     timeout: Option<Duration>,
+    /// `-w`, as written (TarsCpp: -1 when absent).
+    weight: Option<i32>,
+    /// `-v`: 0 none, 1 static weights.
+    weight_type: u32,
 }
 
 impl Endpoint {
@@ -48,7 +52,17 @@ impl Endpoint {
             host: host.into(),
             port,
             timeout: None,
+            weight: None,
+            weight_type: 0,
         }
+    }
+
+    /// The same endpoint with a static weight (`-v 1 -w WEIGHT`), as the registry reports
+    /// weighted endpoints.
+    pub fn with_static_weight(mut self, weight: i32) -> Self {
+        self.weight_type = 1;
+        self.weight = Some(weight);
+        self
     }
 
     /// The same endpoint with the idle timeout `-t`.
@@ -72,6 +86,22 @@ impl Endpoint {
         self.timeout
     }
 
+    /// The weight this endpoint has in static weighting, or `None` if it takes no part
+    /// (`-v 0`, the default). As TarsCpp reads `-v 1 -w W`: an absent weight is 100, a
+    /// larger one is capped at 100, and 0 or less means "send nothing here".
+    ///
+    /// ```
+    /// use tars_rpc::endpoint::Endpoint;
+    ///
+    /// let weighted: Endpoint = "tcp -h 10.0.0.1 -p 10000 -v 1 -w 250".parse().unwrap();
+    /// assert_eq!(weighted.static_weight(), Some(100));
+    /// let plain: Endpoint = "tcp -h 10.0.0.1 -p 10000 -w 50".parse().unwrap();
+    /// assert_eq!(plain.static_weight(), None);
+    /// ```
+    pub fn static_weight(&self) -> Option<i32> {
+        (self.weight_type != 0).then(|| self.weight.unwrap_or(100).min(100))
+    }
+
     /// `host:port`, for connecting and binding (IPv6 hosts in brackets).
     pub fn address(&self) -> String {
         if self.host.contains(':') {
@@ -87,6 +117,12 @@ impl fmt::Display for Endpoint {
         write!(f, "tcp -h {} -p {}", self.host, self.port)?;
         if let Some(timeout) = self.timeout {
             write!(f, " -t {}", timeout.as_millis())?;
+        }
+        if self.weight_type != 0 {
+            write!(f, " -v {}", self.weight_type)?;
+        }
+        if let Some(weight) = self.weight {
+            write!(f, " -w {weight}")?;
         }
         Ok(())
     }
@@ -115,6 +151,7 @@ impl FromStr for Endpoint {
             }
         }
         let (mut host, mut port, mut timeout) = (None, None, None);
+        let (mut weight, mut weight_type) = (None, 0);
         while let Some(flag) = words.next() {
             let mut value = || {
                 words
@@ -142,7 +179,19 @@ impl FromStr for Endpoint {
                     })?;
                     timeout = Some(Duration::from_millis(millis));
                 }
-                // TARS endpoints carry more flags (-g grid, -e auth, -w weight, ...); none
+                "-w" => {
+                    let text = value()?;
+                    weight = Some(text.parse::<i32>().map_err(|_| {
+                        EndpointError::new(input, format!("weight `{text}` is not a number"))
+                    })?);
+                }
+                "-v" => {
+                    let text = value()?;
+                    weight_type = text.parse::<u32>().map_err(|_| {
+                        EndpointError::new(input, format!("weight type `{text}` is not a number"))
+                    })?;
+                }
+                // TARS endpoints carry more flags (-g grid, -e auth, -q qos, ...); none
                 // changes how to reach the endpoint, so they are accepted and ignored
                 other if other.starts_with('-') => {
                     value()?;
@@ -156,6 +205,8 @@ impl FromStr for Endpoint {
             host,
             port,
             timeout,
+            weight,
+            weight_type,
         })
     }
 }
@@ -284,6 +335,28 @@ mod tests {
         ] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad:?} should not parse");
         }
+    }
+
+    #[test]
+    fn reads_static_weights_as_tarscpp_does() {
+        let weight = |text: &str| text.parse::<Endpoint>().unwrap().static_weight();
+        assert_eq!(weight("tcp -h a -p 1 -v 1 -w 30"), Some(30));
+        assert_eq!(weight("tcp -h a -p 1 -v 1"), Some(100), "absent means 100");
+        assert_eq!(
+            weight("tcp -h a -p 1 -v 1 -w 500"),
+            Some(100),
+            "capped at 100"
+        );
+        assert_eq!(
+            weight("tcp -h a -p 1 -v 1 -w -3"),
+            Some(-3),
+            "0 or less: nothing"
+        );
+        assert_eq!(weight("tcp -h a -p 1 -w 30"), None, "no -v: not weighted");
+        let text = "tcp -h a -p 1 -t 3000 -v 1 -w 30";
+        assert_eq!(text.parse::<Endpoint>().unwrap().to_string(), text);
+        assert!("tcp -h a -p 1 -w heavy".parse::<Endpoint>().is_err());
+        assert!("tcp -h a -p 1 -v x".parse::<Endpoint>().is_err());
     }
 
     #[test]

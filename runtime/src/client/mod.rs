@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+pub mod balance;
 mod communicator;
 mod connection;
 mod proxy;
