@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Mutex};
 
-use tars_rpc::client::{Communicator, CommunicatorConfig, Proxy, ServantProxy};
+use tars_rpc::client::{Communicator, Proxy, TypedProxy};
 use tars_rpc::packet::{
     Context, PacketType, RequestPacket, ResponsePacket, ReturnCode, STATUS_PUSH_FUNC,
 };
@@ -48,13 +48,13 @@ struct HelloResult {
 
 /// A typed proxy as `#[tars_interface]` generates one.
 #[derive(Clone)]
-struct HelloProxy(ServantProxy);
+struct HelloProxy(Proxy);
 
-impl Proxy for HelloProxy {
-    fn from_servant_proxy(proxy: ServantProxy) -> Self {
+impl TypedProxy for HelloProxy {
+    fn from_proxy(proxy: Proxy) -> Self {
         Self(proxy)
     }
-    fn servant_proxy(&self) -> &ServantProxy {
+    fn proxy(&self) -> &Proxy {
         &self.0
     }
 }
@@ -71,13 +71,13 @@ fn args(text: &str) -> HelloArgs {
 }
 
 /// Calls `func` with [`HelloArgs`] and returns the reply's `sRsp`.
-async fn call(proxy: &ServantProxy, func: &str, text: &str) -> Result<String, Error> {
+async fn call(proxy: &Proxy, func: &str, text: &str) -> Result<String, Error> {
     let result: HelloResult = proxy.invoke(func, &args(text)).await?;
     assert_eq!(result.ret, 0);
     Ok(result.s_rsp)
 }
 
-async fn hello(proxy: &ServantProxy, text: &str) -> Result<String, Error> {
+async fn hello(proxy: &Proxy, text: &str) -> Result<String, Error> {
     call(proxy, "testHello", text).await
 }
 
@@ -89,10 +89,8 @@ fn proxy_string(ports: &[u16]) -> String {
     format!("{SERVANT}@{}", endpoints.join(":"))
 }
 
-fn proxy(ports: &[u16]) -> ServantProxy {
-    Communicator::new()
-        .servant_proxy(&proxy_string(ports))
-        .unwrap()
+fn proxy(ports: &[u16]) -> Proxy {
+    Communicator::new().proxy(&proxy_string(ports)).unwrap()
 }
 
 /// Reads one request frame; `None` at the end of the stream.
@@ -311,10 +309,9 @@ async fn invoke_round_trips_and_reports_the_servants_errors() {
     assert_eq!(error.code(), ReturnCode::CLIENT_DECODE_ERR, "{error}");
 
     // the raw form returns the reply whatever its code
-    let reply = within(proxy.invoke_raw("noSuchFunc", args("x").to_bytes(), PacketType::NORMAL))
+    let reply = within(proxy.invoke_raw("noSuchFunc", &args("x").to_bytes()))
         .await
-        .unwrap()
-        .expect("a reply");
+        .unwrap();
     assert_eq!(
         (reply.ret, reply.result_desc.as_str()),
         (ReturnCode::SERVER_NO_FUNC, "no func")
@@ -480,12 +477,10 @@ async fn calls_go_to_the_endpoints_in_turn() {
 #[tokio::test]
 async fn the_context_and_timeout_of_a_handle_reach_the_server() {
     let mut echo = Echo::start().await;
-    let communicator = Communicator::with_config(
-        CommunicatorConfig::default().with_call_timeout(Duration::from_millis(2500)),
-    );
-    let proxy = communicator
-        .servant_proxy(&proxy_string(&[echo.port]))
-        .unwrap();
+    let communicator = Communicator::builder()
+        .call_timeout(Duration::from_millis(2500))
+        .build();
+    let proxy = communicator.proxy(&proxy_string(&[echo.port])).unwrap();
     assert_eq!(proxy.timeout(), Duration::from_millis(2500));
 
     let context = Context::from([
@@ -529,10 +524,9 @@ async fn a_one_way_call_returns_without_a_reply() {
         args("one way")
     );
 
-    let raw = within(proxy.invoke_raw("notify", args("raw").to_bytes(), PacketType::ONEWAY))
+    within(proxy.invoke_raw_oneway("notify", &args("raw").to_bytes()))
         .await
         .unwrap();
-    assert!(raw.is_none());
     assert_eq!(echo.next_request().await.packet_type, PacketType::ONEWAY);
     assert!(started.elapsed() < FAST);
 
@@ -684,21 +678,21 @@ async fn the_same_proxy_string_shares_one_object() {
     let address = proxy_string(&[echo.port]);
     let communicator = Communicator::new();
     let typed: HelloProxy = communicator.string_to_proxy(&address).unwrap();
-    let untyped = communicator.servant_proxy(&address).unwrap();
-    assert_eq!(typed.servant_proxy().servant_name(), SERVANT);
+    let untyped = communicator.proxy(&address).unwrap();
+    assert_eq!(typed.proxy().servant_name(), SERVANT);
     assert_eq!(
-        within(hello(typed.servant_proxy(), "typed")).await.unwrap(),
+        within(hello(typed.proxy(), "typed")).await.unwrap(),
         "typed"
     );
     assert_eq!(within(hello(&untyped, "untyped")).await.unwrap(), "untyped");
     assert_eq!(echo.accepts(), 1);
 
     // another communicator has objects of its own
-    let other = Communicator::new().servant_proxy(&address).unwrap();
+    let other = Communicator::new().proxy(&address).unwrap();
     assert_eq!(within(hello(&other, "other")).await.unwrap(), "other");
     assert_eq!(echo.accepts(), 2);
 
-    assert!(communicator.servant_proxy("no at sign").is_err());
+    assert!(communicator.proxy("no at sign").is_err());
     assert!(communicator
         .string_to_proxy::<HelloProxy>("A.B.C@tcp -h x")
         .is_err());
@@ -708,9 +702,7 @@ async fn the_same_proxy_string_shares_one_object() {
 async fn dropping_the_last_handle_closes_the_connection() {
     let mut fake = Fake::start().await;
     let communicator = Communicator::new();
-    let proxy = communicator
-        .servant_proxy(&proxy_string(&[fake.port]))
-        .unwrap();
+    let proxy = communicator.proxy(&proxy_string(&[fake.port])).unwrap();
     let clone = proxy.with_timeout(Duration::from_secs(1));
     let server = async {
         let mut stream = fake.accept().await;

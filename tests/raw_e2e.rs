@@ -108,7 +108,7 @@ async fn calls_are_matched_by_request_id_and_pushes_reach_the_callback() {
         let record = Arc::clone(&record);
         async move { record.lock().unwrap().push(frame) }
     });
-    let mut stream = proxy.push_frames();
+    let mut stream = proxy.push_stream();
 
     // a slow call and a quick one: replies come back out of order, each to its own caller
     let slow = tokio::spawn({

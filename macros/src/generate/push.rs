@@ -14,7 +14,11 @@ pub fn push(model: &PushModel) -> TokenStream {
     let p = quote!(#krate::__private);
     let vis = &model.item.vis;
     let trait_ident = &model.item.ident;
-    let (sender, event, callback) = (&model.sender_ident, &model.event_ident, &model.callback_ident);
+    let (sender, event, callback) = (
+        &model.sender_ident,
+        &model.event_ident,
+        &model.callback_ident,
+    );
     let trait_item = send_trait(&model.item);
 
     let bodies = model.methods.iter().map(|method| {

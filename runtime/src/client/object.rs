@@ -43,10 +43,7 @@ impl<W: Wire> ObjectShared<W> {
         let shutdown = CancellationToken::new();
         Self {
             wire: Arc::new(wire),
-            push: Arc::new(PushState::new(
-                config.push_queue_capacity,
-                shutdown.clone(),
-            )),
+            push: Arc::new(PushState::new(config.push_queue_capacity, shutdown.clone())),
             config,
             connect_hooks: Mutex::default(),
             close_hooks: Mutex::default(),
