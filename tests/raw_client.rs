@@ -14,6 +14,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use tars_rpc::client::{CloseReason, Communicator, CommunicatorBuilder, Proxy, RawWire};
 use tars_rpc::endpoint::Endpoint;
@@ -25,9 +26,6 @@ use tars_rpc::protocol::{
 
 /// The longest any step may take before the test fails.
 const WAIT: Duration = Duration::from_secs(5);
-
-/// "Fast": well under the default 3 s call timeout.
-const FAST: Duration = Duration::from_secs(1);
 
 /// The PushDemo protocol, the client's side.
 struct PushDemoProtocol;
@@ -189,11 +187,14 @@ async fn pushes_between_responses_reach_a_slow_callback_in_order_and_the_stream(
     let mut fake = Fake::start().await;
     let proxy = raw_proxy(&fake);
     let (handled_sender, mut handled) = mpsc::unbounded_channel();
+    // the callback is stuck until the calls are done
+    let gate = CancellationToken::new();
+    let callback_gate = gate.clone();
     proxy.set_push_handler(move |frame: Bytes| {
         let handled = handled_sender.clone();
+        let gate = callback_gate.clone();
         async move {
-            // slower than the whole exchange of calls
-            tokio::time::sleep(Duration::from_millis(80)).await;
+            gate.cancelled().await;
             let _ = handled.send(frame);
         }
     });
@@ -212,17 +213,16 @@ async fn pushes_between_responses_reach_a_slow_callback_in_order_and_the_stream(
         stream
     };
     let calls = async {
-        let started = Instant::now();
         for call in 0..CALLS {
             let sent = format!("call {call}");
             let response = proxy.call(sent.as_bytes()).await.unwrap();
             assert_eq!(payload(&response), sent.as_bytes());
         }
-        started.elapsed()
     };
-    let (elapsed, _stream) = within(async { tokio::join!(calls, server) }).await;
-    // 20 pushes take the callback 1.6 s: the responses did not wait for it
-    assert!(elapsed < FAST, "took {elapsed:?}");
+    let ((), _stream) = within(async { tokio::join!(calls, server) }).await;
+    // the responses did not wait for the callback
+    assert!(handled.try_recv().is_err(), "the callback is stuck");
+    gate.cancel();
 
     let expected: Vec<Vec<u8>> = (0..2 * CALLS)
         .map(|n| frame(0, format!("push {n}").as_bytes()))
@@ -261,7 +261,6 @@ async fn garbage_from_the_server_fails_calls_in_flight_and_the_next_call_reconne
         ),
     ];
     for (garbage, why) in cases {
-        let started = Instant::now();
         let calls = join_all((0..3).map(|i| {
             let proxy = proxy.clone();
             async move { proxy.call(format!("call {i}").as_bytes()).await }
@@ -276,7 +275,6 @@ async fn garbage_from_the_server_fails_calls_in_flight_and_the_next_call_reconne
             stream
         };
         let (results, _stream) = within(async { tokio::join!(calls, server) }).await;
-        assert!(started.elapsed() < FAST, "took {:?}", started.elapsed());
         for result in results {
             let error = result.unwrap_err();
             assert_eq!(error.code(), ReturnCode::PROXY_CONNECT_ERR, "{error}");
@@ -319,7 +317,6 @@ async fn a_call_without_response_times_out_and_the_connection_stays_usable() {
     assert_eq!(error.code(), ReturnCode::INVOKE_TIMEOUT, "{error}");
     assert!(error.message().contains("PushDemo"), "{error}");
     assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
-    assert!(elapsed < FAST, "{elapsed:?}");
 
     // the late response is dropped; the next call gets its own
     let server = async {
