@@ -54,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use tars_rpc::client::{Communicator, CommunicatorConfig};
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{RequestPacket, ResponsePacket};
 use tars_rpc::push::{PushFrame, Subscribers};
@@ -361,9 +361,9 @@ async fn connect_clients(
 ) -> Result<Vec<Client>, String> {
     const PARALLEL_CONNECTS: usize = 50;
     let address = format!("{SERVANT}@tcp -h 127.0.0.1 -p {port}");
-    let config = CommunicatorConfig::default()
-        .with_call_timeout(TIMEOUT)
-        .with_connect_timeout(TIMEOUT);
+    let config = Communicator::builder()
+        .call_timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT);
     let connects = futures::stream::iter(0..count)
         .map(|_| {
             let config = config.clone();
@@ -375,10 +375,11 @@ async fn connect_clients(
                 latencies: Mutex::new(Vec::new()),
             });
             async move {
-                let proxy: HelloProxy = Communicator::with_config(config)
+                let proxy: HelloProxy = config
+                    .build()
                     .string_to_proxy(&address)
                     .map_err(|error| format!("bad proxy string: {error}"))?;
-                proxy.set_push_callback(Recorder(state.clone()));
+                proxy.set_push_handler(PushCallback(Recorder(state.clone())));
                 match proxy.register_push().await {
                     Ok(0) => Ok(Client {
                         _proxy: proxy,

@@ -53,7 +53,7 @@ use hello::{
     format_latency, payload, run_load, HelloImp, HelloProxy, HelloServant, LoadReport,
     HELLO_SERVANT,
 };
-use tars_rpc::client::Communicator;
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode};
 use tars_rpc::server::Server;

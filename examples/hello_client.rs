@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use hello::{format_latency, payload, run_load, HelloProxy, HELLO_SERVANT};
-use tars_rpc::client::Communicator;
+use tars_rpc::client::{Communicator, TypedProxy};
 
 const DEFAULT_PORT: u16 = 8999;
 

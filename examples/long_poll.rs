@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tars_rpc::client::Communicator;
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::server::Server;
 
 use tokio::sync::watch;

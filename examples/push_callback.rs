@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tars_rpc::client::{Communicator, Proxy};
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::push::Subscribers;
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, tars_push, Current};
@@ -117,21 +117,21 @@ async fn run_client(connect: &str, count: usize) -> Result<(), String> {
         wanted: count,
         done: Notify::new(),
     });
-    proxy.set_push_callback(PrintPush(Arc::clone(&progress)));
-    // after a reconnect (server restart, `_reconnect_`), register again
+    proxy.set_push_handler(PushCallback(PrintPush(Arc::clone(&progress))));
+    // register on every connect: the first, and after a reconnect (server restart,
+    // `_reconnect_`); the hook gets a proxy on the connection just made
+    proxy.on_connect(|proxy: HelloProxy, endpoint| async move {
+        match proxy.register_push().await {
+            Ok(ret) => eprintln!("client: registered with {endpoint}: registerPush returned {ret}"),
+            Err(error) => eprintln!("client: registering with {endpoint} failed: {error}"),
+        }
+    });
+    // connect now: returns once the hook has run
     proxy
-        .servant_proxy()
-        .on_connect(|proxy, endpoint| async move {
-            match HelloProxy::from_servant_proxy(proxy).register_push().await {
-                Ok(_) => eprintln!("client: (re)registered with {endpoint}"),
-                Err(error) => eprintln!("client: registering with {endpoint} failed: {error}"),
-            }
-        });
-    let ret = proxy
-        .register_push()
+        .connect()
         .await
-        .map_err(|error| format!("registerPush failed: {error}"))?;
-    eprintln!("client: registerPush returned {ret}, waiting for {count} pushes");
+        .map_err(|error| format!("cannot connect: {error}"))?;
+    eprintln!("client: waiting for {count} pushes");
     if count > 0 {
         progress.done.notified().await;
     }

@@ -38,11 +38,14 @@ pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, server};
 /// * Server: encode a push once as a [`PushFrame`](push::PushFrame), send it to a saved
 ///   [`Current`] with [`Current::push`], or to every client in a
 ///   [`Subscribers`](push::Subscribers) registry.
-/// * Client: pushes arrive as [`PushMessage`](push::PushMessage)s, handed to a
-///   [`PushHandler`](push::PushHandler) (what `#[tars_push]` generates from a trait) or read
-///   from a stream.
+/// * Client: pushes arrive as [`PushMessage`](push::PushMessage)s, handed to the
+///   [`PushHandler`](push::PushHandler) set with `set_push_handler` (`#[tars_push]` generates
+///   one from a trait) or read from a [`PushStream`](push::PushStream) (decoded into the
+///   trait's events by [`PushStream::events`](push::PushStream::events)).
 pub mod push {
-    pub use tars_rpc_runtime::client::{FromPush, PushEvents, PushHandler, PushMessage};
+    pub use tars_rpc_runtime::client::{
+        FromPush, PushEvents, PushHandler, PushMessage, PushStream,
+    };
     pub use tars_rpc_runtime::packet::RECONNECT_MESSAGE;
     pub use tars_rpc_runtime::server::{
         BroadcastReport, PushError, PushFrame, Subscribers, Undelivered,
@@ -51,9 +54,10 @@ pub mod push {
 
 /// Custom protocols, as TarsCpp's `tars_set_protocol` allows: the framing both sides share,
 /// the server's [`RawServant`](protocol::RawServant) and the client's
-/// [`ClientProtocol`](protocol::ClientProtocol).
+/// [`ClientProtocol`](protocol::ClientProtocol), which a
+/// [`Proxy<RawWire>`](client::Proxy#custom-protocols) speaks.
 pub mod protocol {
-    pub use tars_rpc_runtime::client::{ClientProtocol, RawResponse};
+    pub use tars_rpc_runtime::client::{ClientProtocol, RawResponse, RawWire};
     pub use tars_rpc_runtime::protocol::*;
     pub use tars_rpc_runtime::server::RawServant;
 }

@@ -12,9 +12,9 @@ use common::interop::{
 };
 use common::{hex, unhex};
 use futures::{SinkExt, StreamExt};
-use tars_rpc::client::{Communicator, Proxy};
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::framing::FrameCodec;
-use tars_rpc::packet::{Context, PacketType, ReturnCode};
+use tars_rpc::packet::{Context, ReturnCode};
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, Current, Error, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -83,7 +83,7 @@ async fn start_server() -> Server {
         .expect("the server starts")
 }
 
-fn proxy<P: Proxy>(communicator: &Communicator, server: &Server, servant: &str) -> P {
+fn proxy<P: TypedProxy>(communicator: &Communicator, server: &Server, servant: &str) -> P {
     let address = server.local_addr(servant).expect("bound");
     communicator
         .string_to_proxy(&format!("{servant}@tcp -h 127.0.0.1 -p {}", address.port()))
@@ -115,15 +115,11 @@ async fn errors_carry_the_servants_code_and_description() {
         .unwrap_err();
     assert_eq!(error, Error::new(ReturnCode(1234), "failed on purpose"));
 
-    let raw = interop.servant_proxy();
-    let reply = timeout(
-        WAIT,
-        raw.invoke_raw("noSuchFunction", Bytes::new(), PacketType::NORMAL),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .expect("a reply");
+    let raw = interop.proxy();
+    let reply = timeout(WAIT, raw.invoke_raw("noSuchFunction", &[]))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reply.ret, ReturnCode::SERVER_NO_FUNC);
     assert!(
         reply.result_desc.contains("noSuchFunction"),
@@ -132,14 +128,10 @@ async fn errors_carry_the_servants_code_and_description() {
     );
 
     // `mixed` needs `a` at tag 1: an empty buffer does not decode
-    let reply = timeout(
-        WAIT,
-        raw.invoke_raw("mixed", Bytes::new(), PacketType::NORMAL),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .expect("a reply");
+    let reply = timeout(WAIT, raw.invoke_raw("mixed", &[]))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reply.ret, ReturnCode::SERVER_DECODE_ERR);
     assert!(reply.result_desc.contains("tag 1"), "{}", reply.result_desc);
 

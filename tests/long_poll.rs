@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tars_rpc::client::Communicator;
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::server::Server;
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};

@@ -14,14 +14,13 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use common::interop::{
     check_oneway_and_timeout, check_round_trips, HelloProxy, HelloServant, InteropImp,
     InteropProxy, InteropServant,
 };
 use common::{describe, ensure_node, node_dir};
-use tars_rpc::client::{Communicator, Proxy};
-use tars_rpc::packet::{PacketType, ReturnCode};
+use tars_rpc::client::{Communicator, TypedProxy};
+use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::{Server, ServerBuilder};
 use tokio::time::timeout;
 
@@ -112,16 +111,10 @@ async fn rust_proxy_calls_the_node_server() {
         (ReturnCode(1234), "failed on purpose")
     );
 
-    let reply = timeout(
-        WAIT,
-        interop
-            .servant_proxy()
-            .invoke_raw("noSuchFunction", Bytes::new(), PacketType::NORMAL),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .expect("a reply");
+    let reply = timeout(WAIT, interop.proxy().invoke_raw("noSuchFunction", &[]))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reply.ret, ReturnCode::SERVER_NO_FUNC);
 
     // one-way: Node runs the call and sends nothing back

@@ -2,11 +2,12 @@
 //! `Subscribers` registry, pushes with the `#[tars_push]` sender, and `#[tars_push]` callbacks
 //! and streams receive them in generated-proxy clients over loopback.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tars_rpc::client::{Communicator, CommunicatorConfig, Proxy};
+use tars_rpc::client::{Communicator, CommunicatorBuilder, TypedProxy};
 use tars_rpc::push::Subscribers;
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, tars_push, Current};
@@ -31,12 +32,20 @@ trait Push {
 struct HelloImp {
     subscribers: Subscribers,
     saved: Mutex<Vec<Current>>,
+    /// How many times each connection registered, by connection id.
+    registrations: Mutex<HashMap<u64, usize>>,
 }
 
 impl Hello for HelloImp {
     async fn register_push(&self, current: &Current) -> tars_rpc::Result<i32> {
         self.subscribers.add(current);
         self.saved.lock().unwrap().push(current.clone());
+        *self
+            .registrations
+            .lock()
+            .unwrap()
+            .entry(current.connection_id())
+            .or_default() += 1;
         Ok(0)
     }
 
@@ -81,6 +90,7 @@ async fn start(listen: &str, subscribers: &Subscribers) -> (Server, Arc<HelloImp
     let imp = Arc::new(HelloImp {
         subscribers: subscribers.clone(),
         saved: Mutex::new(Vec::new()),
+        registrations: Mutex::default(),
     });
     let server = Server::builder()
         .servant(SERVANT, listen, HelloServant::from_arc(Arc::clone(&imp)))
@@ -90,8 +100,9 @@ async fn start(listen: &str, subscribers: &Subscribers) -> (Server, Arc<HelloImp
     (server, imp)
 }
 
-fn client(port: u16, config: CommunicatorConfig) -> HelloProxy {
-    Communicator::with_config(config)
+fn client(port: u16, config: CommunicatorBuilder) -> HelloProxy {
+    config
+        .build()
         .string_to_proxy(&format!("{SERVANT}@tcp -h 127.0.0.1 -p {port}"))
         .expect("a valid proxy string")
 }
@@ -112,9 +123,9 @@ async fn every_client_receives_every_broadcast_in_order() {
     let mut clients = Vec::new();
     for _ in 0..20 {
         // a communicator each: a connection each
-        let proxy = client(port, CommunicatorConfig::default());
+        let proxy = client(port, Communicator::builder());
         let recorder = Recorder::default();
-        proxy.set_push_callback(recorder.clone());
+        proxy.set_push_handler(PushCallback(recorder.clone()));
         assert_eq!(
             timeout(WAIT, proxy.register_push()).await.unwrap().unwrap(),
             0
@@ -138,8 +149,8 @@ async fn a_disconnected_client_is_forgotten_and_pushing_to_it_fails() {
     let subscribers = Subscribers::new();
     let (server, imp) = start("127.0.0.1:0", &subscribers).await;
     let port = server.local_addr(SERVANT).unwrap().port();
-    let staying = client(port, CommunicatorConfig::default());
-    let leaving = client(port, CommunicatorConfig::default());
+    let staying = client(port, Communicator::builder());
+    let leaving = client(port, Communicator::builder());
     timeout(WAIT, staying.register_push())
         .await
         .unwrap()
@@ -169,7 +180,7 @@ async fn a_disconnected_client_is_forgotten_and_pushing_to_it_fails() {
         .is_err());
     // the other client is unaffected
     let recorder = Recorder::default();
-    staying.set_push_callback(recorder.clone());
+    staying.set_push_handler(PushCallback(recorder.clone()));
     subscribers.broadcast(&PushSender::push_msg_frame(0, "7".into()));
     assert_eq!(recorder.wait_for(1).await, [7]);
     server.shutdown().await;
@@ -180,20 +191,18 @@ async fn clients_reconnect_and_reregister_after_a_server_restart() {
     let subscribers = Subscribers::new();
     let (server, _) = start("127.0.0.1:0", &subscribers).await;
     let address = server.local_addr(SERVANT).unwrap();
-    let config = CommunicatorConfig::default()
-        .with_reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200));
+    let config = Communicator::builder()
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200));
     let mut clients = Vec::new();
     for _ in 0..5 {
         let proxy = client(address.port(), config.clone());
         let recorder = Recorder::default();
-        proxy.set_push_callback(recorder.clone());
+        proxy.set_push_handler(PushCallback(recorder.clone()));
         // what a push client does after every (re)connect: register again
-        proxy
-            .servant_proxy()
-            .on_connect(|proxy, _endpoint| async move {
-                let _ = HelloProxy::from_servant_proxy(proxy).register_push().await;
-            });
-        timeout(WAIT, proxy.register_push()).await.unwrap().unwrap();
+        proxy.on_connect(|proxy: HelloProxy, _endpoint| async move {
+            let _ = proxy.register_push().await;
+        });
+        timeout(WAIT, proxy.connect()).await.unwrap().unwrap();
         clients.push((proxy, recorder));
     }
     assert_eq!(subscribers.len(), 5);
@@ -217,38 +226,41 @@ async fn clients_reconnect_and_reregister_after_a_server_restart() {
     restarted.shutdown().await;
 }
 
+/// The keep-alive is checked on events, not on the clock: the test waits for two plain
+/// connections, made one after the other, to be closed by the idle timeout; the push connection,
+/// idle for longer than both, is still open then only if its keep-alive held it. (Paused time
+/// cannot stand in for the waits: the server's idle timer, the client's keep-alive timer and
+/// the bytes between them on real sockets would all have to progress on one auto-advancing
+/// clock, which jumps to the next timer whenever the runtime has nothing ready, whether or not
+/// the kernel has handed over the bytes in flight.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keepalive_holds_an_idle_push_connection_past_the_idle_timeout() {
     let subscribers = Subscribers::new();
     // the server closes connections idle for 300 ms
     let (server, imp) = start("tcp -h 127.0.0.1 -p 0 -t 300", &subscribers).await;
     let port = server.local_addr(SERVANT).unwrap().port();
+    let quick = || Communicator::builder().keepalive_interval(Duration::from_millis(100));
 
-    let pushed = client(
-        port,
-        CommunicatorConfig::default().with_keepalive_interval(Duration::from_millis(100)),
-    );
+    let pushed = client(port, quick());
     let recorder = Recorder::default();
-    pushed.set_push_callback(recorder.clone());
+    pushed.set_push_handler(PushCallback(recorder.clone()));
     timeout(WAIT, pushed.register_push())
         .await
         .unwrap()
         .unwrap();
-
-    // a plain client, without a push callback, is dropped by the idle timeout
-    let plain = client(
-        port,
-        CommunicatorConfig::default().with_keepalive_interval(Duration::from_millis(100)),
-    );
-    timeout(WAIT, plain.register_push()).await.unwrap().unwrap();
-    let plain_current = imp.saved.lock().unwrap()[1].clone();
-
-    sleep(Duration::from_millis(1200)).await;
-    assert!(
-        plain_current.is_closed(),
-        "the idle plain connection was closed"
-    );
     let pushed_current = imp.saved.lock().unwrap()[0].clone();
+
+    // plain clients, without a push handler, are closed by the idle timeout: the second one
+    // connects after the first is closed, so that the push connection has been idle for two
+    // idle timeouts when the second is closed
+    for index in 1..=2 {
+        let plain = client(port, quick());
+        timeout(WAIT, plain.register_push()).await.unwrap().unwrap();
+        let plain_current = imp.saved.lock().unwrap()[index].clone();
+        timeout(WAIT, plain_current.closed())
+            .await
+            .expect("the idle plain connection is closed");
+    }
     assert!(
         !pushed_current.is_closed(),
         "keep-alive held the push connection"
@@ -262,14 +274,59 @@ async fn keepalive_holds_an_idle_push_connection_past_the_idle_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_registering_in_on_connect_registers_once_per_connection() {
+    let subscribers = Subscribers::new();
+    let (server, imp) = start("127.0.0.1:0", &subscribers).await;
+    let port = server.local_addr(SERVANT).unwrap().port();
+    let proxy = client(
+        port,
+        Communicator::builder()
+            .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200)),
+    );
+    let recorder = Recorder::default();
+    proxy.set_push_handler(PushCallback(recorder.clone()));
+    proxy.on_connect(|proxy: HelloProxy, _endpoint| async move {
+        proxy.register_push().await.expect("registered");
+    });
+    let registrations = || imp.registrations.lock().unwrap().clone();
+
+    // connect returns once the hook has registered
+    timeout(WAIT, proxy.connect()).await.unwrap().unwrap();
+    let first = registrations();
+    assert_eq!(
+        first.values().copied().collect::<Vec<_>>(),
+        [1],
+        "{first:?}"
+    );
+    // calls and connecting again use the connection as it is
+    timeout(WAIT, proxy.push_me(1)).await.unwrap().unwrap();
+    assert_eq!(recorder.wait_for(1).await, [0]);
+    timeout(WAIT, proxy.connect()).await.unwrap().unwrap();
+    assert_eq!(registrations(), first);
+
+    // the server drops the connection: the client reconnects and registers once more
+    imp.saved.lock().unwrap()[0].close_connection();
+    eventually("the client to register again", || {
+        registrations().len() == 2
+    })
+    .await;
+    timeout(WAIT, proxy.push_me(1)).await.unwrap().unwrap();
+    assert_eq!(recorder.wait_for(2).await, [0, 0]);
+    let after = registrations();
+    assert!(after.values().all(|&count| count == 1), "{after:?}");
+    assert_eq!(imp.saved.lock().unwrap().len(), 2);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_arrive_as_typed_events_and_alongside_replies() {
     let subscribers = Subscribers::new();
     let (server, _) = start("127.0.0.1:0", &subscribers).await;
     let proxy = client(
         server.local_addr(SERVANT).unwrap().port(),
-        CommunicatorConfig::default(),
+        Communicator::builder(),
     );
-    let mut events = proxy.push_events();
+    let mut events = proxy.push_stream().events::<PushEvent>();
     // the pushes are queued before the reply on the same connection
     timeout(WAIT, proxy.push_me(100)).await.unwrap().unwrap();
     for expected in 0..100 {

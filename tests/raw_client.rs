@@ -14,8 +14,9 @@ use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use tars_rpc::client::{Communicator, CommunicatorConfig, RawProxy};
+use tars_rpc::client::{CloseReason, Communicator, CommunicatorBuilder, Proxy, RawWire};
 use tars_rpc::endpoint::Endpoint;
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::protocol::{
@@ -25,9 +26,6 @@ use tars_rpc::protocol::{
 
 /// The longest any step may take before the test fails.
 const WAIT: Duration = Duration::from_secs(5);
-
-/// "Fast": well under the default 3 s call timeout.
-const FAST: Duration = Duration::from_secs(1);
 
 /// The PushDemo protocol, the client's side.
 struct PushDemoProtocol;
@@ -121,14 +119,15 @@ impl Fake {
     }
 }
 
-fn config() -> CommunicatorConfig {
-    CommunicatorConfig::default()
-        .with_max_frame_len(1024)
-        .with_reconnect_backoff(Duration::from_millis(10), Duration::from_millis(100))
+fn config() -> CommunicatorBuilder {
+    Communicator::builder()
+        .max_frame_len(1024)
+        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(100))
 }
 
-fn raw_proxy(fake: &Fake) -> RawProxy {
-    Communicator::with_config(config())
+fn raw_proxy(fake: &Fake) -> Proxy<RawWire> {
+    config()
+        .build()
         .raw_proxy(&fake.endpoints(), PushDemoProtocol)
         .unwrap()
 }
@@ -188,15 +187,18 @@ async fn pushes_between_responses_reach_a_slow_callback_in_order_and_the_stream(
     let mut fake = Fake::start().await;
     let proxy = raw_proxy(&fake);
     let (handled_sender, mut handled) = mpsc::unbounded_channel();
+    // the callback is stuck until the calls are done
+    let gate = CancellationToken::new();
+    let callback_gate = gate.clone();
     proxy.set_push_handler(move |frame: Bytes| {
         let handled = handled_sender.clone();
+        let gate = callback_gate.clone();
         async move {
-            // slower than the whole exchange of calls
-            tokio::time::sleep(Duration::from_millis(80)).await;
+            gate.cancelled().await;
             let _ = handled.send(frame);
         }
     });
-    let mut stream_frames = proxy.push_frames();
+    let mut stream_frames = proxy.push_stream();
 
     const CALLS: usize = 10;
     let server = async {
@@ -211,17 +213,16 @@ async fn pushes_between_responses_reach_a_slow_callback_in_order_and_the_stream(
         stream
     };
     let calls = async {
-        let started = Instant::now();
         for call in 0..CALLS {
             let sent = format!("call {call}");
             let response = proxy.call(sent.as_bytes()).await.unwrap();
             assert_eq!(payload(&response), sent.as_bytes());
         }
-        started.elapsed()
     };
-    let (elapsed, _stream) = within(async { tokio::join!(calls, server) }).await;
-    // 20 pushes take the callback 1.6 s: the responses did not wait for it
-    assert!(elapsed < FAST, "took {elapsed:?}");
+    let ((), _stream) = within(async { tokio::join!(calls, server) }).await;
+    // the responses did not wait for the callback
+    assert!(handled.try_recv().is_err(), "the callback is stuck");
+    gate.cancel();
 
     let expected: Vec<Vec<u8>> = (0..2 * CALLS)
         .map(|n| frame(0, format!("push {n}").as_bytes()))
@@ -260,7 +261,6 @@ async fn garbage_from_the_server_fails_calls_in_flight_and_the_next_call_reconne
         ),
     ];
     for (garbage, why) in cases {
-        let started = Instant::now();
         let calls = join_all((0..3).map(|i| {
             let proxy = proxy.clone();
             async move { proxy.call(format!("call {i}").as_bytes()).await }
@@ -275,7 +275,6 @@ async fn garbage_from_the_server_fails_calls_in_flight_and_the_next_call_reconne
             stream
         };
         let (results, _stream) = within(async { tokio::join!(calls, server) }).await;
-        assert!(started.elapsed() < FAST, "took {:?}", started.elapsed());
         for result in results {
             let error = result.unwrap_err();
             assert_eq!(error.code(), ReturnCode::PROXY_CONNECT_ERR, "{error}");
@@ -283,8 +282,10 @@ async fn garbage_from_the_server_fails_calls_in_flight_and_the_next_call_reconne
             assert!(error.message().contains(why), "{error}");
         }
         let reason = within(reasons.recv()).await.unwrap();
-        assert!(reason.starts_with("bad frame: "), "{reason}");
-        assert!(reason.contains(why), "{reason}");
+        assert!(
+            matches!(&reason, CloseReason::BadFrame(error) if error.contains(why)),
+            "{reason}"
+        );
     }
 
     let server = async {
@@ -316,7 +317,6 @@ async fn a_call_without_response_times_out_and_the_connection_stays_usable() {
     assert_eq!(error.code(), ReturnCode::INVOKE_TIMEOUT, "{error}");
     assert!(error.message().contains("PushDemo"), "{error}");
     assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
-    assert!(elapsed < FAST, "{elapsed:?}");
 
     // the late response is dropped; the next call gets its own
     let server = async {
@@ -346,7 +346,7 @@ async fn in_push_mode_a_dropped_connection_is_made_again_and_on_connect_register
     });
     let connects = Arc::new(AtomicUsize::new(0));
     let hook_connects = connects.clone();
-    proxy.on_connect(move |proxy: RawProxy, endpoint: Endpoint| {
+    proxy.on_connect(move |proxy: Proxy<RawWire>, endpoint: Endpoint| {
         hook_connects.fetch_add(1, Ordering::SeqCst);
         async move {
             proxy.send(b"register").await.unwrap();
@@ -391,7 +391,11 @@ async fn in_push_mode_a_dropped_connection_is_made_again_and_on_connect_register
         b"second push"
     );
     assert_eq!(connects.load(Ordering::SeqCst), 2);
-    assert_eq!(*closes.lock().unwrap(), ["eof"]);
+    assert!(
+        matches!(closes.lock().unwrap()[..], [CloseReason::Eof]),
+        "{:?}",
+        closes.lock().unwrap()
+    );
     assert_eq!(fake.accepted, 2);
 }
 
@@ -427,9 +431,13 @@ async fn requests_are_byte_exact() {
 #[tokio::test]
 async fn in_push_mode_the_heartbeat_is_sent_on_idle_connections() {
     let mut fake = Fake::start().await;
-    let proxy = raw_proxy(&fake);
-    let mut frames = proxy.push_frames();
-    proxy.set_heartbeat(Duration::from_millis(50), &b"heartbeat"[..]);
+    let proxy = config()
+        .build()
+        .raw_proxy_builder(&fake.endpoints(), PushDemoProtocol)
+        .heartbeat(Duration::from_millis(50), &b"heartbeat"[..])
+        .build()
+        .unwrap();
+    let frames = proxy.push_stream();
     let server = async {
         let mut stream = fake.accept().await;
         let (id, payload) = read_frame(&mut stream).await.expect("a request");
@@ -447,15 +455,19 @@ async fn in_push_mode_the_heartbeat_is_sent_on_idle_connections() {
     }
     assert!(started.elapsed() >= Duration::from_millis(100));
 
-    // off: nothing more is sent (but perhaps one heartbeat already on its way)
-    proxy.set_heartbeat(Duration::ZERO, Bytes::new());
+    // out of push mode: nothing more is sent (but perhaps one heartbeat already on its way)
+    drop(frames);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
     let mut late = 0;
     while let Ok(heartbeat) = tokio::time::timeout_at(deadline, read_frame(&mut stream)).await {
         assert_eq!(heartbeat.expect("a heartbeat").1, b"heartbeat");
         late += 1;
     }
-    assert!(late <= 1, "{late} heartbeats after turning them off");
-    stream.write_all(&frame(0, b"still up")).await.unwrap();
-    assert_eq!(payload(&within(frames.next()).await.unwrap()), b"still up");
+    assert!(late <= 1, "{late} heartbeats out of push mode");
+    let server = async {
+        let (id, payload) = read_frame(&mut stream).await.expect("a request");
+        stream.write_all(&frame(id, &payload)).await.unwrap();
+    };
+    let (response, ()) = within(async { tokio::join!(proxy.call(b"still up"), server) }).await;
+    assert_eq!(payload(&response.unwrap()), b"still up");
 }

@@ -1,4 +1,4 @@
-//! A custom protocol end to end: a `RawProxy` against a raw servant, both speaking the seed
+//! A custom protocol end to end: a `Proxy<RawWire>` against a raw servant, both speaking the seed
 //! PushDemo protocol (4-byte length, 4-byte request id, payload): calls matched by request id,
 //! pushes with request id 0 reaching the raw push callback and stream, never interleaved.
 
@@ -16,7 +16,9 @@ use tars_rpc::protocol::{
 use tars_rpc::push::{PushFrame, Subscribers};
 use tars_rpc::server::Server;
 use tars_rpc::Current;
+use tokio::sync::Notify;
 use tokio::time::{sleep, timeout, Instant};
+use tokio_util::sync::CancellationToken;
 
 const SERVANT: &str = "Test.PushDemo.PushObj";
 const MAX_FRAME: usize = 64 * 1024;
@@ -57,29 +59,35 @@ impl ClientProtocol for PushDemo {
     }
 }
 
-/// Echoes every request (a `sleep:MS` one after MS milliseconds) and remembers its client.
+/// Holds the `hold` requests: tells when one arrives, answers them once released.
+#[derive(Default)]
+struct Hold {
+    arrived: Notify,
+    released: CancellationToken,
+}
+
+/// Echoes every request (a `hold` one once released) and remembers its client.
 struct Echo {
     subscribers: Subscribers,
+    hold: Arc<Hold>,
 }
 
 impl RawServant for Echo {
     fn on_request<'a>(&'a self, current: &'a Current, request: Bytes) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             self.subscribers.add(current);
-            if let Some(millis) = std::str::from_utf8(payload(&request))
-                .ok()
-                .and_then(|text| text.strip_prefix("sleep:"))
-                .and_then(|millis| millis.parse().ok())
-            {
-                sleep(Duration::from_millis(millis)).await;
+            if payload(&request) == b"hold" {
+                self.hold.arrived.notify_one();
+                self.hold.released.cancelled().await;
             }
             let _ = current.send_raw(request).await;
         })
     }
 }
 
-async fn start() -> (Server, Subscribers, u16) {
+async fn start() -> (Server, Subscribers, u16, Arc<Hold>) {
     let subscribers = Subscribers::new();
+    let hold = Arc::new(Hold::default());
     let server = Server::builder()
         .raw_servant(
             SERVANT,
@@ -87,18 +95,19 @@ async fn start() -> (Server, Subscribers, u16) {
             LengthPrefixed::new(MAX_FRAME),
             Echo {
                 subscribers: subscribers.clone(),
+                hold: hold.clone(),
             },
         )
         .start()
         .await
         .unwrap();
     let port = server.local_addr(SERVANT).unwrap().port();
-    (server, subscribers, port)
+    (server, subscribers, port, hold)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_matched_by_request_id_and_pushes_reach_the_callback() {
-    let (server, subscribers, port) = start().await;
+    let (server, subscribers, port, hold) = start().await;
     let proxy = Communicator::new()
         .raw_proxy(&format!("tcp -h 127.0.0.1 -p {port}"), PushDemo)
         .unwrap();
@@ -108,19 +117,20 @@ async fn calls_are_matched_by_request_id_and_pushes_reach_the_callback() {
         let record = Arc::clone(&record);
         async move { record.lock().unwrap().push(frame) }
     });
-    let mut stream = proxy.push_frames();
+    let mut stream = proxy.push_stream();
 
-    // a slow call and a quick one: replies come back out of order, each to its own caller
-    let slow = tokio::spawn({
+    // a held call and a quick one: replies come back out of order, each to its own caller
+    let held = tokio::spawn({
         let proxy = proxy.clone();
-        async move { proxy.call(b"sleep:300").await }
+        async move { proxy.call(b"hold").await }
     });
-    sleep(Duration::from_millis(50)).await;
+    timeout(WAIT, hold.arrived.notified()).await.unwrap();
     let quick = timeout(WAIT, proxy.call(b"quick")).await.unwrap().unwrap();
     assert_eq!(payload(&quick), b"quick");
-    assert!(!slow.is_finished(), "the quick reply overtook the slow one");
-    let slow = timeout(WAIT, slow).await.unwrap().unwrap().unwrap();
-    assert_eq!(payload(&slow), b"sleep:300");
+    assert!(!held.is_finished(), "the quick reply overtook the held one");
+    hold.released.cancel();
+    let held = timeout(WAIT, held).await.unwrap().unwrap().unwrap();
+    assert_eq!(payload(&held), b"hold");
 
     // pushes with request id 0, while calls go on
     assert_eq!(subscribers.len(), 1);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{hex, unhex};
 use futures::StreamExt;
-use tars_rpc::client::{Communicator, CommunicatorConfig};
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, tars_push, Current};
@@ -107,11 +107,12 @@ async fn the_rust_client_speaks_to_the_cpp_server() {
     });
 
     // the C++ client calls with a 5 s timeout
-    let config = CommunicatorConfig::default().with_call_timeout(Duration::from_secs(5));
-    let proxy: HelloProxy = Communicator::with_config(config)
+    let proxy: HelloProxy = Communicator::builder()
+        .call_timeout(Duration::from_secs(5))
+        .build()
         .string_to_proxy(&format!("{SERVANT}@tcp -h 127.0.0.1 -p {port}"))
         .unwrap();
-    let mut pushes = proxy.push_events();
+    let mut pushes = proxy.push_stream().events::<PushEvent>();
     assert_eq!(
         timeout(WAIT, proxy.register_push()).await.unwrap().unwrap(),
         0

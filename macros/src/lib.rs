@@ -134,8 +134,9 @@ pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
 ///   (unknown function: -3; parameters that do not decode: -1).
 /// * `{Trait}Proxy`: a typed client. Each method takes the inputs and returns
 ///   `Result<ret>`, `Result<(ret, out1, ...)>`, `Result<out1>` or `Result<()>`; a
-///   `{method}_oneway` variant sends the request one-way. `with_timeout` and `with_context`
-///   return a proxy that calls with other options.
+///   `{method}_oneway` variant sends the request one-way. It is a `TypedProxy`, whose methods
+///   give it the rest: `with_timeout` and `with_context` return a proxy that calls with other
+///   options; `on_connect`, `on_close`, `set_push_handler`, `push_stream`, `connect`.
 ///
 /// `#[tars_interface(crate = "path")]` names the `tars-rpc` crate when it is not
 /// `::tars_rpc`.
@@ -195,6 +196,8 @@ fn expand_interface(
 /// }
 ///
 /// // client: implement the trait and install it on the proxy
+/// use tars_rpc::client::TypedProxy;
+///
 /// struct Printer;
 ///
 /// impl Push for Printer {
@@ -204,9 +207,12 @@ fn expand_interface(
 /// }
 ///
 /// async fn client(proxy: HelloProxy) -> tars_rpc::Result<()> {
-///     proxy.set_push_callback(Printer); // from the generated `PushProxyExt`
-///     proxy.register_push().await?;
-///     Ok(())
+///     proxy.set_push_handler(PushCallback(Printer));
+///     // register after every connect and reconnect; connect now
+///     proxy.on_connect(|proxy: HelloProxy, _endpoint| async move {
+///         let _ = proxy.register_push().await;
+///     });
+///     proxy.connect().await
 /// }
 /// ```
 ///
@@ -228,10 +234,10 @@ fn expand_interface(
 ///   Both fail with a `PushError` that hands the frame back; `?` in a handler turns it into the
 ///   reply's error. `with_context` attaches a context; `{Trait}Sender::method_frame(values...)`
 ///   encodes a push once for `Subscribers::broadcast` or `Current::push_timeout`.
-/// * `{Trait}Event`: one variant per method, for `proxy.push_events()`, a stream.
-/// * `{Trait}Callback<T>`: the `PushHandler` running `T`'s methods.
-/// * `{Trait}ProxyExt`, implemented for every proxy: `set_push_callback(callback)` and
-///   `push_events()`. Import it where you call them from another module.
+/// * `{Trait}Event`: one variant per method, a `FromPush`: `proxy.push_stream().events::<{Trait}Event>()`
+///   is a stream of them.
+/// * `{Trait}Callback<T>`: the `PushHandler` running `T`'s methods, for
+///   `proxy.set_push_handler({Trait}Callback(implementation))`.
 #[proc_macro_attribute]
 pub fn tars_push(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_push(args.into(), item.into())

@@ -10,13 +10,23 @@ pub use std::boxed::Box;
 pub use std::sync::Arc;
 pub use std::time::Duration;
 
-pub use crate::client::{FromPush, PushEvents, PushHandler, PushMessage};
-pub use crate::client::{Proxy, ServantProxy};
+pub use crate::client::{FromPush, PushHandler, PushMessage, TypedProxy};
 pub use crate::codec::{DecodeError, Head, TarsEnum, TarsReader, TarsStruct, TarsType};
 pub use crate::error::{Error, Result as RpcResult};
 pub use crate::packet::{Context, ReturnCode};
 pub use crate::server::{Current, Servant};
 pub use crate::server::{PushError, PushFrame};
+
+/// The proxy a typed proxy wraps: a TARS [`Proxy`](crate::client::Proxy).
+pub type ServantProxy = crate::client::Proxy;
+
+/// The error for a push of a function a `#[tars_push]` trait does not have.
+pub fn unknown_push(push: &PushMessage) -> Error {
+    Error::new(
+        ReturnCode::CLIENT_DECODE_ERR,
+        format!("no push callback for function `{}`", push.function),
+    )
+}
 
 /// Writes a required field.
 #[inline]

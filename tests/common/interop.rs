@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tars_rpc::client::TypedProxy;
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::{tars_interface, Error, Result};
 

@@ -257,7 +257,9 @@ fn proxy(model: &InterfaceModel, p: &TokenStream) -> TokenStream {
     let doc = format!(
         "A client of a [`{trait_ident}`] servant: one async method per interface method, plus a `_oneway` variant.\n\n\
          Get one with `Communicator::string_to_proxy::<{proxy}>(\"App.Server.Obj@tcp -h HOST -p PORT\")`. \
-         An out-parameter comes back in the result, after the return value: `Result<(ret, out1, out2, ...)>`."
+         An out-parameter comes back in the result, after the return value: `Result<(ret, out1, out2, ...)>`. \
+         `with_timeout`, `with_context`, `on_connect`, `set_push_handler`, `push_stream`, `connect` and the rest \
+         come from the `TypedProxy` trait."
     );
     quote! {
         #[doc = #doc]
@@ -271,27 +273,17 @@ fn proxy(model: &InterfaceModel, p: &TokenStream) -> TokenStream {
             }
         }
 
-        impl #p::Proxy for #proxy {
-            fn from_servant_proxy(inner: #p::ServantProxy) -> Self {
+        impl #p::TypedProxy for #proxy {
+            fn from_proxy(inner: #p::ServantProxy) -> Self {
                 Self { inner }
             }
 
-            fn servant_proxy(&self) -> &#p::ServantProxy {
+            fn proxy(&self) -> &#p::ServantProxy {
                 &self.inner
             }
         }
 
         impl #proxy {
-            /// This proxy with another per-call timeout.
-            pub fn with_timeout(&self, timeout: #p::Duration) -> Self {
-                Self { inner: self.inner.with_timeout(timeout) }
-            }
-
-            /// This proxy sending `context` with every call.
-            pub fn with_context(&self, context: #p::Context) -> Self {
-                Self { inner: self.inner.with_context(context) }
-            }
-
             #(#methods)*
         }
     }

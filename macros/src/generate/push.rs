@@ -1,6 +1,6 @@
 //! Writes the output of `#[tars_push]`: the callback trait (its `async fn`s made `Send`), the
-//! server's `{Trait}Sender`, the typed `{Trait}Event`, the client's `{Trait}Callback<T>`
-//! handler, and the `{Trait}ProxyExt` extension that installs them on any proxy.
+//! server's `{Trait}Sender`, the typed `{Trait}Event` (for a proxy's push stream) and the
+//! client's `{Trait}Callback<T>` push handler.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -14,11 +14,10 @@ pub fn push(model: &PushModel) -> TokenStream {
     let p = quote!(#krate::__private);
     let vis = &model.item.vis;
     let trait_ident = &model.item.ident;
-    let (sender, event, callback, ext) = (
+    let (sender, event, callback) = (
         &model.sender_ident,
         &model.event_ident,
         &model.callback_ident,
-        &model.ext_ident,
     );
     let trait_item = send_trait(&model.item);
 
@@ -106,11 +105,11 @@ pub fn push(model: &PushModel) -> TokenStream {
         "Pushes [`{trait_ident}`] messages to the client of a saved `Current`, as TarsCpp's \
          `async_response_push_*` do: the return value at tag 0, the other values at tags 1, 2, ..."
     );
-    let event_doc = format!("A [`{trait_ident}`] push as a value, for `{ext}::push_events`.");
-    let callback_doc =
-        format!("Runs a [`{trait_ident}`] implementation for each push: what `{ext}::set_push_callback` installs.");
-    let ext_doc = format!(
-        "Receives [`{trait_ident}`] pushes on any proxy: `proxy.set_push_callback(callback)` or `proxy.push_events()`."
+    let event_doc = format!(
+        "A [`{trait_ident}`] push as a value: `proxy.push_stream().events::<{event}>()` is a stream of them."
+    );
+    let callback_doc = format!(
+        "Runs a [`{trait_ident}`] implementation for each push: `proxy.set_push_handler({callback}(implementation))`."
     );
     quote! {
         #trait_item
@@ -144,7 +143,7 @@ pub fn push(model: &PushModel) -> TokenStream {
             fn decode(push: &#p::PushMessage) -> #p::RpcResult<Self> {
                 match push.function.as_str() {
                     #(#decode_arms)*
-                    _ => #p::Err(push.unknown_function()),
+                    _ => #p::Err(#p::unknown_push(push)),
                 }
             }
         }
@@ -162,22 +161,6 @@ pub fn push(model: &PushModel) -> TokenStream {
                 })
             }
         }
-
-        #[doc = #ext_doc]
-        #vis trait #ext: #p::Proxy {
-            /// Runs `callback` for every push this proxy's connections receive, in arrival order,
-            /// off the connections' read loops; also keeps them alive and reconnects them.
-            fn set_push_callback<C: #trait_ident>(&self, callback: C) {
-                #p::ServantProxy::set_push_handler(#p::Proxy::servant_proxy(self), #callback(callback));
-            }
-
-            /// The pushes this proxy's connections receive, as a stream of typed events.
-            fn push_events(&self) -> #p::PushEvents<#event> {
-                #p::PushEvents::new(#p::ServantProxy::push_messages(#p::Proxy::servant_proxy(self)))
-            }
-        }
-
-        impl<P: #p::Proxy> #ext for P {}
 
         #(#bodies)*
     }

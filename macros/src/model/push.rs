@@ -39,7 +39,6 @@ pub struct PushModel {
     pub sender_ident: Ident,
     pub event_ident: Ident,
     pub callback_ident: Ident,
-    pub ext_ident: Ident,
 }
 
 impl PushModel {
@@ -76,7 +75,6 @@ impl PushModel {
             sender_ident: format_ident!("{name}Sender"),
             event_ident: format_ident!("{name}Event"),
             callback_ident: format_ident!("{name}Callback"),
-            ext_ident: format_ident!("{name}ProxyExt"),
             item,
             krate,
             methods,

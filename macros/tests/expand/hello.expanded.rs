@@ -87,7 +87,7 @@ impl<T: Hello> ::tars_rpc::__private::Servant for HelloServant<T> {
         ::tars_rpc::__private::Box::pin(<T as Hello>::closed(&self.0, current))
     }
 }
-#[doc = "A client of a [`Hello`] servant: one async method per interface method, plus a `_oneway` variant.\n\nGet one with `Communicator::string_to_proxy::<HelloProxy>(\"App.Server.Obj@tcp -h HOST -p PORT\")`. An out-parameter comes back in the result, after the return value: `Result<(ret, out1, out2, ...)>`."]
+#[doc = "A client of a [`Hello`] servant: one async method per interface method, plus a `_oneway` variant.\n\nGet one with `Communicator::string_to_proxy::<HelloProxy>(\"App.Server.Obj@tcp -h HOST -p PORT\")`. An out-parameter comes back in the result, after the return value: `Result<(ret, out1, out2, ...)>`. `with_timeout`, `with_context`, `on_connect`, `set_push_handler`, `push_stream`, `connect` and the rest come from the `TypedProxy` trait."]
 pub struct HelloProxy {
     inner: ::tars_rpc::__private::ServantProxy,
 }
@@ -98,27 +98,15 @@ impl ::tars_rpc::__private::Clone for HelloProxy {
         }
     }
 }
-impl ::tars_rpc::__private::Proxy for HelloProxy {
-    fn from_servant_proxy(inner: ::tars_rpc::__private::ServantProxy) -> Self {
+impl ::tars_rpc::__private::TypedProxy for HelloProxy {
+    fn from_proxy(inner: ::tars_rpc::__private::ServantProxy) -> Self {
         Self { inner }
     }
-    fn servant_proxy(&self) -> &::tars_rpc::__private::ServantProxy {
+    fn proxy(&self) -> &::tars_rpc::__private::ServantProxy {
         &self.inner
     }
 }
 impl HelloProxy {
-    #[doc = r" This proxy with another per-call timeout."]
-    pub fn with_timeout(&self, timeout: ::tars_rpc::__private::Duration) -> Self {
-        Self {
-            inner: self.inner.with_timeout(timeout),
-        }
-    }
-    #[doc = r" This proxy sending `context` with every call."]
-    pub fn with_context(&self, context: ::tars_rpc::__private::Context) -> Self {
-        Self {
-            inner: self.inner.with_context(context),
-        }
-    }
     #[doc = " Echoes `s_req` into `s_rsp`."]
     pub async fn test_hello(
         &self,

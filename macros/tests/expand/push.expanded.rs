@@ -103,7 +103,7 @@ impl PushSender {
         )
     }
 }
-#[doc = "A [`Push`] push as a value, for `PushProxyExt::push_events`."]
+#[doc = "A [`Push`] push as a value: `proxy.push_stream().events::<PushEvent>()` is a stream of them."]
 pub enum PushEvent {
     #[doc = " `int pushMsg(out string sRsp);`"]
     PushMsg { ret: i32, s_rsp: String },
@@ -121,11 +121,11 @@ impl ::tars_rpc::__private::FromPush for PushEvent {
                 let __TarsPushNoticePush { topic, level } = push.decode()?;
                 ::tars_rpc::__private::Ok(Self::Notice { topic, level })
             }
-            _ => ::tars_rpc::__private::Err(push.unknown_function()),
+            _ => ::tars_rpc::__private::Err(::tars_rpc::__private::unknown_push(push)),
         }
     }
 }
-#[doc = "Runs a [`Push`] implementation for each push: what `PushProxyExt::set_push_callback` installs."]
+#[doc = "Runs a [`Push`] implementation for each push: `proxy.set_push_handler(PushCallback(implementation))`."]
 pub struct PushCallback<T>(pub T);
 impl<T: Push> ::tars_rpc::__private::PushHandler for PushCallback<T> {
     fn on_push<'a>(
@@ -145,24 +145,6 @@ impl<T: Push> ::tars_rpc::__private::PushHandler for PushCallback<T> {
         })
     }
 }
-#[doc = "Receives [`Push`] pushes on any proxy: `proxy.set_push_callback(callback)` or `proxy.push_events()`."]
-pub trait PushProxyExt: ::tars_rpc::__private::Proxy {
-    #[doc = r" Runs `callback` for every push this proxy's connections receive, in arrival order,"]
-    #[doc = r" off the connections' read loops; also keeps them alive and reconnects them."]
-    fn set_push_callback<C: Push>(&self, callback: C) {
-        ::tars_rpc::__private::ServantProxy::set_push_handler(
-            ::tars_rpc::__private::Proxy::servant_proxy(self),
-            PushCallback(callback),
-        );
-    }
-    #[doc = r" The pushes this proxy's connections receive, as a stream of typed events."]
-    fn push_events(&self) -> ::tars_rpc::__private::PushEvents<PushEvent> {
-        ::tars_rpc::__private::PushEvents::new(::tars_rpc::__private::ServantProxy::push_messages(
-            ::tars_rpc::__private::Proxy::servant_proxy(self),
-        ))
-    }
-}
-impl<P: ::tars_rpc::__private::Proxy> PushProxyExt for P {}
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
 struct __TarsPushPushMsgPush {

@@ -1,174 +1,19 @@
-//! [`Communicator`]: makes proxies and keeps one object per proxy string.
+//! [`Communicator`]: makes proxies and keeps one object per proxy string; its
+//! [builder](CommunicatorBuilder), and the [builder of raw proxies](RawProxyBuilder).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::proxy::{ObjectProxy, Proxy, ServantProxy};
-use super::raw::{RawProxy, RawWire};
+use bytes::Bytes;
+
+use super::config::{Config, ReconnectBackoff};
+use super::proxy::{ObjectProxy, Proxy, TypedProxy};
+use super::raw::{ClientProtocol, RawWire};
 use super::wire::TarsWire;
-use crate::client::ClientProtocol;
 use crate::endpoint::{Endpoint, EndpointError, ProxyAddress};
-use crate::framing::DEFAULT_MAX_FRAME_LEN;
-
-/// The settings of a [`Communicator`], applying to every proxy it makes.
-///
-/// Start from the default and change fields, or chain the `with_` setters:
-///
-/// ```
-/// use std::time::Duration;
-/// use tars_rpc::client::{Communicator, CommunicatorConfig};
-///
-/// let config = CommunicatorConfig::default()
-///     .with_call_timeout(Duration::from_millis(500))
-///     .with_connect_timeout(Duration::from_secs(1))
-///     .with_keepalive_interval(Duration::from_secs(30))
-///     .with_reconnect_backoff(Duration::from_millis(50), Duration::from_secs(2));
-/// assert_eq!(config.max_frame_len, 10 * 1024 * 1024);
-/// assert_eq!(config.reconnect_backoff.max, Duration::from_secs(2));
-/// assert_eq!(config.push_queue_capacity, 1024);
-///
-/// let mut config = config;
-/// config.max_frame_len = 1024 * 1024;
-/// let communicator = Communicator::with_config(config);
-/// assert_eq!(communicator.config().call_timeout, Duration::from_millis(500));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CommunicatorConfig {
-    /// How long a call waits for its reply unless its proxy says otherwise
-    /// ([`ServantProxy::with_timeout`]). Default: 3 s, as TarsCpp's `sync-invoke-timeout`.
-    pub call_timeout: Duration,
-    /// How long connecting to an endpoint may take. Default: 3 s.
-    pub connect_timeout: Duration,
-    /// The largest frame sent or accepted, length prefix included; a larger reply closes the
-    /// connection. For a [`RawProxy`], the most bytes buffered without a whole response
-    /// coming out. Default: [`DEFAULT_MAX_FRAME_LEN`], 10 MiB.
-    pub max_frame_len: usize,
-    /// In push mode (a push handler set or a push stream alive, see
-    /// [`ServantProxy::set_push_handler`]), every connection of the object sends `tars_ping`
-    /// when it has sent nothing for this long, so that the server's idle timeout does not close
-    /// it; a ping that fails closes the connection. [`Duration::ZERO`] turns keep-alive off.
-    /// Default: 10 s. A [`RawProxy`] has no `tars_ping`: it sends the heartbeat given to
-    /// [`RawProxy::set_heartbeat`] instead.
-    pub keepalive_interval: Duration,
-    /// In push mode, how long to wait between attempts to reconnect a closed connection.
-    /// Default: from 100 ms, doubling up to 5 s.
-    pub reconnect_backoff: ReconnectBackoff,
-    /// How many pushes wait for the push handler, per connection, and for each push stream;
-    /// pushes beyond are dropped with a warning. Default: 1024 (at least 1 is used).
-    pub push_queue_capacity: usize,
-}
-
-/// The shortest wait between reconnect attempts.
-const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(1);
-
-/// How long to wait between reconnect attempts: `initial`, then twice as long after every
-/// attempt, up to `max` (see [`CommunicatorConfig::reconnect_backoff`]).
-///
-/// The first attempt after a connection that stayed up for at least `max` closes is made at
-/// once; after a connection that closed sooner, the wait goes on growing, so that a server
-/// that accepts connections and closes them at once is not hammered.
-///
-/// ```
-/// use std::time::Duration;
-/// use tars_rpc::client::ReconnectBackoff;
-///
-/// let backoff = ReconnectBackoff::new(Duration::from_millis(100), Duration::from_secs(5));
-/// assert_eq!(backoff, ReconnectBackoff::default());
-/// assert_eq!(backoff.next(Duration::ZERO), Duration::from_millis(100));
-/// assert_eq!(backoff.next(Duration::from_millis(100)), Duration::from_millis(200));
-/// assert_eq!(backoff.next(Duration::from_secs(4)), Duration::from_secs(5));
-/// assert_eq!(backoff.next(Duration::from_secs(5)), Duration::from_secs(5));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ReconnectBackoff {
-    /// The first wait. Default: 100 ms.
-    pub initial: Duration,
-    /// The longest wait. Default: 5 s.
-    pub max: Duration,
-}
-
-impl Default for ReconnectBackoff {
-    fn default() -> Self {
-        Self::new(Duration::from_millis(100), Duration::from_secs(5))
-    }
-}
-
-impl ReconnectBackoff {
-    /// Waits from `initial`, doubling up to `max` (at least `initial`).
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Self {
-            initial,
-            max: max.max(initial),
-        }
-    }
-
-    /// The wait after `previous`: `initial` after no wait, else twice `previous` up to `max`;
-    /// never less than 1 ms, so that a zero `initial` cannot make attempts back to back.
-    pub fn next(&self, previous: Duration) -> Duration {
-        let floor = self.initial.max(MIN_RECONNECT_DELAY);
-        if previous.is_zero() {
-            floor
-        } else {
-            previous.saturating_mul(2).min(self.max).max(floor)
-        }
-    }
-}
-
-impl Default for CommunicatorConfig {
-    fn default() -> Self {
-        Self {
-            call_timeout: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(3),
-            max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            keepalive_interval: Duration::from_secs(10),
-            reconnect_backoff: ReconnectBackoff::default(),
-            push_queue_capacity: 1024,
-        }
-    }
-}
-
-impl CommunicatorConfig {
-    /// Sets [`call_timeout`](Self::call_timeout).
-    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = timeout;
-        self
-    }
-
-    /// Sets [`connect_timeout`](Self::connect_timeout).
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets [`max_frame_len`](Self::max_frame_len).
-    pub fn with_max_frame_len(mut self, max_frame_len: usize) -> Self {
-        self.max_frame_len = max_frame_len;
-        self
-    }
-
-    /// Sets [`keepalive_interval`](Self::keepalive_interval).
-    pub fn with_keepalive_interval(mut self, interval: Duration) -> Self {
-        self.keepalive_interval = interval;
-        self
-    }
-
-    /// Sets [`reconnect_backoff`](Self::reconnect_backoff): from `initial`, doubling up to
-    /// `max`.
-    pub fn with_reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.reconnect_backoff = ReconnectBackoff::new(initial, max);
-        self
-    }
-
-    /// Sets [`push_queue_capacity`](Self::push_queue_capacity).
-    pub fn with_push_queue_capacity(mut self, capacity: usize) -> Self {
-        self.push_queue_capacity = capacity;
-        self
-    }
-}
+use crate::support::lock;
 
 /// The client's entry point: turns proxy strings into proxies. Cheap to clone; clones share
 /// everything.
@@ -179,19 +24,20 @@ impl CommunicatorConfig {
 /// dropped.
 ///
 /// Making proxies needs no runtime; calls run on the tokio runtime that awaits them, which
-/// must have the time and I/O drivers enabled.
+/// must have the time and I/O drivers enabled. [`Communicator::new`] has the default settings;
+/// [`Communicator::builder`] sets others.
 ///
 /// ```
 /// use tars_rpc::client::Communicator;
 ///
 /// let communicator = Communicator::new();
 /// let proxy = communicator
-///     .servant_proxy("TestApp.HelloServer.HelloObj@tcp -h 10.0.0.1 -p 10000:tcp -h 10.0.0.2 -p 10000")
+///     .proxy("TestApp.HelloServer.HelloObj@tcp -h 10.0.0.1 -p 10000:tcp -h 10.0.0.2 -p 10000")
 ///     .unwrap();
 /// assert_eq!(proxy.servant_name(), "TestApp.HelloServer.HelloObj");
 /// assert_eq!(proxy.endpoints().len(), 2);
 ///
-/// assert!(communicator.servant_proxy("no endpoints").is_err());
+/// assert!(communicator.proxy("no endpoints").is_err());
 /// ```
 #[derive(Clone, Default)]
 pub struct Communicator {
@@ -200,7 +46,7 @@ pub struct Communicator {
 
 #[derive(Default)]
 struct Inner {
-    config: CommunicatorConfig,
+    config: Config,
     /// The objects by address; an entry outlives its object only until the next insertion.
     objects: Mutex<HashMap<ProxyAddress, Weak<ObjectProxy<TarsWire>>>>,
 }
@@ -214,35 +60,46 @@ impl fmt::Debug for Communicator {
 }
 
 impl Communicator {
-    /// A communicator with the default [`CommunicatorConfig`].
+    /// A communicator with the default settings (see [`CommunicatorBuilder`]).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A communicator with `config`.
-    pub fn with_config(config: CommunicatorConfig) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                config,
-                objects: Mutex::default(),
-            }),
-        }
+    /// A builder of a communicator with settings other than the default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::client::Communicator;
+    ///
+    /// let communicator = Communicator::builder()
+    ///     .call_timeout(Duration::from_millis(500))
+    ///     .keepalive_interval(Duration::from_secs(30))
+    ///     .build();
+    /// let proxy = communicator.proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
+    /// assert_eq!(proxy.timeout(), Duration::from_millis(500));
+    /// ```
+    pub fn builder() -> CommunicatorBuilder {
+        CommunicatorBuilder::default()
     }
 
-    /// The settings.
-    pub fn config(&self) -> &CommunicatorConfig {
-        &self.inner.config
-    }
-
-    /// Parses `"Servant@endpoints"` (see [`ProxyAddress`]) and returns a typed proxy of it.
+    /// Parses `"Servant@endpoints"` (see [`ProxyAddress`]) and returns a typed proxy of it,
+    /// such as the `{Trait}Proxy` of a `#[tars_interface]` trait.
     ///
     /// The same string twice returns proxies sharing one object and its connections, as
-    /// TarsCpp caches its `ObjectProxy` by name. Nothing connects until the first call.
+    /// TarsCpp caches its `ObjectProxy` by name. Nothing connects until the first call (or
+    /// [`connect`](TypedProxy::connect)).
+    ///
+    /// ```
+    /// use tars_rpc::client::{Communicator, Proxy};
+    ///
+    /// let proxy: Proxy = Communicator::new().string_to_proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
+    /// assert_eq!(proxy.servant_name(), "A.B.C");
+    /// ```
     ///
     /// # Errors
     /// If `address` is not a proxy string.
-    pub fn string_to_proxy<P: Proxy>(&self, address: &str) -> Result<P, EndpointError> {
-        self.servant_proxy(address).map(P::from_servant_proxy)
+    pub fn string_to_proxy<P: TypedProxy>(&self, address: &str) -> Result<P, EndpointError> {
+        self.proxy(address).map(P::from_proxy)
     }
 
     /// Parses `"Servant@endpoints"` (see [`ProxyAddress`]) and returns an untyped proxy of it;
@@ -250,11 +107,11 @@ impl Communicator {
     ///
     /// # Errors
     /// If `address` is not a proxy string.
-    pub fn servant_proxy(&self, address: &str) -> Result<ServantProxy, EndpointError> {
+    pub fn proxy(&self, address: &str) -> Result<Proxy, EndpointError> {
         let address: ProxyAddress = address.parse()?;
-        let mut objects = crate::support::lock(&self.inner.objects);
+        let mut objects = lock(&self.inner.objects);
         if let Some(object) = objects.get(&address).and_then(Weak::upgrade) {
-            return Ok(ServantProxy::new(object));
+            return Ok(Proxy::new(object));
         }
         objects.retain(|_, object| object.strong_count() > 0);
         let config = &self.inner.config;
@@ -266,15 +123,11 @@ impl Communicator {
             config.keepalive_interval,
         );
         objects.insert(address, Arc::downgrade(&object));
-        Ok(ServantProxy::new(object))
+        Ok(Proxy::new(object))
     }
 
-    /// A proxy speaking `protocol` to `endpoints`: `tcp -h HOST -p PORT[:tcp -h HOST2 -p
-    /// PORT2...]` or `HOST:PORT`, optionally after a name and `@` (`Name@tcp -h ...`), which
-    /// names the proxy in errors and logs. See [`RawProxy`].
-    ///
-    /// Each call makes a new object with connections of its own; clone the proxy to share
-    /// them. Nothing connects until the first call.
+    /// A proxy speaking `protocol` to `endpoints`, with the default options: the same as
+    /// `raw_proxy_builder(endpoints, protocol).build()` (see [`RawProxyBuilder`]).
     ///
     /// ```
     /// use bytes::BytesMut;
@@ -309,18 +162,183 @@ impl Communicator {
         &self,
         endpoints: &str,
         protocol: impl ClientProtocol,
-    ) -> Result<RawProxy, EndpointError> {
+    ) -> Result<Proxy<RawWire>, EndpointError> {
+        self.raw_proxy_builder(endpoints, protocol).build()
+    }
+
+    /// A builder of a proxy speaking `protocol` to `endpoints`: `tcp -h HOST -p PORT[:tcp -h
+    /// HOST2 -p PORT2...]` or `HOST:PORT`, optionally after a name and `@` (`Name@tcp -h
+    /// ...`), which names the proxy in errors and logs. See
+    /// [Custom protocols](Proxy#custom-protocols).
+    pub fn raw_proxy_builder(
+        &self,
+        endpoints: &str,
+        protocol: impl ClientProtocol,
+    ) -> RawProxyBuilder {
+        RawProxyBuilder {
+            config: self.inner.config.clone(),
+            endpoints: endpoints.to_string(),
+            protocol: Box::new(protocol),
+            heartbeat: None,
+        }
+    }
+}
+
+/// The settings of a [`Communicator`], applying to every proxy it makes, from
+/// [`Communicator::builder`]; each method tells the default.
+///
+/// ```
+/// use std::time::Duration;
+/// use tars_rpc::client::Communicator;
+///
+/// let communicator = Communicator::builder()
+///     .call_timeout(Duration::from_millis(500))
+///     .connect_timeout(Duration::from_secs(1))
+///     .max_frame_len(1024 * 1024)
+///     .keepalive_interval(Duration::from_secs(30))
+///     .reconnect_backoff(Duration::from_millis(50), Duration::from_secs(2))
+///     .push_queue_capacity(256)
+///     .build();
+/// # let _ = communicator;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct CommunicatorBuilder {
+    config: Config,
+}
+
+impl CommunicatorBuilder {
+    /// How long a call waits for its reply unless its proxy says otherwise
+    /// ([`Proxy::with_timeout`]). Default: 3 s, as TarsCpp's `sync-invoke-timeout`.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.config.call_timeout = timeout;
+        self
+    }
+
+    /// How long connecting to an endpoint may take. Default: 3 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest frame sent or accepted, length prefix included; a larger reply closes the
+    /// connection. For a raw proxy, the most bytes buffered without a whole response coming
+    /// out. Default: [`DEFAULT_MAX_FRAME_LEN`](crate::framing::DEFAULT_MAX_FRAME_LEN), 10 MiB.
+    pub fn max_frame_len(mut self, bytes: usize) -> Self {
+        self.config.max_frame_len = bytes;
+        self
+    }
+
+    /// In push mode (a push handler set or a push stream alive, see
+    /// [Pushes](Proxy#pushes)), every connection of a TARS proxy sends `tars_ping` when it has
+    /// sent nothing for this long, so that the server's idle timeout does not close it; a ping
+    /// that fails closes the connection. [`Duration::ZERO`] turns keep-alive off. Default:
+    /// 10 s. A raw proxy has no `tars_ping`: it sends the
+    /// [heartbeat](RawProxyBuilder::heartbeat) it is given instead.
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.config.keepalive_interval = interval;
+        self
+    }
+
+    /// In push mode, how long to wait between attempts to reconnect a closed connection: from
+    /// `initial`, doubling after every attempt up to `max` (at least `initial`). The first
+    /// attempt after a connection that stayed up for at least `max` is made at once; after one
+    /// that closed sooner, the wait goes on growing, so that a server that accepts connections
+    /// and closes them at once is not hammered. Waits are never shorter than 1 ms. Default:
+    /// from 100 ms, doubling up to 5 s.
+    pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.reconnect_backoff = ReconnectBackoff::new(initial, max);
+        self
+    }
+
+    /// How many pushes wait for the push handler, per connection, and for each push stream;
+    /// pushes beyond are dropped with a warning. Default: 1024 (at least 1 is used).
+    pub fn push_queue_capacity(mut self, capacity: usize) -> Self {
+        self.config.push_queue_capacity = capacity;
+        self
+    }
+
+    /// The communicator.
+    pub fn build(self) -> Communicator {
+        Communicator {
+            inner: Arc::new(Inner {
+                config: self.config,
+                objects: Mutex::default(),
+            }),
+        }
+    }
+}
+
+/// The options of a proxy speaking a protocol of the user's own, from
+/// [`Communicator::raw_proxy_builder`]. Its settings otherwise are its communicator's.
+///
+/// ```
+/// # use bytes::BytesMut;
+/// # use tars_rpc::protocol::{ClientProtocol, ProtocolError, RawResponse};
+/// # struct Proto;
+/// # impl ClientProtocol for Proto {
+/// #     fn encode_request(&self, _: i32, _: &[u8], _: &mut BytesMut) -> Result<(), ProtocolError> { Ok(()) }
+/// #     fn decode_response(&self, _: &mut BytesMut) -> Result<Option<RawResponse>, ProtocolError> { Ok(None) }
+/// # }
+/// use std::time::Duration;
+/// use tars_rpc::client::Communicator;
+///
+/// let proxy = Communicator::new()
+///     .raw_proxy_builder("Push@127.0.0.1:9300", Proto)
+///     .heartbeat(Duration::from_secs(5), &b"heartbeat"[..])
+///     .build()
+///     .unwrap();
+/// assert_eq!(proxy.name(), Some("Push"));
+/// ```
+#[must_use]
+pub struct RawProxyBuilder {
+    config: Config,
+    endpoints: String,
+    protocol: Box<dyn ClientProtocol>,
+    heartbeat: Option<(Duration, Bytes)>,
+}
+
+impl fmt::Debug for RawProxyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawProxyBuilder")
+            .field("endpoints", &self.endpoints)
+            .field("heartbeat", &self.heartbeat)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawProxyBuilder {
+    /// Keeps connections alive in push mode: each connection sends `payload` as a request (as
+    /// [`Proxy::send`] does, with a fresh request id) whenever it has sent nothing for
+    /// `interval`, so that the server's idle timeout does not close it. A heartbeat that
+    /// cannot be sent closes the connection (and, in push mode, it is made again); a response
+    /// to it is dropped. [`Duration::ZERO`] turns it off, as it is by default. This is the
+    /// client's heartbeat of TarsCpp's PushDemo; outside push mode, send your own.
+    pub fn heartbeat(mut self, interval: Duration, payload: impl Into<Bytes>) -> Self {
+        self.heartbeat = Some((interval, payload.into()));
+        self
+    }
+
+    /// The proxy. Each raw proxy built is a new object with connections of its own; clone it
+    /// to share them. Nothing connects until the first call (or [`Proxy::connect`]).
+    ///
+    /// # Errors
+    /// If the endpoints are not an endpoint list.
+    pub fn build(self) -> Result<Proxy<RawWire>, EndpointError> {
+        let endpoints = &self.endpoints;
         let address = if endpoints.contains('@') {
             endpoints.parse::<ProxyAddress>()?
         } else {
             ProxyAddress::new("", parse_endpoints(endpoints)?)
         };
         let name = Some(address.servant().to_string()).filter(|name| !name.is_empty());
-        let config = &self.inner.config;
-        let wire = RawWire::new(protocol, name, config.max_frame_len);
-        // no keep-alive until the user gives a heartbeat
-        let object = ObjectProxy::new(address, config.clone(), wire, Duration::ZERO);
-        Ok(RawProxy::new(object))
+        let (interval, payload) = match self.heartbeat {
+            Some((interval, payload)) if !interval.is_zero() => (interval, Some(payload)),
+            _ => (Duration::ZERO, None),
+        };
+        let wire = RawWire::new(self.protocol, name, self.config.max_frame_len, payload);
+        let object = ObjectProxy::new(address, self.config, wire, interval);
+        Ok(Proxy::new(object))
     }
 }
 

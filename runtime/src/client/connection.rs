@@ -6,19 +6,20 @@
 //! A [`Connection`] runs two tasks. The writer takes whole frames from a bounded queue and
 //! writes them through a buffer, flushing when the queue is empty, so that concurrent calls
 //! share system calls. The reader cuts [`Incoming`] messages off the input with the wire and
-//! completes the waiting call by request id; a push (request id 0) goes to the object's
-//! [`PushRoute`], which feeds the push streams and the connection's push task (started on the
-//! first push for a handler).
+//! completes the waiting call by request id; a push (request id 0) goes to the route the
+//! connection was opened with (the object's push streams and handler).
 //! Whichever task ends first closes the connection: every call still waiting fails at once
 //! with [`ReturnCode::PROXY_CONNECT_ERR`](crate::packet::ReturnCode::PROXY_CONNECT_ERR), the
 //! other task stops, and the next call through the [`EndpointSlot`] connects again.
 //!
 //! TarsGo's `_reconnect_` packet (TARS only) *retires* a connection: it takes no new calls, the calls in
 //! flight on it still get their replies, and it closes once the last of them is done. A third
-//! task per connection, the [`supervisor`], runs the hooks, the keep-alive and, in push mode,
-//! the reconnection.
+//! task per connection, the supervisor, runs the hooks, the keep-alive and, in push mode,
+//! the reconnection: it knows the connection, not the other way round.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,13 +35,13 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::proxy::ObjectShared;
-use super::push::PushRoute;
-use super::supervisor;
-use super::wire::{BadInput, Incoming, Outgoing, ReadError, Wire, WireDecoder};
+use super::config::{Config, ReconnectBackoff};
+use super::request::Outgoing;
+use super::wire::{BadInput, Incoming, ReadError, Wire, WireDecoder};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
+use crate::packet::ReturnCode;
 use crate::support::lock;
 
 /// Frames queued for the writer before callers wait for room.
@@ -49,12 +50,74 @@ const QUEUE_LEN: usize = 1024;
 /// What a waiting call receives: its reply, or why the connection closed.
 type Reply<W> = Result<<W as Wire>::Response>;
 
-/// The reason given to `on_close` hooks when the server sent `_reconnect_`.
-const REASON_RECONNECT: &str = "server asked to reconnect";
+/// Why a connection closed, as [`on_close`](super::Proxy::on_close) hooks get it.
+///
+/// ```
+/// use tars_rpc::client::CloseReason;
+///
+/// assert_eq!(CloseReason::Eof.to_string(), "closed by the server");
+/// assert!(!CloseReason::Dropped.is_failure());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The server closed the connection.
+    Eof,
+    /// Reading or writing failed.
+    Io(Arc<io::Error>),
+    /// The server asked to reconnect (TarsGo's `_reconnect_`), and the calls in flight on the
+    /// connection are done.
+    Reconnect,
+    /// The keep-alive (`tars_ping`, or a raw proxy's heartbeat) failed with this error.
+    KeepAliveFailed(Error),
+    /// The input broke the framing: a bad length, a frame over the maximum length, input a
+    /// custom protocol rejected, or too much buffered without a whole response.
+    BadFrame(String),
+    /// A whole frame whose packet does not decode.
+    BadPacket(String),
+    /// The proxy was dropped: its last handle, or the connection's.
+    Dropped,
+    /// The connection's tasks stopped unfinished: their runtime shut down.
+    Stopped,
+}
 
-/// The reason given to `on_close` hooks when the connection was dropped: its object was
-/// dropped, or it was retired and its last call is done.
-pub(super) const REASON_DROPPED: &str = "dropped";
+impl CloseReason {
+    /// Whether the connection closed because something failed, rather than because the
+    /// server or this side chose to close it ([`Eof`](Self::Eof),
+    /// [`Reconnect`](Self::Reconnect), [`Dropped`](Self::Dropped), [`Stopped`](Self::Stopped)).
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Io(_) | Self::KeepAliveFailed(_) | Self::BadFrame(_) | Self::BadPacket(_)
+        )
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Eof => f.write_str("closed by the server"),
+            Self::Io(error) => write!(f, "io error: {error}"),
+            Self::Reconnect => f.write_str("the server asked to reconnect"),
+            Self::KeepAliveFailed(error) => write!(f, "keep-alive failed: {error}"),
+            Self::BadFrame(error) => write!(f, "bad frame: {error}"),
+            Self::BadPacket(error) => write!(f, "undecodable packet: {error}"),
+            Self::Dropped => f.write_str("dropped"),
+            Self::Stopped => f.write_str("stopped: the runtime shut down"),
+        }
+    }
+}
+
+/// Closing for `reason`, from an I/O error: the reason and the error the waiting calls fail
+/// with, both keeping `error` as their source.
+fn io_failure(error: io::Error, message: String) -> (CloseReason, Error) {
+    let error = Arc::new(error);
+    let copy = io::Error::new(error.kind(), Arc::clone(&error));
+    (
+        CloseReason::Io(error),
+        Error::with_source(ReturnCode::PROXY_CONNECT_ERR, message, copy),
+    )
+}
 
 /// The request id after `id`: 1, 2, ... `i32::MAX`, then 1 again; never 0, which marks a push,
 /// and never negative.
@@ -71,9 +134,9 @@ struct Pending<W: Wire> {
     calls: HashMap<i32, oneshot::Sender<Reply<W>>>,
     /// The last request id handed out on this connection.
     last_id: i32,
-    /// Why the connection closed, once it has: what waiting calls fail with, and a few words
+    /// Why the connection closed, once it has: what waiting calls fail with, and the reason
     /// for `on_close` hooks.
-    closed: Option<(Error, String)>,
+    closed: Option<(Error, CloseReason)>,
     /// Whether the server asked to reconnect: the connection closes once `calls` is empty.
     retired: bool,
 }
@@ -115,6 +178,8 @@ pub(super) struct Shared<W: Wire> {
     opened_at: Instant,
     /// When the writer last wrote, in milliseconds since `opened_at`.
     last_sent_ms: AtomicU64,
+    /// Cancelled once the `on_connect` hooks of the connection are done.
+    hooks_done: CancellationToken,
 }
 
 impl<W: Wire> Shared<W> {
@@ -137,6 +202,11 @@ impl<W: Wire> Shared<W> {
         &self.retired
     }
 
+    /// Cancelled once the `on_connect` hooks of the connection are done.
+    pub(super) fn hooks_done(&self) -> &CancellationToken {
+        &self.hooks_done
+    }
+
     /// When the connection was made.
     pub(super) fn opened_at(&self) -> Instant {
         self.opened_at
@@ -154,13 +224,12 @@ impl<W: Wire> Shared<W> {
 
     /// Closes the connection unless it is closed already: fails every waiting call with
     /// `error`, stops the reader and the writer, and records `reason` for `on_close` hooks.
-    pub(super) fn close(&self, reason: impl Into<String>, error: Error) {
+    pub(super) fn close(&self, reason: CloseReason, error: Error) {
         let calls = {
             let mut pending = self.pending();
             if pending.closed.is_some() {
                 return;
             }
-            let reason = reason.into();
             debug!(endpoint = %self.endpoint, %reason, %error, "connection closed");
             pending.closed = Some((error.clone(), reason));
             std::mem::take(&mut pending.calls)
@@ -173,11 +242,11 @@ impl<W: Wire> Shared<W> {
     }
 
     /// The reason the connection closed, for `on_close` hooks.
-    pub(super) fn close_reason(&self) -> String {
+    pub(super) fn close_reason(&self) -> CloseReason {
         self.pending()
             .closed
             .as_ref()
-            .map_or_else(|| REASON_DROPPED.to_string(), |(_, reason)| reason.clone())
+            .map_or(CloseReason::Dropped, |(_, reason)| reason.clone())
     }
 
     /// Why the connection closed.
@@ -210,7 +279,7 @@ impl<W: Wire> Shared<W> {
     /// Closes a retired connection whose last call is done.
     fn close_retired(&self) {
         self.close(
-            REASON_RECONNECT,
+            CloseReason::Reconnect,
             Error::connect(format!(
                 "connection to {} closed: the server asked to reconnect",
                 self.endpoint
@@ -256,7 +325,7 @@ struct CloseOnDrop<W: Wire>(Arc<Shared<W>>);
 
 impl<W: Wire> Drop for CloseOnDrop<W> {
     fn drop(&mut self) {
-        self.0.close("stopped", self.0.lost());
+        self.0.close(CloseReason::Stopped, self.0.lost());
     }
 }
 
@@ -278,19 +347,24 @@ pub(super) struct Connection<W: Wire> {
     shared: Arc<Shared<W>>,
     frames: mpsc::Sender<Bytes>,
     codec: FrameCodec,
+    wire: Arc<W>,
 }
 
 impl<W: Wire> Drop for Connection<W> {
     fn drop(&mut self) {
-        self.close(REASON_DROPPED);
+        self.close(CloseReason::Dropped);
     }
 }
 
 impl<W: Wire> Connection<W> {
     /// Connects to `endpoint` within the configured connect timeout and starts the reader and
-    /// the writer. Pushes go to `object`.
-    async fn open(endpoint: &Endpoint, object: &Arc<ObjectShared<W>>) -> Result<Self> {
-        let config = &object.config;
+    /// the writer; the reader decodes with `wire` and hands every push to `pushes`.
+    pub(super) async fn open(
+        endpoint: &Endpoint,
+        config: &Config,
+        wire: Arc<W>,
+        pushes: impl FnMut(W::Push) + Send + 'static,
+    ) -> Result<Self> {
         let stream = match tokio::time::timeout(
             config.connect_timeout,
             TcpStream::connect(endpoint.address()),
@@ -299,9 +373,11 @@ impl<W: Wire> Connection<W> {
         {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
-                return Err(Error::connect(format!(
-                    "cannot connect to {endpoint}: {error}"
-                )))
+                return Err(Error::with_source(
+                    ReturnCode::PROXY_CONNECT_ERR,
+                    format!("cannot connect to {endpoint}: {error}"),
+                    error,
+                ))
             }
             Err(_) => {
                 return Err(Error::connect(format!(
@@ -324,18 +400,20 @@ impl<W: Wire> Connection<W> {
             closed,
             opened_at: Instant::now(),
             last_sent_ms: AtomicU64::new(0),
+            hooks_done: CancellationToken::new(),
         });
         let (frames, queue) = mpsc::channel(QUEUE_LEN);
         tokio::spawn(run_writer(shared.clone(), queue, write));
         tokio::spawn(run_reader(
             shared.clone(),
-            FramedRead::new(read, WireDecoder::new(object.clone())),
-            PushRoute::new(object.clone(), endpoint.clone()),
+            FramedRead::new(read, WireDecoder::new(wire.clone())),
+            pushes,
         ));
         Ok(Self {
             shared,
             frames,
             codec,
+            wire,
         })
     }
 
@@ -351,14 +429,27 @@ impl<W: Wire> Connection<W> {
     }
 
     /// Closes the connection, failing its waiting calls; `reason` goes to `on_close` hooks.
-    pub(super) fn close(&self, reason: &str) {
+    pub(super) fn close(&self, reason: CloseReason) {
         self.shared.close(reason, self.shared.lost());
+    }
+
+    /// Sends the wire's keep-alive request, if it has one, with `timeout`: as a call that any
+    /// reply completes, or one-way.
+    pub(super) async fn keep_alive(&self, timeout: Duration) -> Result<()> {
+        let Some(keep_alive) = self.wire.keep_alive(timeout) else {
+            return Ok(());
+        };
+        if keep_alive.call {
+            self.call(&*keep_alive.request, timeout).await.map(drop)
+        } else {
+            self.send_oneway(&*keep_alive.request, timeout).await
+        }
     }
 
     /// Sends `request` and waits up to `timeout` for its reply.
     pub(super) async fn call(
         &self,
-        request: &impl Outgoing,
+        request: &(impl Outgoing + ?Sized),
         timeout: Duration,
     ) -> Result<W::Response> {
         let (request_id, reply) = {
@@ -397,7 +488,7 @@ impl<W: Wire> Connection<W> {
     /// Queues the one-way `request`, waiting up to `timeout` for room in the queue.
     pub(super) async fn send_oneway(
         &self,
-        request: &impl Outgoing,
+        request: &(impl Outgoing + ?Sized),
         timeout: Duration,
     ) -> Result<()> {
         let request_id = {
@@ -422,7 +513,7 @@ impl<W: Wire> Connection<W> {
     async fn send(&self, frame: Bytes) -> Result<()> {
         if self.frames.send(frame).await.is_err() {
             // the writer has stopped, which closed the connection; make sure of it
-            self.shared.close("stopped", self.shared.lost());
+            self.shared.close(CloseReason::Stopped, self.shared.lost());
             return Err(self.shared.closed_error());
         }
         Ok(())
@@ -441,11 +532,11 @@ async fn run_writer<W: Wire>(
         biased;
         () = shared.closed.cancelled() => return,
         error = write_frames(&shared, &mut queue, &mut writer) => match error {
-            Some(error) => (
-                format!("io error: {error}"),
-                Error::connect(format!("cannot send to {}: {error}", shared.endpoint)),
-            ),
-            None => (REASON_DROPPED.to_string(), shared.lost()),
+            Some(error) => {
+                let message = format!("cannot send to {}: {error}", shared.endpoint);
+                io_failure(error, message)
+            }
+            None => (CloseReason::Dropped, shared.lost()),
         },
     };
     shared.close(reason, error);
@@ -472,7 +563,7 @@ async fn write_frames<W: Wire>(
 async fn run_reader<W: Wire>(
     shared: Arc<Shared<W>>,
     mut input: FramedRead<OwnedReadHalf, WireDecoder<W>>,
-    mut pushes: PushRoute<W>,
+    mut pushes: impl FnMut(W::Push),
 ) {
     let _close = CloseOnDrop(shared.clone());
     let (reason, error) = tokio::select! {
@@ -483,42 +574,36 @@ async fn run_reader<W: Wire>(
     shared.close(reason, error);
 }
 
-/// Reads messages until the connection fails; returns why it did: a few words for `on_close`
+/// Reads messages until the connection fails; returns why it did: the reason for `on_close`
 /// hooks and the error for waiting calls.
 async fn read_incoming<W: Wire>(
     shared: &Shared<W>,
     input: &mut FramedRead<OwnedReadHalf, WireDecoder<W>>,
-    pushes: &mut PushRoute<W>,
-) -> (String, Error) {
+    pushes: &mut impl FnMut(W::Push),
+) -> (CloseReason, Error) {
     let endpoint = &shared.endpoint;
     loop {
         let incoming = match input.next().await {
             Some(Ok(incoming)) => incoming,
             None => {
                 return (
-                    "eof".to_string(),
+                    CloseReason::Eof,
                     Error::connect(format!("connection to {endpoint} closed by the server")),
                 )
             }
             Some(Err(ReadError::Io(error))) => {
-                return (
-                    format!("io error: {error}"),
-                    Error::connect(format!("connection to {endpoint} failed: {error}")),
-                )
+                let message = format!("connection to {endpoint} failed: {error}");
+                return io_failure(error, message);
             }
             Some(Err(ReadError::Bad(BadInput::Frame(error)))) => {
                 warn!(%endpoint, %error, "bad frame from the server; closing the connection");
-                return (
-                    format!("bad frame: {error}"),
-                    Error::connect(format!("bad frame from {endpoint}: {error}")),
-                );
+                let message = format!("bad frame from {endpoint}: {error}");
+                return (CloseReason::BadFrame(error), Error::connect(message));
             }
             Some(Err(ReadError::Bad(BadInput::Packet(error)))) => {
                 warn!(%endpoint, %error, "undecodable response packet; closing the connection");
-                return (
-                    format!("undecodable packet: {error}"),
-                    Error::connect(format!("undecodable response from {endpoint}: {error}")),
-                );
+                let message = format!("undecodable response from {endpoint}: {error}");
+                return (CloseReason::BadPacket(error), Error::connect(message));
             }
         };
         match incoming {
@@ -527,7 +612,7 @@ async fn read_incoming<W: Wire>(
                 response,
             } => shared.complete(request_id, response),
             Incoming::Reconnect => shared.retire(),
-            Incoming::Push(push) => pushes.route(push),
+            Incoming::Push(push) => pushes(push),
             Incoming::Skip(why) => debug!(%endpoint, "dropped {why}"),
         }
     }
@@ -585,7 +670,7 @@ impl<W: Wire> EndpointSlot<W> {
     }
 
     /// Closes the current connection, if any, with `reason` (the object is being dropped).
-    pub(super) fn close(&self, reason: &str) {
+    pub(super) fn close(&self, reason: CloseReason) {
         let current = lock(&self.current).take();
         if let Some(connection) = current {
             connection.close(reason);
@@ -593,7 +678,7 @@ impl<W: Wire> EndpointSlot<W> {
     }
 
     /// The wait before the next reconnect attempt; the one after grows by `backoff`.
-    pub(super) fn next_reconnect_delay(&self, backoff: &super::ReconnectBackoff) -> Duration {
+    pub(super) fn next_reconnect_delay(&self, backoff: &ReconnectBackoff) -> Duration {
         let mut delay = lock(&self.reconnect_delay);
         let current = *delay;
         *delay = backoff.next(current);
@@ -605,35 +690,35 @@ impl<W: Wire> EndpointSlot<W> {
         *lock(&self.reconnect_delay) = Duration::ZERO;
     }
 
-    /// The open connection, connecting first if there is none. Calls that wait while another
-    /// connects share its outcome rather than trying again one after the other. A new
-    /// connection gets its supervisor, which runs the `on_connect` hooks.
-    pub(super) async fn connection(
-        self: &Arc<Self>,
-        object: &Arc<ObjectShared<W>>,
-    ) -> Result<Arc<Connection<W>>> {
+    /// The open connection, and whether `open` just made it: `open` runs if there is none.
+    /// Calls that wait while another connects share its outcome rather than trying again one
+    /// after the other.
+    pub(super) async fn connection<F, Fut>(&self, open: F) -> Result<(Arc<Connection<W>>, bool)>
+    where
+        F: FnOnce(Endpoint) -> Fut,
+        Fut: Future<Output = Result<Connection<W>>>,
+    {
         if let Some(connection) = self.live() {
-            return Ok(connection);
+            return Ok((connection, false));
         }
         let started = Instant::now();
         let mut last_failure = self.connecting.lock().await;
         if let Some(connection) = self.live() {
-            return Ok(connection);
+            return Ok((connection, false));
         }
         if let Some((at, error)) = &*last_failure {
             if *at >= started {
                 return Err(error.clone());
             }
         }
-        match Connection::open(&self.endpoint, object).await {
+        match open(self.endpoint.clone()).await {
             Ok(connection) => {
                 let connection = Arc::new(connection);
                 // a retired connection left here closes once its calls in flight are done
                 *lock(&self.current) = Some(connection.clone());
                 *last_failure = None;
                 *lock(&self.failed_at) = None;
-                supervisor::spawn(&connection, self, object);
-                Ok(connection)
+                Ok((connection, true))
             }
             Err(error) => {
                 debug!(endpoint = %self.endpoint, %error, "connect failed");
@@ -661,7 +746,7 @@ mod tests {
 
     #[test]
     fn pending_ids_skip_calls_still_waiting_after_a_wrap() {
-        let mut pending = Pending::<crate::client::wire::TarsWire> {
+        let mut pending = Pending::<super::super::wire::TarsWire> {
             last_id: i32::MAX - 1,
             ..Pending::default()
         };

@@ -1,22 +1,24 @@
-//! The TARS client: proxies, connections multiplexed by request id, timeouts.
+//! The TARS client: proxies, connections multiplexed by request id, timeouts, pushes.
 //!
 //! A [`Communicator`] turns a proxy string, `App.Server.Obj@tcp -h HOST -p PORT[:...]`, into a
-//! [`ServantProxy`], or into a typed [`Proxy`] that `#[tars_interface]` generates around one.
-//! Proxies of one string share an object with one connection per endpoint, made on the first
-//! call and made again after a loss. Calls go to the endpoints in turn; concurrent calls share
-//! a connection and are matched to their replies by request id.
+//! [`Proxy`], or into a typed proxy ([`TypedProxy`]) that `#[tars_interface]` generates around
+//! one. Proxies of one string share an object with one connection per endpoint, made on the
+//! first call (or by [`Proxy::connect`]) and made again after a loss. Calls go to the endpoints
+//! in turn; concurrent calls share a connection and are matched to their replies by request
+//! id.
 //!
 //! Every call has a timeout (3 s unless configured) and fails with a TARS return code: the
 //! servant's, or the framework's -7 for a timeout and -8 for a connection that could not be
 //! made or was lost. A lost connection fails its waiting calls at once.
 //!
-//! Servers may push to the client over its connections: see [Pushes](ServantProxy#pushes) for
-//! the push handler, push streams, keep-alive and reconnection.
+//! Servers may push to the client over its connections: see [Pushes](Proxy#pushes) for the
+//! push handler, push streams, keep-alive and reconnection.
 //!
-//! A [`RawProxy`] ([`Communicator::raw_proxy`]) speaks a protocol of the user's own, a
-//! [`ClientProtocol`], on the same connections: calls matched
-//! to responses by the request id the protocol reports, timeouts, reconnection, and push
-//! frames (request id 0) for a callback or a stream.
+//! A proxy speaks a [`Wire`]: TARS ([`TarsWire`], the default), or a protocol of the user's own
+//! ([`RawWire`]): a `Proxy<RawWire>` from [`Communicator::raw_proxy`] speaks a
+//! [`ClientProtocol`] on the same connections, with calls matched to responses by the request
+//! id the protocol reports, timeouts, reconnection, and push frames (request id 0) for a
+//! handler or a stream. See [Custom protocols](Proxy#custom-protocols).
 //!
 //! ```no_run
 //! use tars_rpc::client::Communicator;
@@ -24,16 +26,22 @@
 //! # async fn run() -> tars_rpc::Result<()> {
 //! let communicator = Communicator::new();
 //! let proxy = communicator
-//!     .servant_proxy("TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p 18015")
+//!     .proxy("TestApp.HelloServer.HelloObj@tcp -h 127.0.0.1 -p 18015")
 //!     .expect("a valid proxy string");
 //! proxy.ping().await?;
 //! # Ok(())
 //! # }
 //! ```
 
+// The modules depend on each other in this order only (each on some of those before it):
+// config, request, message -> wire -> raw -> connection -> push -> object -> supervisor ->
+// proxy -> communicator; balance depends on none of them.
 pub mod balance;
 mod communicator;
+mod config;
 mod connection;
+mod message;
+mod object;
 mod proxy;
 mod push;
 mod raw;
@@ -41,7 +49,10 @@ mod request;
 mod supervisor;
 mod wire;
 
-pub use communicator::{Communicator, CommunicatorConfig, ReconnectBackoff};
-pub use proxy::{Proxy, ServantProxy};
-pub use push::{FromPush, PushEvents, PushHandler, PushMessage, PushMessages};
-pub use raw::{ClientProtocol, RawProxy, RawPushFrames, RawResponse};
+pub use communicator::{Communicator, CommunicatorBuilder, RawProxyBuilder};
+pub use connection::CloseReason;
+pub use message::{FromPush, PushMessage};
+pub use proxy::{Proxy, TypedProxy};
+pub use push::{PushEvents, PushHandler, PushStream};
+pub use raw::{ClientProtocol, RawResponse, RawWire};
+pub use wire::{TarsWire, Wire};

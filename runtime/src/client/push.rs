@@ -1,6 +1,6 @@
-//! Pushes on the client: the object's push handler, push streams and connection hooks, and
-//! the route a connection's reader hands pushes to; generic over the object's [`Wire`], whose
-//! pushes are [`PushMessage`]s (TARS) or whole frames (a raw protocol).
+//! Pushes on the client: the [`PushHandler`] a proxy runs on each push, the [`PushStream`]s it
+//! hands them to, and the route a connection's reader hands pushes to; generic over the wire,
+//! whose pushes are [`PushMessage`]s (TARS) or whole frames (a raw protocol).
 //!
 //! The reader never waits on a push: it copies the push into every push stream's bounded
 //! buffer and, if a handler is set, into its connection's bounded push queue, dropping the
@@ -8,70 +8,232 @@
 //! first push for a handler, runs the handler on the pushes one at a time, in order.
 
 use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::proxy::ObjectShared;
+use super::message::{FromPush, PushMessage};
 use super::wire::Wire;
 use crate::endpoint::Endpoint;
-use crate::error::Error;
 use crate::error::Result;
-use crate::packet::{ResponsePacket, ReturnCode, STATUS_PUSH_FUNC};
-use crate::support::catch_panic_async;
-use crate::support::lock;
-use crate::TarsStruct;
+use crate::support::{catch_panic_async, lock};
 
-/// What runs on each push of a wire whose pushes are `P`s.
-pub(super) trait OnPush<P>: Send + Sync + 'static {
+/// What a client runs for each push of a proxy's connections, set with
+/// [`Proxy::set_push_handler`](super::Proxy::set_push_handler): for TARS, a handler of
+/// [`PushMessage`]s, which `#[tars_push]`'s `{Trait}Callback<T>` is; for a raw protocol, of
+/// whole frames, [`Bytes`](bytes::Bytes).
+///
+/// Every closure `Fn(P) -> impl Future<Output = ()>` is a handler (it gets a clone of each
+/// push):
+///
+/// ```
+/// use tars_rpc::client::Communicator;
+/// use tars_rpc::push::PushMessage;
+///
+/// let proxy = Communicator::new().proxy("A.B.C@tcp -h 127.0.0.1 -p 18015").unwrap();
+/// proxy.set_push_handler(|push: PushMessage| async move {
+///     println!("{}: {} bytes", push.function, push.buffer.len());
+/// });
+/// ```
+///
+/// Pushes of one connection are handed over one at a time, in the order they arrived, on a task
+/// of their own, so a slow handler never delays replies to calls. An `Err` (an unknown function,
+/// a buffer that does not decode) is logged and the push dropped; the connection stays up.
+pub trait PushHandler<P = PushMessage>: Send + Sync + 'static {
     /// Handles one push.
+    ///
+    /// # Errors
+    /// An error is logged, and the push dropped.
     fn on_push<'a>(&'a self, push: &'a P) -> BoxFuture<'a, Result<()>>;
 }
 
-/// Every TARS push handler runs on [`PushMessage`]s.
-impl<H: PushHandler> OnPush<PushMessage> for H {
-    fn on_push<'a>(&'a self, push: &'a PushMessage) -> BoxFuture<'a, Result<()>> {
-        PushHandler::on_push(self, push)
+impl<P, F, Fut> PushHandler<P> for F
+where
+    P: Clone + Sync,
+    F: Fn(P) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn on_push<'a>(&'a self, push: &'a P) -> BoxFuture<'a, Result<()>> {
+        self(push.clone()).map(Ok).boxed()
+    }
+}
+
+impl<P, H: PushHandler<P> + ?Sized> PushHandler<P> for Arc<H> {
+    fn on_push<'a>(&'a self, push: &'a P) -> BoxFuture<'a, Result<()>> {
+        (**self).on_push(push)
     }
 }
 
 /// A push handler, shared by the object's connections.
-pub(super) type Handler<P> = Arc<dyn OnPush<P>>;
+type Handler<P> = Arc<dyn PushHandler<P>>;
 
-/// A hook run after a connection is made, with a proxy pinned to its endpoint.
-pub(super) type ConnectHook<X> = Arc<dyn Fn(X, Endpoint) -> BoxFuture<'static, ()> + Send + Sync>;
-
-/// A hook run after a connection closes.
-pub(super) type CloseHook = Arc<dyn Fn(Endpoint, String) + Send + Sync>;
-
-/// What an object does with pushes and connection events. Holds nothing of the object, so
-/// that the tasks of its connections may hold it without keeping the object alive.
-pub(super) struct PushState<W: Wire> {
-    handler: Mutex<Option<Handler<W::Push>>>,
-    streams: Mutex<Vec<mpsc::Sender<W::Push>>>,
-    connect_hooks: Mutex<Vec<ConnectHook<W::Proxy>>>,
-    close_hooks: Mutex<Vec<CloseHook>>,
+/// A stream of the pushes of a proxy's connections, from
+/// [`Proxy::push_stream`](super::Proxy::push_stream): [`PushMessage`]s for TARS, whole frames
+/// ([`Bytes`](bytes::Bytes)) for a raw protocol, in the order each connection received them.
+/// [`events`](Self::events) decodes TARS pushes into a `#[tars_push]` trait's events.
+///
+/// It has a buffer of its own of
+/// [`push_queue_capacity`](super::CommunicatorBuilder::push_queue_capacity) pushes; while the
+/// buffer is full, pushes for this stream are dropped with a warning (other streams and the
+/// push handler still get them). The stream ends once every proxy of the object is dropped.
+/// Dropping it ends push mode if no other stream or handler is left.
+///
+/// ```
+/// use futures::StreamExt;
+/// use tars_rpc::client::Communicator;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let proxy = Communicator::new().proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
+/// let mut pushes = proxy.push_stream();
+/// drop(proxy);
+/// assert!(pushes.next().await.is_none());
+/// # }
+/// ```
+pub struct PushStream<P> {
+    receiver: mpsc::Receiver<P>,
 }
 
-impl<W: Wire> Default for PushState<W> {
-    fn default() -> Self {
-        Self {
-            handler: Mutex::default(),
-            streams: Mutex::default(),
-            connect_hooks: Mutex::default(),
-            close_hooks: Mutex::default(),
+impl<P> PushStream<P> {
+    /// The next push; `None` once the object is dropped and the buffered pushes are taken.
+    /// The same as [`StreamExt::next`](futures::StreamExt::next).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a push is taken only when this returns it.
+    pub async fn recv(&mut self) -> Option<P> {
+        self.receiver.recv().await
+    }
+}
+
+impl PushStream<PushMessage> {
+    /// The pushes decoded as `E`, a `#[tars_push]` trait's `{Trait}Event`: a stream of
+    /// `Result<E>`, where a push that does not decode is an `Err` item and the stream goes on.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// use tars_rpc::client::{Communicator, TypedProxy};
+    /// use tars_rpc::{tars_interface, tars_push};
+    ///
+    /// #[tars_interface]
+    /// trait Hello {
+    ///     async fn register_push(&self) -> tars_rpc::Result<i32>;
+    /// }
+    ///
+    /// #[tars_push]
+    /// trait Push {
+    ///     async fn push_msg(&self, ret: i32, s_rsp: String);
+    /// }
+    ///
+    /// # async fn run() -> tars_rpc::Result<()> {
+    /// let proxy: HelloProxy = Communicator::new()
+    ///     .string_to_proxy("A.B.C@tcp -h 127.0.0.1 -p 18015")
+    ///     .expect("a valid proxy string");
+    /// let mut events = proxy.push_stream().events::<PushEvent>();
+    /// proxy.register_push().await?;
+    /// while let Some(event) = events.next().await {
+    ///     match event? {
+    ///         PushEvent::PushMsg { ret, s_rsp } => println!("{ret}, {s_rsp}"),
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn events<E: FromPush>(self) -> PushEvents<E> {
+        PushEvents {
+            messages: self,
+            _event: PhantomData,
         }
     }
 }
 
+impl<P> Stream for PushStream<P> {
+    type Item = P;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<P>> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+impl<P> fmt::Debug for PushStream<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushStream")
+            .field("buffered", &self.receiver.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stream of typed pushes, from [`PushStream::events`]: each [`PushMessage`] decoded as `E`,
+/// a `#[tars_push]` `{Trait}Event`. A push that does not decode is an `Err` item; the stream
+/// goes on.
+pub struct PushEvents<E> {
+    messages: PushStream<PushMessage>,
+    _event: PhantomData<fn() -> E>,
+}
+
+impl<E: FromPush> PushEvents<E> {
+    /// The next push, decoded; `None` once the object is dropped and the buffered pushes are
+    /// taken. The same as [`StreamExt::next`](futures::StreamExt::next).
+    ///
+    /// # Errors
+    /// An `Err` item if the push does not decode as an `E`.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a push is taken only when this returns it.
+    pub async fn recv(&mut self) -> Option<Result<E>> {
+        let message = self.messages.recv().await?;
+        Some(E::decode(&message))
+    }
+}
+
+impl<E> fmt::Debug for PushEvents<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushEvents")
+            .field("messages", &self.messages)
+            .finish()
+    }
+}
+
+impl<E: FromPush> Stream for PushEvents<E> {
+    type Item = Result<E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<E>>> {
+        Pin::new(&mut self.messages)
+            .poll_next(cx)
+            .map(|message| message.map(|message| E::decode(&message)))
+    }
+}
+
+/// What an object does with pushes: its handler and streams. Holds nothing of the object, so
+/// that the tasks of its connections may hold it without keeping the object alive.
+pub(super) struct PushState<W: Wire> {
+    handler: Mutex<Option<Handler<W::Push>>>,
+    streams: Mutex<Vec<mpsc::Sender<W::Push>>>,
+    /// The buffer of each stream and of each connection's push task.
+    capacity: usize,
+    /// Cancelled when the object is dropped: every push task stops.
+    shutdown: CancellationToken,
+}
+
 impl<W: Wire> PushState<W> {
+    /// Buffers of `capacity` pushes (at least 1); push tasks stop once `shutdown` is cancelled.
+    pub(super) fn new(capacity: usize, shutdown: CancellationToken) -> Self {
+        Self {
+            handler: Mutex::default(),
+            streams: Mutex::default(),
+            capacity: capacity.max(1),
+            shutdown,
+        }
+    }
+
     pub(super) fn set_handler(&self, handler: Option<Handler<W::Push>>) {
         // the previous handler is dropped outside the lock
         let previous = std::mem::replace(&mut *lock(&self.handler), handler);
@@ -86,29 +248,13 @@ impl<W: Wire> PushState<W> {
         lock(&self.handler).is_some()
     }
 
-    /// A new push stream with a buffer of `capacity` pushes.
-    pub(super) fn stream(&self, capacity: usize) -> mpsc::Receiver<W::Push> {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
+    /// A new push stream.
+    pub(super) fn stream(&self) -> PushStream<W::Push> {
+        let (sender, receiver) = mpsc::channel(self.capacity);
         let mut streams = lock(&self.streams);
         streams.retain(|stream| !stream.is_closed());
         streams.push(sender);
-        receiver
-    }
-
-    pub(super) fn add_connect_hook(&self, hook: ConnectHook<W::Proxy>) {
-        lock(&self.connect_hooks).push(hook);
-    }
-
-    pub(super) fn add_close_hook(&self, hook: CloseHook) {
-        lock(&self.close_hooks).push(hook);
-    }
-
-    pub(super) fn connect_hooks(&self) -> Vec<ConnectHook<W::Proxy>> {
-        lock(&self.connect_hooks).clone()
-    }
-
-    pub(super) fn close_hooks(&self) -> Vec<CloseHook> {
-        lock(&self.close_hooks).clone()
+        PushStream { receiver }
     }
 
     /// Push mode: a handler is set or a push stream is alive.
@@ -144,16 +290,16 @@ impl<W: Wire> PushState<W> {
 
 /// The pushes of a connection's reader: where they go.
 pub(super) struct PushRoute<W: Wire> {
-    object: Arc<ObjectShared<W>>,
+    state: Arc<PushState<W>>,
     endpoint: Endpoint,
     /// The queue of the connection's push task, once started.
     queue: Option<mpsc::Sender<W::Push>>,
 }
 
 impl<W: Wire> PushRoute<W> {
-    pub(super) fn new(object: Arc<ObjectShared<W>>, endpoint: Endpoint) -> Self {
+    pub(super) fn new(state: Arc<PushState<W>>, endpoint: Endpoint) -> Self {
         Self {
-            object,
+            state,
             endpoint,
             queue: None,
         }
@@ -163,24 +309,24 @@ impl<W: Wire> PushRoute<W> {
     /// connection.
     pub(super) fn route(&mut self, push: W::Push) {
         let endpoint = &self.endpoint;
-        let streamed = self.object.push.send_to_streams(&push, endpoint);
-        if self.object.push.has_handler() {
+        let streamed = self.state.send_to_streams(&push, endpoint);
+        if self.state.has_handler() {
             self.queue_for_handler(push);
         } else if !streamed {
             debug!(
                 %endpoint,
                 push = %W::describe_push(&push),
-                "dropped a push: no push callback set"
+                "dropped a push: no push handler set"
             );
         }
     }
 
     fn queue_for_handler(&mut self, push: W::Push) {
-        let object = &self.object;
+        let state = &self.state;
         let endpoint = &self.endpoint;
         let queue = self.queue.get_or_insert_with(|| {
-            let (sender, receiver) = mpsc::channel(object.config.push_queue_capacity.max(1));
-            tokio::spawn(run_handler(receiver, object.clone(), endpoint.clone()));
+            let (sender, receiver) = mpsc::channel(state.capacity);
+            tokio::spawn(run_handler(receiver, state.clone(), endpoint.clone()));
             sender
         });
         match queue.try_send(push) {
@@ -204,11 +350,11 @@ impl<W: Wire> PushRoute<W> {
 /// (after the pushes already queued) or the object is dropped (at once).
 async fn run_handler<W: Wire>(
     mut queue: mpsc::Receiver<W::Push>,
-    object: Arc<ObjectShared<W>>,
+    state: Arc<PushState<W>>,
     endpoint: Endpoint,
 ) {
     // made once: a fresh `cancelled()` per push costs a lock and an allocation
-    let shutdown = object.shutdown.clone().cancelled_owned();
+    let shutdown = state.shutdown.clone().cancelled_owned();
     tokio::pin!(shutdown);
     loop {
         let push = tokio::select! {
@@ -220,11 +366,11 @@ async fn run_handler<W: Wire>(
             },
         };
         // the handler of the moment: it may have been replaced or cleared since
-        let Some(handler) = object.push.handler() else {
+        let Some(handler) = state.handler() else {
             debug!(
                 %endpoint,
                 push = %W::describe_push(&push),
-                "dropped a push: no push callback set"
+                "dropped a push: no push handler set"
             );
             continue;
         };
@@ -249,167 +395,5 @@ async fn run_handler<W: Wire>(
                 "the push handler panicked; the push is dropped"
             ),
         }
-    }
-}
-
-/// A stream of the pushes of an object's connections, from
-/// [`ServantProxy::push_messages`](super::ServantProxy::push_messages): a [`Stream`] of
-/// [`PushMessage`]s, in the order each connection received them.
-///
-/// It has a buffer of its own of
-/// [`push_queue_capacity`](super::CommunicatorConfig::push_queue_capacity) pushes; while the
-/// buffer is full, pushes for this stream are dropped with a warning (other streams and the
-/// push handler still get them). The stream ends once every proxy of the object is dropped.
-/// Dropping it ends push mode if no other stream or handler is left.
-///
-/// ```
-/// use futures::StreamExt;
-/// use tars_rpc::client::Communicator;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let proxy = Communicator::new().servant_proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
-/// let mut pushes = proxy.push_messages();
-/// drop(proxy);
-/// assert!(pushes.next().await.is_none());
-/// # }
-/// ```
-pub struct PushMessages {
-    receiver: mpsc::Receiver<PushMessage>,
-}
-
-impl PushMessages {
-    pub(super) fn new(receiver: mpsc::Receiver<PushMessage>) -> Self {
-        Self { receiver }
-    }
-
-    /// The next push; `None` once the object is dropped and the buffered pushes are taken.
-    /// The same as [`StreamExt::next`](futures::StreamExt::next).
-    pub async fn recv(&mut self) -> Option<PushMessage> {
-        self.receiver.recv().await
-    }
-}
-
-impl Stream for PushMessages {
-    type Item = PushMessage;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<PushMessage>> {
-        self.receiver.poll_recv(cx)
-    }
-}
-
-impl fmt::Debug for PushMessages {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PushMessages")
-            .field("buffered", &self.receiver.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A push as a client receives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushMessage {
-    /// The function pushed (`status["TARS_FUNC"]`), e.g. `pushMsg`.
-    pub function: String,
-    /// The `sBuffer`: the return value at tag 0, the out-parameters at tags 1, 2, ...
-    pub buffer: Bytes,
-    /// The push's context.
-    pub context: crate::packet::Context,
-}
-
-impl PushMessage {
-    /// The push carried by `packet`, if it is one: request id 0 and a `TARS_FUNC` status.
-    pub fn from_packet(packet: ResponsePacket) -> Option<Self> {
-        if !packet.is_push() {
-            return None;
-        }
-        let ResponsePacket {
-            mut status,
-            buffer,
-            context,
-            ..
-        } = packet;
-        let function = status.remove(STATUS_PUSH_FUNC)?;
-        Some(Self {
-            function,
-            buffer,
-            context,
-        })
-    }
-
-    /// Decodes the `sBuffer` as `B`; failure is the client's decode error (-12).
-    pub fn decode<B: TarsStruct>(&self) -> Result<B> {
-        B::decode_bytes(&self.buffer).map_err(|error| Error::client_decode(&error))
-    }
-
-    /// The error for a push of a function the receiver does not know.
-    pub fn unknown_function(&self) -> Error {
-        Error::new(
-            ReturnCode::CLIENT_DECODE_ERR,
-            format!("no push callback for function `{}`", self.function),
-        )
-    }
-}
-
-/// What a client runs for each push: `#[tars_push]` implements it for `{Trait}Callback<T>`.
-///
-/// Pushes of one connection are handed over one at a time, in the order they arrived, on a task
-/// of their own, so a slow handler never delays replies to calls. An `Err` (an unknown function,
-/// a buffer that does not decode) is logged and the push dropped; the connection stays up.
-pub trait PushHandler: Send + Sync + 'static {
-    /// Handles one push.
-    fn on_push<'a>(&'a self, push: &'a PushMessage) -> futures::future::BoxFuture<'a, Result<()>>;
-}
-
-impl<H: PushHandler + ?Sized> PushHandler for std::sync::Arc<H> {
-    fn on_push<'a>(&'a self, push: &'a PushMessage) -> futures::future::BoxFuture<'a, Result<()>> {
-        (**self).on_push(push)
-    }
-}
-
-/// A typed push: `#[tars_push]` generates an enum `{Trait}Event` with one variant per method.
-pub trait FromPush: Sized + Send + 'static {
-    /// Decodes `push`; an unknown function or an undecodable buffer is an error.
-    fn decode(push: &PushMessage) -> Result<Self>;
-}
-
-/// A stream of typed pushes: each [`PushMessage`] of `S` (by default a proxy's
-/// [`PushMessages`]) decoded as `E`, a `#[tars_push]`
-/// `{Trait}Event`. A push that does not decode is an `Err` item; the stream goes on.
-pub struct PushEvents<E, S = PushMessages> {
-    messages: S,
-    _event: std::marker::PhantomData<fn() -> E>,
-}
-
-impl<E: FromPush, S> PushEvents<E, S> {
-    /// Decodes the pushes of `messages`.
-    pub fn new(messages: S) -> Self {
-        Self {
-            messages,
-            _event: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<E, S: std::fmt::Debug> std::fmt::Debug for PushEvents<E, S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushEvents")
-            .field("messages", &self.messages)
-            .finish()
-    }
-}
-
-impl<E: FromPush, S: futures::Stream<Item = PushMessage> + Unpin> futures::Stream
-    for PushEvents<E, S>
-{
-    type Item = Result<E>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<E>>> {
-        std::pin::Pin::new(&mut self.messages)
-            .poll_next(cx)
-            .map(|message| message.map(|message| E::decode(&message)))
     }
 }

@@ -1,8 +1,8 @@
-//! Encoding a request straight into a frame, from borrowed parts.
+//! What goes out on a connection: an [`Outgoing`] request encodes itself with the id the
+//! connection gives it; a TARS [`Request`] does so straight into a frame, from borrowed parts.
 
 use bytes::{Bytes, BytesMut};
 
-use super::wire::Outgoing;
 use crate::codec::writer::{
     write_byte_list, write_i16, write_i32, write_i8, write_map_head, write_string,
 };
@@ -10,6 +10,16 @@ use crate::codec::TarsType;
 use crate::error::{Error, Result};
 use crate::framing::{FrameCodec, LENGTH_PREFIX};
 use crate::packet::{Context, MessageType, PacketType, ReturnCode, Version};
+
+/// A request before it has an id.
+pub(super) trait Outgoing: Sync {
+    /// The whole frame of the request with `request_id`, within the `codec`'s maximum frame
+    /// length; fails with [`ReturnCode::SEND_REQUEST_ERR`].
+    fn encode(&self, request_id: i32, codec: &FrameCodec) -> Result<Bytes>;
+
+    /// Names the request in errors, e.g. `App.Server.Obj::func`.
+    fn describe(&self) -> String;
+}
 
 /// Room for the fixed fields of a request packet, beyond its strings, buffer and context.
 const HEADER_ROOM: usize = 64;

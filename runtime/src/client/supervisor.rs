@@ -1,7 +1,7 @@
 //! A connection's supervisor: a task per connection that runs the `on_connect` hooks once it
-//! is made, keeps it alive in push mode (`tars_ping` for TARS, the heartbeat a raw proxy is
-//! given), runs the `on_close` hooks once it closes and, in push mode, connects to its
-//! endpoint again.
+//! is made, keeps it alive in push mode (sending the keep-alive its wire gives: `tars_ping`
+//! for TARS, the heartbeat a raw proxy is given), runs the `on_close` hooks once it closes
+//! and, in push mode, connects to its endpoint again.
 //!
 //! The supervisor holds the object's [`ObjectShared`] (hooks, handler, config: nothing that
 //! owns the object) and only weak references to the connection and its endpoint slot, so it
@@ -14,14 +14,33 @@ use std::time::Instant;
 use tokio::time::sleep_until;
 use tracing::{debug, warn};
 
-use super::connection::{Connection, EndpointSlot, Shared};
-use super::proxy::ObjectShared;
+use super::connection::{CloseReason, Connection, EndpointSlot, Shared};
+use super::object::ObjectShared;
 use super::wire::Wire;
-use crate::error::Error;
-use crate::support::catch_panic;
+use crate::error::{Error, Result};
+use crate::packet::ReturnCode;
+use crate::support::{catch_panic, catch_panic_async, log_join};
+
+/// The open connection of `slot`, connecting first if there is none; a new connection gets
+/// its supervisor, which runs the `on_connect` hooks.
+pub(super) async fn connection<W: Wire>(
+    slot: &Arc<EndpointSlot<W>>,
+    object: &Arc<ObjectShared<W>>,
+) -> Result<Arc<Connection<W>>> {
+    let (connection, made) = slot
+        .connection(|endpoint| async move {
+            let pushes = object.push_route(&endpoint);
+            Connection::open(&endpoint, &object.config, object.wire.clone(), pushes).await
+        })
+        .await?;
+    if made {
+        spawn(&connection, slot, object);
+    }
+    Ok(connection)
+}
 
 /// Starts the supervisor of `connection`, just made through `slot`.
-pub(super) fn spawn<W: Wire>(
+fn spawn<W: Wire>(
     connection: &Arc<Connection<W>>,
     slot: &Arc<EndpointSlot<W>>,
     object: &Arc<ObjectShared<W>>,
@@ -60,25 +79,40 @@ async fn supervise<W: Wire>(
     tokio::join!(report, reconnect(&slot, &object));
 }
 
-/// Starts each `on_connect` hook on a task of its own, with a proxy pinned to the endpoint.
+/// Starts each `on_connect` hook on a task of its own, with a proxy pinned to the endpoint;
+/// marks the hooks done on the connection once they all are.
 fn run_connect_hooks<W: Wire>(object: &ObjectShared<W>, index: usize, shared: &Shared<W>) {
-    let hooks = object.push.connect_hooks();
-    if hooks.is_empty() {
+    let endpoint = shared.endpoint();
+    let tasks: Vec<_> = object
+        .connect_hooks()
+        .into_iter()
+        // none if the object is being dropped
+        .filter_map(|hook| hook(index, endpoint.clone()))
+        .map(|hook| {
+            let endpoint = endpoint.clone();
+            tokio::spawn(async move {
+                if let Err(panic) = catch_panic_async(hook).await {
+                    warn!(%endpoint, panic, "an on_connect hook panicked");
+                }
+            })
+        })
+        .collect();
+    let done = shared.hooks_done().clone();
+    if tasks.is_empty() {
+        done.cancel();
         return;
     }
-    // none if the object is being dropped
-    let Some(proxy) = object.proxy_pinned_to(index) else {
-        return;
-    };
-    for hook in hooks {
-        let (proxy, endpoint) = (proxy.clone(), shared.endpoint().clone());
-        tokio::spawn(async move { hook(proxy, endpoint).await });
-    }
+    tokio::spawn(async move {
+        for task in tasks {
+            log_join(task.await);
+        }
+        done.cancel();
+    });
 }
 
 /// Runs the `on_close` hooks with the reason the connection closed.
 fn run_close_hooks<W: Wire>(object: &ObjectShared<W>, shared: &Shared<W>) {
-    let hooks = object.push.close_hooks();
+    let hooks = object.close_hooks();
     if hooks.is_empty() {
         return;
     }
@@ -97,8 +131,8 @@ fn run_close_hooks<W: Wire>(object: &ObjectShared<W>, shared: &Shared<W>) {
 }
 
 /// In push mode, sends the wire's keep-alive whenever the connection has sent nothing for the
-/// keep-alive interval of the moment, and closes it if that fails. Returns once the connection
-/// is retired or closed, or the object is dropped.
+/// keep-alive interval, and closes it if that fails. Returns once the connection is retired
+/// or closed, or the object is dropped.
 async fn keep_alive<W: Wire>(
     connection: &Weak<Connection<W>>,
     shared: &Shared<W>,
@@ -111,34 +145,16 @@ async fn keep_alive<W: Wire>(
         }
     };
     tokio::pin!(stop);
-    let mut intervals = object.keepalive.subscribe();
+    let interval = object.keepalive;
+    if interval.is_zero() {
+        return stop.await;
+    }
     let mut checked = Instant::now();
     loop {
-        let interval = *intervals.borrow_and_update();
-        if interval.is_zero() {
-            // off until the interval changes
-            tokio::select! {
-                biased;
-                () = &mut stop => return,
-                changed = intervals.changed() => {
-                    if changed.is_err() {
-                        return stop.await;
-                    }
-                    checked = Instant::now();
-                    continue;
-                }
-            }
-        }
         let deadline = shared.last_sent().max(checked) + interval;
         tokio::select! {
             biased;
             () = &mut stop => return,
-            changed = intervals.changed() => {
-                if changed.is_err() {
-                    return stop.await;
-                }
-                continue;
-            }
             () = sleep_until(deadline.into()) => {}
         }
         checked = Instant::now();
@@ -151,17 +167,18 @@ async fn keep_alive<W: Wire>(
         let kept = tokio::select! {
             biased;
             () = object.shutdown.cancelled() => return,
-            kept = object.wire.keep_alive(&connection, object) => kept,
+            kept = connection.keep_alive(object.config.call_timeout) => kept,
         };
         if let Err(error) = kept {
             debug!(endpoint = %shared.endpoint(), %error, "keep-alive failed");
+            let message = format!(
+                "connection to {} closed: keep-alive failed: {}",
+                shared.endpoint(),
+                error.message()
+            );
             shared.close(
-                format!("keep-alive failed: {error}"),
-                Error::connect(format!(
-                    "connection to {} closed: keep-alive failed: {}",
-                    shared.endpoint(),
-                    error.message()
-                )),
+                CloseReason::KeepAliveFailed(error.clone()),
+                Error::with_source(ReturnCode::PROXY_CONNECT_ERR, message, error),
             );
         }
     }
@@ -201,7 +218,7 @@ async fn reconnect<W: Wire>(slot: &Weak<EndpointSlot<W>>, object: &Arc<ObjectSha
         let connected = tokio::select! {
             biased;
             () = object.shutdown.cancelled() => return,
-            connected = slot.connection(object) => connected,
+            connected = connection(&slot, object) => connected,
         };
         match connected {
             Ok(_) => return,

@@ -1,35 +1,40 @@
-//! What a connection speaks: the [`Wire`] its machinery (pending calls by request id, reader
-//! and writer tasks, timeouts, push routing, supervisor) is generic over.
+//! What a connection speaks: the [`Wire`] a [`Proxy`](super::Proxy) and its connections'
+//! machinery (pending calls by request id, reader and writer tasks, timeouts, push routing,
+//! supervisor) are generic over.
 //!
 //! Two wires exist: [`TarsWire`], TARS `RequestPacket`s out and `ResponsePacket`s in (a push is
 //! request id 0 with a `TARS_FUNC` status, `_reconnect_` retires the connection), and
-//! [`RawWire`](super::raw::RawWire), a user's [`ClientProtocol`](crate::client::ClientProtocol)
-//! (request id 0 is a push frame). A wire decodes what arrives into [`Incoming`] messages,
-//! names pushes in logs, makes the proxy `on_connect` hooks get, and sends the keep-alive; a
-//! request, an [`Outgoing`], encodes itself with the id the connection gives it.
+//! [`RawWire`](super::RawWire), a user's [`ClientProtocol`](super::ClientProtocol) (request id 0
+//! is a push frame). A wire decodes what arrives into [`Incoming`] messages, names pushes in
+//! logs and gives the keep-alive request; a request, an [`Outgoing`], encodes itself with the
+//! id the connection gives it. The wire knows nothing of proxies or connections.
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use futures::future::BoxFuture;
-use futures::FutureExt;
+use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
-use super::connection::Connection;
-use super::proxy::{ObjectProxy, ObjectShared, ServantProxy};
-use super::push::PushMessage;
-use super::request::Request;
-use crate::error::Result;
+use super::message::PushMessage;
+use super::request::{Outgoing, Request};
 use crate::framing::FrameCodec;
 use crate::packet::{Context, PacketType, ResponsePacket, RECONNECT_MESSAGE};
 use crate::TarsStruct;
 
+pub(super) mod sealed {
+    /// Only this crate's wires are wires.
+    pub trait Sealed {}
+}
+
 /// One message cut off a connection's input.
-pub(super) enum Incoming<W: Wire> {
+#[doc(hidden)]
+pub enum Incoming<W: Wire> {
     /// The response to the call with `request_id`.
     Response {
+        /// The id of the call it answers.
         request_id: i32,
+        /// The response.
         response: W::Response,
     },
     /// A push, for the push handler and streams.
@@ -41,8 +46,9 @@ pub(super) enum Incoming<W: Wire> {
 }
 
 /// Input that can never be a message: the connection closes.
+#[doc(hidden)]
 #[derive(Debug)]
-pub(super) enum BadInput {
+pub enum BadInput {
     /// The framing is broken (a bad length, a protocol error, too much buffered).
     Frame(String),
     /// A whole frame whose contents do not decode.
@@ -62,50 +68,48 @@ impl From<io::Error> for ReadError {
     }
 }
 
-/// A request before it has an id.
-pub(super) trait Outgoing: Sync {
-    /// The whole frame of the request with `request_id`, within the `codec`'s maximum frame
-    /// length; fails with [`ReturnCode::SEND_REQUEST_ERR`](crate::packet::ReturnCode::SEND_REQUEST_ERR).
-    fn encode(&self, request_id: i32, codec: &FrameCodec) -> Result<Bytes>;
-
-    /// Names the request in errors, e.g. `App.Server.Obj::func`.
-    fn describe(&self) -> String;
+/// The request a connection sends to keep itself alive, and whether it waits for a reply.
+#[doc(hidden)]
+pub struct KeepAlive<'a> {
+    pub(super) request: Box<dyn Outgoing + Send + 'a>,
+    /// Whether the keep-alive is a call (any reply will do) rather than a one-way request.
+    pub(super) call: bool,
 }
 
-/// What a connection speaks. One value per object, shared by its connections.
-pub(super) trait Wire: Send + Sync + Sized + 'static {
-    /// What a call gets back.
-    type Response: Send + 'static;
-    /// A push as the push handler and streams get it.
+/// What a [`Proxy`](super::Proxy) speaks: [`TarsWire`] (TARS, the default) or
+/// [`RawWire`](super::RawWire) (a protocol of the user's own). Sealed: only these two exist;
+/// name them to name a proxy type, as in `Proxy<RawWire>`.
+pub trait Wire: sealed::Sealed + Send + Sync + Sized + 'static {
+    /// A push as the [push handler](super::PushHandler) and [push streams](super::PushStream)
+    /// get it: a [`PushMessage`] (TARS) or a whole frame, [`Bytes`](bytes::Bytes) (raw).
     type Push: Clone + Send + Sync + 'static;
-    /// The handle `on_connect` hooks get.
-    type Proxy: Clone + Send + 'static;
+
+    /// What a call gets back.
+    #[doc(hidden)]
+    type Response: Send + 'static;
 
     /// Cuts one message off the front of `buf`: `Ok(None)` when more bytes are needed.
-    fn decode(&self, buf: &mut BytesMut) -> std::result::Result<Option<Incoming<Self>>, BadInput>;
+    #[doc(hidden)]
+    fn decode(&self, buf: &mut BytesMut) -> Result<Option<Incoming<Self>>, BadInput>;
 
     /// Names a push in logs.
+    #[doc(hidden)]
     fn describe_push(push: &Self::Push) -> String;
 
-    /// A handle on `object` whose calls all go to the endpoint at `index`.
-    fn pinned_proxy(object: Arc<ObjectProxy<Self>>, index: usize) -> Self::Proxy;
-
-    /// Sends one keep-alive on `connection`; an `Err` closes the connection.
-    fn keep_alive<'a>(
-        &'a self,
-        connection: &'a Connection<Self>,
-        object: &'a ObjectShared<Self>,
-    ) -> BoxFuture<'a, Result<()>>;
+    /// The request that keeps a connection alive with calls timing out after `timeout`, if
+    /// this wire has one.
+    #[doc(hidden)]
+    fn keep_alive(&self, timeout: Duration) -> Option<KeepAlive<'_>>;
 }
 
 /// A tokio-util [`Decoder`] of a wire's [`Incoming`] messages.
 pub(super) struct WireDecoder<W: Wire> {
-    object: Arc<ObjectShared<W>>,
+    wire: Arc<W>,
 }
 
 impl<W: Wire> WireDecoder<W> {
-    pub(super) fn new(object: Arc<ObjectShared<W>>) -> Self {
-        Self { object }
+    pub(super) fn new(wire: Arc<W>) -> Self {
+        Self { wire }
     }
 }
 
@@ -113,19 +117,19 @@ impl<W: Wire> Decoder for WireDecoder<W> {
     type Item = Incoming<W>;
     type Error = ReadError;
 
-    fn decode(
-        &mut self,
-        buf: &mut BytesMut,
-    ) -> std::result::Result<Option<Incoming<W>>, ReadError> {
-        self.object.wire.decode(buf).map_err(ReadError::Bad)
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming<W>>, ReadError> {
+        self.wire.decode(buf).map_err(ReadError::Bad)
     }
 }
 
-/// TARS: `RequestPacket`s out, `ResponsePacket`s in; `tars_ping` keeps connections alive.
-pub(super) struct TarsWire {
+/// TARS, the wire of [`Proxy`](super::Proxy) unless another is named: `RequestPacket`s out,
+/// `ResponsePacket`s in, [`PushMessage`]s pushed, `tars_ping` to keep connections alive.
+pub struct TarsWire {
     /// The servant name, for keep-alive pings.
     servant: String,
     codec: FrameCodec,
+    /// The context of keep-alive pings: none.
+    no_context: Context,
 }
 
 impl TarsWire {
@@ -133,16 +137,26 @@ impl TarsWire {
         Self {
             servant: servant.to_string(),
             codec: FrameCodec::new(max_frame_len),
+            no_context: Context::new(),
         }
     }
 }
 
-impl Wire for TarsWire {
-    type Response = ResponsePacket;
-    type Push = PushMessage;
-    type Proxy = ServantProxy;
+impl std::fmt::Debug for TarsWire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TarsWire")
+            .field("servant", &self.servant)
+            .finish_non_exhaustive()
+    }
+}
 
-    fn decode(&self, buf: &mut BytesMut) -> std::result::Result<Option<Incoming<Self>>, BadInput> {
+impl sealed::Sealed for TarsWire {}
+
+impl Wire for TarsWire {
+    type Push = PushMessage;
+    type Response = ResponsePacket;
+
+    fn decode(&self, buf: &mut BytesMut) -> Result<Option<Incoming<Self>>, BadInput> {
         let mut codec = self.codec;
         let Some(frame) = codec
             .decode(buf)
@@ -172,29 +186,18 @@ impl Wire for TarsWire {
         format!("`{}` ({} bytes)", push.function, push.buffer.len())
     }
 
-    fn pinned_proxy(object: Arc<ObjectProxy<Self>>, index: usize) -> ServantProxy {
-        ServantProxy::pinned(object, index)
-    }
-
-    fn keep_alive<'a>(
-        &'a self,
-        connection: &'a Connection<Self>,
-        object: &'a ObjectShared<Self>,
-    ) -> BoxFuture<'a, Result<()>> {
-        async move {
-            let context = Context::new();
-            let timeout = object.config.call_timeout;
-            let ping = Request {
-                servant: &self.servant,
-                func: "tars_ping",
-                packet_type: PacketType::NORMAL,
-                buffer: &[],
-                timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
-                context: &context,
-            };
-            // any reply will do: the connection is alive
-            connection.call(&ping, timeout).await.map(drop)
-        }
-        .boxed()
+    fn keep_alive(&self, timeout: Duration) -> Option<KeepAlive<'_>> {
+        let ping = Request {
+            servant: &self.servant,
+            func: "tars_ping",
+            packet_type: PacketType::NORMAL,
+            buffer: &[],
+            timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
+            context: &self.no_context,
+        };
+        Some(KeepAlive {
+            request: Box::new(ping),
+            call: true,
+        })
     }
 }

@@ -106,7 +106,7 @@ impl Events for EventsImp {
     async fn ping(&self) {}
 }
 
-/// The generated push sender, callback and extension exist and have the expected shapes.
+/// The generated push sender, callback and event exist and have the expected shapes.
 pub async fn push_to(current: &::tars::Current) -> ::tars::Result<()> {
     EventsSender::new(current)
         .changed(
@@ -121,8 +121,8 @@ pub async fn push_to(current: &::tars::Current) -> ::tars::Result<()> {
 }
 
 pub fn install(proxy: &ServiceProxy) -> ::tars::push::PushEvents<EventsEvent> {
-    proxy.set_push_callback(EventsImp);
-    proxy.push_events()
+    ::tars::client::TypedProxy::set_push_handler(proxy, EventsCallback(EventsImp));
+    ::tars::client::TypedProxy::push_stream(proxy).events::<EventsEvent>()
 }
 
 /// The generated servant and proxy exist and have the expected shapes.

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use tars_rpc::client::{Communicator, Proxy};
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::{tars_interface, Current, TarsStruct};
 
 #[derive(TarsStruct, Debug, Default, PartialEq)]
@@ -60,6 +60,6 @@ async fn client(proxy: ShapesProxy) -> tars_rpc::Result<()> {
 fn main() {
     let _servant = ShapesServant::new(Imp);
     let proxy: ShapesProxy = Communicator::new().string_to_proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
-    let _ = proxy.servant_proxy().servant_name();
+    let _ = proxy.proxy().servant_name();
     drop(client(proxy));
 }
