@@ -17,6 +17,14 @@ pub use crate::packet::{Context, ReturnCode};
 pub use crate::push::{FromPush, PushError, PushEvents, PushFrame, PushHandler, PushMessage};
 pub use crate::server::{Current, Servant};
 
+mod params;
+mod push;
+pub use params::{
+    decode_push, decode_request, encode_reply, invoke, invoke_oneway, push_frame, Function, In,
+    Out, Reply, ReplyArgs, ReplyValues, Request, RequestArgs, RequestValues, Ret, ReturnArg, Slots,
+};
+pub use push::Pusher;
+
 /// Writes a required field.
 #[inline]
 pub fn write_required<T: TarsType>(value: &T, tag: u8, buf: &mut BytesMut) {
@@ -102,18 +110,6 @@ pub fn read_enum<T: TarsEnum>(reader: &mut TarsReader<'_>, head: Head) -> Result
             value,
         }),
     }
-}
-
-/// Decodes a request's parameters; failure is the server's decode error (-1).
-#[inline]
-pub fn decode_args<A: TarsStruct>(params: &Bytes) -> RpcResult<A> {
-    A::decode_bytes(params).map_err(|error| Error::server_decode(&error))
-}
-
-/// Encodes a reply's `sBuffer`.
-#[inline]
-pub fn encode_reply<R: TarsStruct>(reply: &R) -> RpcResult<Bytes> {
-    Ok(reply.to_bytes())
 }
 
 /// The reply to a function the servant does not have (-3).

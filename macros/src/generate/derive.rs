@@ -68,7 +68,7 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
         // spanned so that a type without a TARS encoding is reported at the field
         let span = type_span(&field.ty);
         match &field.presence {
-            Presence::Required | Presence::AlwaysWritten => {
+            Presence::Required => {
                 quote_spanned!(span=> #p::write_required(&self.#member, #tag, buf);)
             }
             Presence::Optional => quote_spanned!(span=> #p::write_optional(&self.#member, #tag, buf);),
@@ -99,7 +99,7 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
         let field_name = &field.name;
         let value = match &field.presence {
             Presence::Required => quote!(#p::required(#local, #name, #field_name, #tag)?),
-            Presence::Optional | Presence::AlwaysWritten => {
+            Presence::Optional => {
                 quote!(#p::Option::unwrap_or_default(#local))
             }
             Presence::OptionalWithDefault(default) => {

@@ -19,9 +19,6 @@ pub enum Presence {
     Optional,
     /// Written unless it equals the declared default; absent reads as that default.
     OptionalWithDefault(Expr),
-    /// Always written; absent reads as `Default::default()`. Not an attribute: an interface's
-    /// out-parameters, which TarsCpp always writes and tolerates missing.
-    AlwaysWritten,
 }
 
 pub struct FieldModel {
