@@ -35,6 +35,8 @@ pub struct ParamModel {
     /// For an out-parameter, the `T` of `&mut T`.
     pub ty: Type,
     pub kind: ParamKind,
+    /// The name on the wire (unused for `&Current`).
+    pub wire_name: String,
 }
 
 pub struct MethodModel {
@@ -143,38 +145,23 @@ impl MethodModel {
         );
         let ret = return_value(sig, errors);
         let params = params(&parsed.params, errors);
-        let wire: Vec<_> = parsed
-            .params
-            .iter()
-            .zip(&params)
-            .filter(|(_, model)| model.kind != ParamKind::Current)
-            .map(|(param, model)| (model, param_wire_name(param)))
-            .collect();
-        let names: Vec<_> = wire
-            .iter()
-            .map(|(model, name)| (&model.ident, name.as_str()))
+        let values = wire_values(&params);
+        let names: Vec<_> = (params.iter())
+            .filter(|param| param.kind != ParamKind::Current)
+            .map(|param| (&param.ident, param.wire_name.as_str()))
             .collect();
         check_wire_params(sig, &names, errors);
         if errors.count() > before {
             return None;
         }
         let ret = ret?;
+        let ret_value = ret.clone().map(|ty| (Slot::Ret, ty));
         let function = FunctionModel::new(
             trait_ident,
             sig,
             method_wire_name(&parsed),
-            ret.clone().map(|ty| (Slot::Ret, ty)),
-            wire.into_iter()
-                .map(|(model, wire_name)| WireValue {
-                    slot: if model.kind == ParamKind::Out {
-                        Slot::Out
-                    } else {
-                        Slot::In
-                    },
-                    ty: model.ty.clone(),
-                    wire_name,
-                })
-                .collect(),
+            ret_value,
+            values,
         );
         Some(Self {
             ident: sig.ident.clone(),
@@ -184,6 +171,24 @@ impl MethodModel {
             function,
         })
     }
+}
+
+/// The inputs and out-parameters at tags 1, 2, ...
+fn wire_values(params: &[ParamModel]) -> Vec<WireValue> {
+    (params.iter())
+        .filter_map(|param| {
+            let slot = match param.kind {
+                ParamKind::In => Slot::In,
+                ParamKind::Out => Slot::Out,
+                ParamKind::Current => return None,
+            };
+            Some(WireValue {
+                slot,
+                ty: param.ty.clone(),
+                wire_name: param.wire_name.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The parameters of a method: inputs, out-parameters and `&Current`, each checked.
@@ -212,6 +217,7 @@ fn params(parsed: &[ParsedParam], errors: &mut Errors) -> Vec<ParamModel> {
             ident: param.ident.clone(),
             ty,
             kind,
+            wire_name: param_wire_name(param),
         });
     }
     params

@@ -84,24 +84,7 @@ impl PushMethodModel {
     fn build(trait_ident: &Ident, parsed: ParsedMethod, errors: &mut Errors) -> Option<Self> {
         let sig = &parsed.item.sig;
         let before = errors.count();
-        if let Some(span) = parsed.on_close {
-            errors.push(syn::Error::new(
-                span,
-                "`#[tars(on_close)]` belongs on a `#[tars_interface]` trait, not a push interface",
-            ));
-        }
-        check_method_shape(
-            trait_ident,
-            &parsed,
-            &MethodRole {
-                plural: "push callbacks",
-                declares: "the pushes",
-                implementor: "YourCallback",
-                singular: "a push callback",
-            },
-            errors,
-        );
-        check_returns_nothing(&sig.output, errors);
+        check_push_shape(trait_ident, &parsed, errors);
         let params: Vec<_> = (parsed.params.iter().enumerate())
             .filter_map(|(index, param)| push_param(index, param, errors))
             .collect();
@@ -113,34 +96,13 @@ impl PushMethodModel {
                 errors,
             );
         }
-        let wire = &parsed.params[usize::from(has_ret)..];
-        let names: Vec<_> = wire
-            .iter()
-            .map(|param| (param, param_wire_name(param)))
-            .collect();
-        let idents: Vec<_> = names
-            .iter()
-            .map(|(param, name)| (&param.ident, name.as_str()))
-            .collect();
-        check_wire_params(sig, &idents, errors);
+        let values = wire_values(sig, &parsed.params[usize::from(has_ret)..], errors);
         if errors.count() > before {
             return None;
         }
         // TarsCpp writes every value of a push, defaults included: all are out-parameters
-        let function = FunctionModel::new(
-            trait_ident,
-            sig,
-            method_wire_name(&parsed),
-            has_ret.then(|| (Slot::Out, params[0].ty.clone())),
-            names
-                .into_iter()
-                .map(|(param, wire_name)| WireValue {
-                    slot: Slot::Out,
-                    ty: param.ty.clone(),
-                    wire_name,
-                })
-                .collect(),
-        );
+        let ret = has_ret.then(|| (Slot::Out, params[0].ty.clone()));
+        let function = FunctionModel::new(trait_ident, sig, method_wire_name(&parsed), ret, values);
         Some(Self {
             variant: format_ident!("{}", upper_camel_case(&sig.ident.to_string())),
             ident: sig.ident.clone(),
@@ -150,6 +112,51 @@ impl PushMethodModel {
             function,
         })
     }
+}
+
+/// What every push method must be: an `async fn` of `&self` returning nothing.
+fn check_push_shape(trait_ident: &Ident, parsed: &ParsedMethod, errors: &mut Errors) {
+    if let Some(span) = parsed.on_close {
+        errors.push(syn::Error::new(
+            span,
+            "`#[tars(on_close)]` belongs on a `#[tars_interface]` trait, not a push interface",
+        ));
+    }
+    check_method_shape(
+        trait_ident,
+        parsed,
+        &MethodRole {
+            plural: "push callbacks",
+            declares: "the pushes",
+            implementor: "YourCallback",
+            singular: "a push callback",
+        },
+        errors,
+    );
+    check_returns_nothing(&parsed.item.sig.output, errors);
+}
+
+/// The values at tags 1, 2, ... (all but `ret`), with their wire names.
+fn wire_values(
+    sig: &syn::Signature,
+    params: &[ParsedParam],
+    errors: &mut Errors,
+) -> Vec<WireValue> {
+    let values: Vec<_> = params
+        .iter()
+        .map(|param| WireValue {
+            slot: Slot::Out,
+            ty: param.ty.clone(),
+            wire_name: param_wire_name(param),
+        })
+        .collect();
+    let names: Vec<_> = params
+        .iter()
+        .zip(&values)
+        .map(|(param, value)| (&param.ident, value.wire_name.as_str()))
+        .collect();
+    check_wire_params(sig, &names, errors);
+    values
 }
 
 fn check_returns_nothing(output: &ReturnType, errors: &mut Errors) {

@@ -4,8 +4,11 @@ use super::WireType;
 
 /// Why bytes could not be decoded into the requested value.
 ///
-/// Errors inside a struct field are wrapped in [`DecodeError::InField`], so the message
-/// names every struct, field and tag on the way down:
+/// Errors inside a struct field are wrapped in [`DecodeError::InField`], and errors in the
+/// parameters of a `#[tars_interface]` or `#[tars_push]` function in
+/// [`DecodeError::InFunction`] and [`DecodeError::InParameter`], so the message names every
+/// function, parameter, struct, field and tag on the way down
+/// (`Hello.testHello: parameter sReq (tag 1): Login.user (tag 0): ...`):
 ///
 /// ```
 /// use tars_rpc::{codec::DecodeError, TarsStruct};
