@@ -477,3 +477,137 @@ pub fn decode_push<F: Function>(push: &PushMessage) -> RpcResult<ReplyValues<F>>
     decode::<F, Reply, F::Return, F::Params>(&push.buffer)
         .map_err(|error| Error::client_decode(&error))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `int testHello(string sReq, out string sRsp)`
+    enum TestHello {}
+
+    impl Function for TestHello {
+        const NAME: &'static str = "testHello";
+        const PATH: &'static str = "Hello.testHello";
+        const PARAMS: &'static [&'static str] = &["sReq", "sRsp"];
+        type Return = Ret<i32>;
+        type Params = (In<String>, Out<String>);
+    }
+
+    /// 17 inputs: the 17th nested in the 16th element.
+    enum Wide {}
+
+    type I = In<i32>;
+
+    impl Function for Wide {
+        const NAME: &'static str = "wide";
+        const PATH: &'static str = "Hello.wide";
+        const PARAMS: &'static [&'static str] = &[
+            "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q",
+        ];
+        type Return = ();
+        type Params = (I, I, I, I, I, I, I, I, I, I, I, I, I, I, I, (I, I));
+    }
+
+    fn request_of<F: Function>(params: RequestArgs<'_, F>) -> Bytes {
+        encode::<Request, (), F::Params>((), params)
+    }
+
+    #[test]
+    fn a_request_carries_the_inputs_and_empty_out_parameters() {
+        let s_req = "hi".to_string();
+        let bytes = request_of::<TestHello>((&s_req, ()));
+        assert_eq!(&bytes[..], b"\x16\x02hi\x26\x00");
+        let (s_req, s_rsp) = decode_request::<TestHello>(&bytes).unwrap();
+        assert_eq!((s_req.as_str(), s_rsp.as_str()), ("hi", ""));
+    }
+
+    #[test]
+    fn a_reply_carries_the_return_value_and_the_out_parameters() {
+        let s_rsp = "x".to_string();
+        let bytes = encode_reply::<TestHello>(&0, ((), &s_rsp)).unwrap();
+        assert_eq!(&bytes[..], b"\x0c\x26\x01x");
+        let decode = |bytes: &'static [u8]| {
+            decode::<TestHello, Reply, Ret<i32>, (In<String>, Out<String>)>(&Bytes::from_static(
+                bytes,
+            ))
+        };
+        assert_eq!(decode(b"\x0c\x26\x01x"), Ok((0, ((), "x".to_string()))));
+        // an absent out-parameter is its default; a field at an input's tag is skipped;
+        // a tag that comes twice keeps its last value
+        assert_eq!(decode(b"\x00\x07"), Ok((7, ((), String::new()))));
+        assert_eq!(decode(b"\x16\x01y\x00\x07"), Ok((7, ((), String::new()))));
+        assert_eq!(decode(b"\x00\x07\x00\x08"), Ok((8, ((), String::new()))));
+        assert_eq!(
+            decode(b"\x26\x01x").unwrap_err().to_string(),
+            "Hello.testHello: return value (tag 0) is missing"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_function_and_the_parameter() {
+        let decode = |bytes: &'static [u8]| {
+            decode_request::<TestHello>(&Bytes::from_static(bytes))
+                .unwrap_err()
+                .message()
+                .to_string()
+        };
+        assert_eq!(
+            decode(b"\x10\x05"),
+            "Hello.testHello: parameter sReq (tag 1): type mismatch: expected string, found int1"
+        );
+        assert_eq!(
+            decode(b"\x26\x00"),
+            "Hello.testHello: parameter sReq (tag 1) is missing"
+        );
+        assert_eq!(
+            decode(b"\x16"),
+            "Hello.testHello: parameter sReq (tag 1): unexpected end of input: 1 more bytes needed, 0 left"
+        );
+        assert_eq!(
+            decode(b"\x3f"),
+            "Hello.testHello: unknown wire type code 15"
+        );
+        let error = decode_request::<TestHello>(&Bytes::from_static(b"\x10\x05")).unwrap_err();
+        assert_eq!(error.code(), ReturnCode::SERVER_DECODE_ERR);
+    }
+
+    #[test]
+    fn tuples_nest_past_sixteen_slots() {
+        assert_eq!(<<Wide as Function>::Params as Slots<Request>>::WIDTH, 17);
+        let values: Vec<i32> = (1..=17).collect();
+        let v = |i: usize| &values[i];
+        let args = (
+            v(0),
+            v(1),
+            v(2),
+            v(3),
+            v(4),
+            v(5),
+            v(6),
+            v(7),
+            v(8),
+            v(9),
+            v(10),
+            v(11),
+            v(12),
+            v(13),
+            v(14),
+            (v(15), v(16)),
+        );
+        let bytes = request_of::<Wide>(args);
+        // tags 1 to 14 in the head, 15 to 17 in an extra byte, each value its tag
+        assert_eq!(
+            &bytes[bytes.len() - 9..],
+            b"\xf0\x0f\x0f\xf0\x10\x10\xf0\x11\x11"
+        );
+        let decoded = decode_request::<Wide>(&bytes).unwrap();
+        assert_eq!((decoded.0, decoded.14, decoded.15), (1, 15, (16, 17)));
+        let Err(error) = decode_request::<Wide>(&Bytes::from_static(b"\xf6\x11\x01x")) else {
+            panic!("a string at tag 17 decoded as an int");
+        };
+        assert_eq!(
+            error.message(),
+            "Hello.wide: parameter q (tag 17): type mismatch: expected int, found string1"
+        );
+    }
+}
