@@ -196,7 +196,7 @@ enum __TarsHello_notify {}
 impl ::tars_rpc::__private::Function for __TarsHello_notify {
     const NAME: &'static str = "notify";
     const PATH: &'static str = "Hello.notify";
-    const PARAMS: &'static [&'static str] = &["topic", "payload"];
+    const PARAMS: &'static [&'static str] = &["topic", "vData"];
     type Return = ();
     type Params = (
         ::tars_rpc::__private::In<String>,
