@@ -1,4 +1,8 @@
 //! What generated code calls. Not public API: it may change in any release.
+//!
+//! Derived structs and enums go through the field helpers below; interface and push methods
+//! through the parameter codec of `params`, each method naming itself with a generated
+//! [`Function`] marker.
 
 pub use bytes::{Bytes, BytesMut};
 pub use core::clone::Clone;
@@ -20,8 +24,8 @@ pub use crate::server::{Current, Servant};
 mod params;
 mod push;
 pub use params::{
-    decode_push, decode_request, encode_reply, invoke, invoke_oneway, push_frame, Function, In,
-    Out, Reply, ReplyArgs, ReplyValues, Request, RequestArgs, RequestValues, Ret, ReturnArg, Slots,
+    decode_push, decode_request, encode_reply, invoke, invoke_oneway, Function, In, Out, Reply,
+    Request, Ret, Slots,
 };
 pub use push::Pusher;
 
