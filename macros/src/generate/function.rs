@@ -78,41 +78,40 @@ pub fn marker(function: &FunctionModel, p: &TokenStream) -> TokenStream {
 /// `In<T>`, `Out<T>` or `Ret<T>`, all its tokens spanned at the type so that a type without a
 /// TARS encoding is reported at the parameter rather than at the attribute.
 fn slot_type(slot: Slot, ty: &syn::Type, p: &TokenStream) -> TokenStream {
-    let span = ty.span();
     let slot = match slot {
-        Slot::In => quote_spanned!(span=> In),
-        Slot::Out => quote_spanned!(span=> Out),
-        Slot::Ret => quote_spanned!(span=> Ret),
+        Slot::In => quote!(In),
+        Slot::Out => quote!(Out),
+        Slot::Ret => quote!(Ret),
     };
-    let p = respan(p.clone(), span);
-    quote_spanned!(span=> #p::#slot<#ty>)
+    respan(quote!(#p::#slot<#ty>), ty.span())
 }
 
-/// `tokens` with every span set to `span`; a path from the crate root resolves the same, and
-/// so do locals, all spans involved resolving at the call site.
-pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+/// `tokens` located at `at`, each still resolving names as its own span did (a user's
+/// parameter as the user's code, a generated local as generated code): only where errors
+/// point changes.
+fn respan(tokens: TokenStream, at: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {
             if let TokenTree::Group(group) = &token {
-                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
-                respanned.set_span(span);
+                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), at));
+                respanned.set_span(at.resolved_at(group.span()));
                 token = TokenTree::Group(respanned);
             }
-            token.set_span(span);
+            token.set_span(at.resolved_at(token.span()));
             token
         })
         .collect()
 }
 
-/// `tokens` with the delimiters of its top-level groups spanned at `span`.
+/// `tokens` with the delimiters of its top-level groups located at `span`.
 fn respan_delimiters(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|token| match token {
             TokenTree::Group(group) => {
                 let mut respanned = Group::new(group.delimiter(), group.stream());
-                respanned.set_span(span);
+                respanned.set_span(span.resolved_at(group.span()));
                 TokenTree::Group(respanned)
             }
             other => other,

@@ -58,6 +58,10 @@ impl FunctionModel {
         params: Vec<WireValue>,
     ) -> Self {
         let trait_name = unraw(trait_ident);
+        // where the parameters are, resolving names as the rest of the generated code does
+        // (were the method written by a `macro_rules!`, its own spans could not see the
+        // generated locals)
+        let params_span = sig.paren_token.span.join().resolved_at(Span::call_site());
         Self {
             // spanned at the parameters: what fails to type-check through the marker (a type
             // without a TARS encoding) is reported there rather than at the attribute
@@ -65,13 +69,13 @@ impl FunctionModel {
                 "__Tars{}_{}",
                 trait_name,
                 unraw(&sig.ident),
-                span = sig.paren_token.span.join()
+                span = params_span
             ),
             path: format!("{trait_name}.{wire_name}"),
             wire_name,
             ret,
             params,
-            params_span: sig.paren_token.span.join(),
+            params_span,
         }
     }
 }
