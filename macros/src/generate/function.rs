@@ -21,7 +21,7 @@ pub fn nest(mut items: Vec<TokenStream>) -> TokenStream {
     quote!((#(#items,)*))
 }
 
-/// `tokens`, code that goes through the marker of `function`, spanned at the function's
+/// `tokens`, code that goes through the marker of `function`, located at the function's
 /// parameters: where a parameter type without a TARS encoding fails it, the error points there
 /// rather than at the attribute.
 pub fn at_params(function: &FunctionModel, tokens: TokenStream) -> TokenStream {
@@ -61,7 +61,7 @@ pub fn marker(function: &FunctionModel, p: &TokenStream) -> TokenStream {
         #[allow(non_camel_case_types)]
         enum #marker {}
     };
-    // spanned at the parameters, as the marker and its `Params` are
+    // located at the parameters, as the marker and its `Params` are
     quote_spanned! {function.params_span=>
         #enum_item
 
@@ -75,7 +75,7 @@ pub fn marker(function: &FunctionModel, p: &TokenStream) -> TokenStream {
     }
 }
 
-/// `In<T>`, `Out<T>` or `Ret<T>`, all its tokens spanned at the type so that a type without a
+/// `In<T>`, `Out<T>` or `Ret<T>`, all its tokens located at the type so that a type without a
 /// TARS encoding is reported at the parameter rather than at the attribute.
 fn slot_type(slot: Slot, ty: &syn::Type, p: &TokenStream) -> TokenStream {
     let slot = match slot {
