@@ -86,6 +86,11 @@ pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
 ///
 ///     /// A method that wants the request context takes `&Current` (not a wire parameter).
 ///     async fn who_am_i(&self, current: &Current) -> tars_rpc::Result<String>;
+///
+///     /// `void rename(long iUid, string sName);`: wire names other than the lowerCamelCase
+///     /// of the Rust names.
+///     #[tars(name = "rename")]
+///     async fn set_name(&self, #[tars(name = "iUid")] uid: i64, s_name: String) -> tars_rpc::Result<()>;
 /// }
 ///
 /// struct HelloImp;
@@ -98,6 +103,10 @@ pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
 ///
 ///     async fn who_am_i(&self, current: &Current) -> tars_rpc::Result<String> {
 ///         Ok(current.peer_addr().to_string())
+///     }
+///
+///     async fn set_name(&self, _uid: i64, _s_name: String) -> tars_rpc::Result<()> {
+///         Ok(())
 ///     }
 /// }
 ///
@@ -115,15 +124,23 @@ pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
 /// # The wire
 ///
 /// * A method's wire name is its name in lowerCamelCase (`test_hello` → `testHello`), or
-///   `#[tars(name = "...")]` on the method.
+///   `#[tars(name = "...")]` on the method. A parameter's wire name, which errors give (and
+///   which TUP, which calls by name, will need), is made the same way (`s_req` → `sReq`), or
+///   `#[tars(name = "...")]` on the parameter.
 /// * As in tars2cpp, the return value travels at tag 0 and the parameters at tags 1, 2, ...
-///   in declaration order, out-parameters included; `&Current` takes no tag.
+///   in declaration order, out-parameters included; `&Current` takes no tag. A method has at
+///   most 255 parameters on the wire.
 /// * A parameter taken by value is an input; `&mut T` is an out-parameter (its type must
 ///   implement `Default`): the server's implementation fills it in, the client receives it.
 ///   The client also sends out-parameters, empty, as TarsCpp does.
 /// * Methods return `tars_rpc::Result<T>` (`()` for a `void` method). An `Err` makes the
 ///   server reply with its code (`iRet`) and message (`sResultDesc`); a client call returns
 ///   such an error as `Err` too.
+/// * A request whose parameters do not decode gets the reply -1 (`SERVER_DECODE_ERR`), a reply
+///   that does not decode fails the call with -12 (`CLIENT_DECODE_ERR`); either description
+///   names the interface, the function and the parameter by their wire names:
+///   `Hello.testHello: parameter sReq (tag 1): type mismatch: expected string, found int1`,
+///   `Hello.testHello: return value (tag 0) is missing`.
 ///
 /// # What is generated
 ///
@@ -137,6 +154,10 @@ pub fn derive_tars_enum(input: TokenStream) -> TokenStream {
 ///   `{method}_oneway` variant sends the request one-way. It is a `TypedProxy`, whose methods
 ///   give it the rest: `with_timeout` and `with_context` return a proxy that calls with other
 ///   options; `on_connect`, `on_close`, `set_push_handler`, `push_stream`, `connect`.
+/// * Servant and proxy are `Clone` (they share what they hold) and `Debug` (the servant when
+///   `T` is). A method's docs and `#[allow(...)]` attributes are repeated on its proxy methods.
+/// * Per method, a hidden type named `__Tars{Trait}_{method}`, through which the runtime
+///   encodes and decodes the method's parameters.
 ///
 /// `#[tars_interface(crate = "path")]` names the `tars-rpc` crate when it is not
 /// `::tars_rpc`.
@@ -222,7 +243,11 @@ fn expand_interface(
 /// id 0 and status `TARS_FUNC` = the method's wire name (lowerCamelCase, or
 /// `#[tars(name = "...")]`). Its `sBuffer` holds a first parameter named `ret` at tag 0 (the
 /// IDL's return value; leave it out for a `void` push) and the other parameters (the IDL's
-/// out-parameters) at tags 1, 2, ...
+/// out-parameters) at tags 1, 2, ... Every value is written, defaults included; a value missing
+/// from a push received reads as its `Default`, so pushed types implement `Default`. A push that
+/// does not decode is an error naming the trait, the function and the value, e.g.
+/// `Push.pushMsg: parameter sRsp (tag 1): type mismatch: expected string, found int1`
+/// (parameter wire names as for `#[tars_interface]`, `#[tars(name = "...")]` included).
 ///
 /// # What is generated
 ///
@@ -235,9 +260,12 @@ fn expand_interface(
 ///   reply's error. `with_context` attaches a context; `{Trait}Sender::method_frame(values...)`
 ///   encodes a push once for `Subscribers::broadcast` or `Current::push_timeout`.
 /// * `{Trait}Event`: one variant per method, a `FromPush`: `proxy.push_stream().events::<{Trait}Event>()`
-///   is a stream of them.
+///   is a stream of them. It derives `Debug`, so pushed types implement `Debug`; not `Clone`,
+///   which would copy every payload.
 /// * `{Trait}Callback<T>`: the `PushHandler` running `T`'s methods, for
-///   `proxy.set_push_handler({Trait}Callback(implementation))`.
+///   `proxy.set_push_handler({Trait}Callback(implementation))` (`Debug` when `T` is).
+/// * The sender is `Clone` and `Debug`. Per method, a hidden type named `__Tars{Trait}_{method}`
+///   through which pushes are encoded and decoded.
 #[proc_macro_attribute]
 pub fn tars_push(args: TokenStream, item: TokenStream) -> TokenStream {
     expand_push(args.into(), item.into())

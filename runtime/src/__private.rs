@@ -1,4 +1,8 @@
 //! What generated code calls. Not public API: it may change in any release.
+//!
+//! Derived structs and enums go through the field helpers below; interface and push methods
+//! through the parameter codec of `params`, each method naming itself with a generated
+//! [`Function`] marker.
 
 pub use bytes::{Bytes, BytesMut};
 pub use core::clone::Clone;
@@ -27,6 +31,14 @@ pub fn unknown_push(push: &PushMessage) -> Error {
         format!("no push callback for function `{}`", push.function),
     )
 }
+
+mod params;
+mod push;
+pub use params::{
+    decode_push, decode_request, encode_reply, invoke, invoke_oneway, Function, In, Out, Reply,
+    Request, Ret, Slots,
+};
+pub use push::Pusher;
 
 /// Writes a required field.
 #[inline]
@@ -113,18 +125,6 @@ pub fn read_enum<T: TarsEnum>(reader: &mut TarsReader<'_>, head: Head) -> Result
             value,
         }),
     }
-}
-
-/// Decodes a request's parameters; failure is the server's decode error (-1).
-#[inline]
-pub fn decode_args<A: TarsStruct>(params: &Bytes) -> RpcResult<A> {
-    A::decode_bytes(params).map_err(|error| Error::server_decode(&error))
-}
-
-/// Encodes a reply's `sBuffer`.
-#[inline]
-pub fn encode_reply<R: TarsStruct>(reply: &R) -> RpcResult<Bytes> {
-    Ok(reply.to_bytes())
 }
 
 /// The reply to a function the servant does not have (-3).

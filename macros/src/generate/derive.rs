@@ -61,14 +61,32 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
     let name = ident.to_string();
     let generics = bounded_generics(&model.generics, krate);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let write_fields = write_fields(model, &p);
+    let read_fields = read_fields(model, &p);
+    let type_impl = tars_type_impl(ident, &generics, krate, "struct");
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::TarsStruct for #ident #ty_generics #where_clause {
+            const STRUCT_NAME: &'static str = #name;
 
+            #write_fields
+
+            #read_fields
+        }
+
+        #type_impl
+    }
+}
+
+/// `TarsStruct::write_fields`: each field by its presence, in tag order.
+fn write_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
     let writes = model.fields.iter().map(|field| {
         let member = &field.member;
         let tag = field.tag;
         // spanned so that a type without a TARS encoding is reported at the field
         let span = type_span(&field.ty);
         match &field.presence {
-            Presence::Required | Presence::AlwaysWritten => {
+            Presence::Required => {
                 quote_spanned!(span=> #p::write_required(&self.#member, #tag, buf);)
             }
             Presence::Optional => quote_spanned!(span=> #p::write_optional(&self.#member, #tag, buf);),
@@ -77,7 +95,17 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
             }
         }
     });
+    quote! {
+        fn write_fields(&self, buf: &mut #p::BytesMut) {
+            #(#writes)*
+        }
+    }
+}
 
+/// `TarsStruct::read_fields`: every field into a local by its tag, unknown tags skipped, then
+/// absent fields checked or defaulted.
+fn read_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
+    let name = model.ident.to_string();
     let locals: Vec<_> = (0..model.fields.len())
         .map(|i| format_ident!("__field{i}"))
         .collect();
@@ -99,9 +127,7 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
         let field_name = &field.name;
         let value = match &field.presence {
             Presence::Required => quote!(#p::required(#local, #name, #field_name, #tag)?),
-            Presence::Optional | Presence::AlwaysWritten => {
-                quote!(#p::Option::unwrap_or_default(#local))
-            }
+            Presence::Optional => quote!(#p::Option::unwrap_or_default(#local)),
             Presence::OptionalWithDefault(default) => {
                 let default = owned_default(default);
                 quote!(match #local { #p::Some(value) => value, #p::None => #default })
@@ -109,30 +135,17 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
         };
         quote!(#member: #value,)
     });
-    let type_impl = tars_type_impl(ident, &generics, krate, "struct");
-
     quote! {
-        #[automatically_derived]
-        impl #impl_generics #p::TarsStruct for #ident #ty_generics #where_clause {
-            const STRUCT_NAME: &'static str = #name;
-
-            fn write_fields(&self, buf: &mut #p::BytesMut) {
-                #(#writes)*
-            }
-
-            fn read_fields(reader: &mut #p::TarsReader<'_>) -> #p::Result<Self, #p::DecodeError> {
-                #(#declarations)*
-                while let #p::Some(head) = reader.next_field()? {
-                    match head.tag {
-                        #(#arms)*
-                        _ => reader.skip_value(head)?,
-                    }
+        fn read_fields(reader: &mut #p::TarsReader<'_>) -> #p::Result<Self, #p::DecodeError> {
+            #(#declarations)*
+            while let #p::Some(head) = reader.next_field()? {
+                match head.tag {
+                    #(#arms)*
+                    _ => reader.skip_value(head)?,
                 }
-                #p::Ok(Self { #(#inits)* })
             }
+            #p::Ok(Self { #(#inits)* })
         }
-
-        #type_impl
     }
 }
 

@@ -1,3 +1,4 @@
 pub mod derive;
+pub mod function;
 pub mod interface;
 pub mod push;

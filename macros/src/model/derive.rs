@@ -9,7 +9,7 @@ use syn::{
     Type, UnOp,
 };
 
-use crate::parse::derive::{Errors, ParsedEnum, ParsedStruct};
+use crate::parse::derive::{Errors, FieldAttrs, ParsedEnum, ParsedField, ParsedStruct};
 
 /// How a field behaves when absent on the wire and whether it is always written.
 pub enum Presence {
@@ -19,9 +19,6 @@ pub enum Presence {
     Optional,
     /// Written unless it equals the declared default; absent reads as that default.
     OptionalWithDefault(Expr),
-    /// Always written; absent reads as `Default::default()`. Not an attribute: an interface's
-    /// out-parameters, which TarsCpp always writes and tolerates missing.
-    AlwaysWritten,
 }
 
 pub struct FieldModel {
@@ -60,77 +57,10 @@ fn default_krate(krate: Option<Path>) -> Path {
 impl StructModel {
     pub fn build(parsed: ParsedStruct<'_>) -> syn::Result<Self> {
         let mut errors = Errors::default();
-        let mut fields = Vec::new();
         let mut seen: BTreeMap<u8, String> = BTreeMap::new();
-        for parsed_field in &parsed.fields {
-            let field = parsed_field.field;
-            let attrs = &parsed_field.attrs;
-            let (member, name) = match &field.ident {
-                Some(ident) => (Member::Named(ident.clone()), ident.to_string()),
-                None => (
-                    Member::Unnamed(parsed_field.index.into()),
-                    parsed_field.index.to_string(),
-                ),
-            };
-            let Some((tag, tag_span)) = attrs.tag else {
-                errors.push(syn::Error::new(
-                    field.span(),
-                    format!("field `{name}` has no tag; add `#[tars(tag = N)]` with a tag from 0 to 255 that no other field uses"),
-                ));
-                continue;
-            };
-            if let Some(other) = seen.insert(tag, name.clone()) {
-                errors.push(syn::Error::new(
-                    tag_span,
-                    format!("tag {tag} is already used by field `{other}`; each field needs its own tag"),
-                ));
-            }
-            if let Some(error) = unsupported_type(&field.ty) {
-                errors.push(error);
-            }
-            let is_option = is_option(&field.ty);
-            let presence = match (&attrs.default, attrs.optional, attrs.require) {
-                (_, Some(_), Some(span)) => {
-                    errors.push(syn::Error::new(
-                        span,
-                        "a field is either `optional` or `require`, not both",
-                    ));
-                    continue;
-                }
-                (Some(default), _, Some(span)) => {
-                    errors.push(syn::Error::new(
-                        span.join(default.span()).unwrap_or(span),
-                        "a `default` applies to optional fields only; remove `require` or `default`",
-                    ));
-                    continue;
-                }
-                (Some(default), _, None) if is_option => {
-                    errors.push(syn::Error::new(
-                        default.span(),
-                        "an `Option` field defaults to `None`; remove `default`, or use the inner type with `default = ...`",
-                    ));
-                    continue;
-                }
-                (None, None, Some(span)) if is_option => {
-                    errors.push(syn::Error::new(
-                        span,
-                        "an `Option` field is optional on the wire; remove `require`, or use the inner type",
-                    ));
-                    continue;
-                }
-                (Some(default), _, None) => Presence::OptionalWithDefault(default.clone()),
-                (None, Some(_), None) => Presence::Optional,
-                (None, None, None) if is_option => Presence::Optional,
-                (None, None, _) => Presence::Required,
-            };
-            fields.push(FieldModel {
-                member,
-                name,
-                ty: field.ty.clone(),
-                tag,
-                presence,
-            });
-        }
+        let mut fields: Vec<_> = (parsed.fields.iter())
+            .filter_map(|field| FieldModel::build(field, &mut seen, &mut errors))
+            .collect();
         fields.sort_by_key(|field| field.tag);
         errors.finish(StructModel {
             ident: parsed.input.ident.clone(),
@@ -138,6 +68,80 @@ impl StructModel {
             krate: default_krate(parsed.container.krate),
             fields,
         })
+    }
+}
+
+impl FieldModel {
+    /// A field with its tag (not in `seen`, which it joins) and its presence.
+    fn build(
+        parsed_field: &ParsedField<'_>,
+        seen: &mut BTreeMap<u8, String>,
+        errors: &mut Errors,
+    ) -> Option<Self> {
+        let field = parsed_field.field;
+        let (member, name) = match &field.ident {
+            Some(ident) => (Member::Named(ident.clone()), ident.to_string()),
+            None => (
+                Member::Unnamed(parsed_field.index.into()),
+                parsed_field.index.to_string(),
+            ),
+        };
+        let Some((tag, tag_span)) = parsed_field.attrs.tag else {
+            errors.push(syn::Error::new(
+                field.span(),
+                format!("field `{name}` has no tag; add `#[tars(tag = N)]` with a tag from 0 to 255 that no other field uses"),
+            ));
+            return None;
+        };
+        if let Some(other) = seen.insert(tag, name.clone()) {
+            errors.push(syn::Error::new(
+                tag_span,
+                format!(
+                    "tag {tag} is already used by field `{other}`; each field needs its own tag"
+                ),
+            ));
+        }
+        if let Some(error) = unsupported_type(&field.ty) {
+            errors.push(error);
+        }
+        let presence = Presence::build(&parsed_field.attrs, is_option(&field.ty), errors)?;
+        Some(FieldModel {
+            member,
+            name,
+            ty: field.ty.clone(),
+            tag,
+            presence,
+        })
+    }
+}
+
+impl Presence {
+    /// What a field's `optional`, `require` and `default` say, checked against each other and
+    /// against an `Option` type.
+    fn build(attrs: &FieldAttrs, is_option: bool, errors: &mut Errors) -> Option<Self> {
+        let error = match (&attrs.default, attrs.optional, attrs.require) {
+            (_, Some(_), Some(span)) => {
+                syn::Error::new(span, "a field is either `optional` or `require`, not both")
+            }
+            (Some(default), _, Some(span)) => syn::Error::new(
+                span.join(default.span()).unwrap_or(span),
+                "a `default` applies to optional fields only; remove `require` or `default`",
+            ),
+            (Some(default), _, None) if is_option => syn::Error::new(
+                default.span(),
+                "an `Option` field defaults to `None`; remove `default`, or use the inner type with `default = ...`",
+            ),
+            (None, None, Some(span)) if is_option => syn::Error::new(
+                span,
+                "an `Option` field is optional on the wire; remove `require`, or use the inner type",
+            ),
+            (Some(default), _, None) => return Some(Presence::OptionalWithDefault(default.clone())),
+            (None, Some(_), None) => return Some(Presence::Optional),
+            (None, None, None) if is_option => return Some(Presence::Optional),
+            (None, None, _) => return Some(Presence::Required),
+        };
+        errors.push(error);
+        None
     }
 }
 

@@ -1,16 +1,18 @@
-//! Checks a parsed `#[tars_push]` trait and describes what to generate: per method, its wire
-//! name, the variant of the event enum, and the struct of the push's `sBuffer`.
-
-use std::collections::BTreeMap;
+//! Checks a parsed `#[tars_push]` trait and describes what to generate: per method, the
+//! variant of the event enum and the `Function` marker of the push's values.
 
 use quote::format_ident;
 use syn::spanned::Spanned;
-use syn::{Ident, ItemTrait, Member, Path, ReturnType, Type};
+use syn::{Ident, ItemTrait, Path, ReturnType, Type};
 
-use super::derive::{unsupported_type, FieldModel, Presence, StructModel};
-use super::interface::{check_method_shape, lower_camel_case, upper_camel_case, MethodRole};
+use super::derive::unsupported_type;
+use super::function::{
+    check_method_shape, check_no_wire_name, check_wire_params, forwarded_attrs, method_wire_name,
+    param_wire_name, upper_camel_case, FunctionModel, MethodRole, Slot, WireValue,
+};
+use super::interface::check_method_wire_names;
 use crate::parse::derive::Errors;
-use crate::parse::interface::{InterfaceArgs, ParsedMethod, ParsedTrait};
+use crate::parse::interface::{InterfaceArgs, ParsedMethod, ParsedParam, ParsedTrait};
 
 /// The name that marks the return value among a push method's parameters.
 pub const RETURN_PARAM: &str = "ret";
@@ -22,14 +24,16 @@ pub struct PushParam {
 
 pub struct PushMethodModel {
     pub ident: Ident,
-    pub wire_name: String,
     /// The variant of `{Trait}Event`.
     pub variant: Ident,
     /// In order: `ret` (tag 0) if present, then the out-parameters (tags 1, 2, ...).
     pub params: Vec<PushParam>,
-    pub docs: Vec<syn::Attribute>,
-    /// The push's `sBuffer`.
-    pub body: StructModel,
+    /// Whether the first parameter is `ret`, at tag 0.
+    pub has_ret: bool,
+    /// The method's docs and `#[allow]`s, repeated on the sender's methods and the event.
+    pub attrs: Vec<syn::Attribute>,
+    /// The push's wire name and values.
+    pub function: FunctionModel,
 }
 
 pub struct PushModel {
@@ -53,23 +57,15 @@ impl PushModel {
         }
         let krate = args.krate.unwrap_or_else(|| syn::parse_quote!(::tars_rpc));
         let mut methods = Vec::new();
-        let mut wire_names: BTreeMap<String, Ident> = BTreeMap::new();
         for method in parsed.methods {
-            let Some(model) = PushMethodModel::build(&item.ident, &krate, method, &mut errors)
-            else {
-                continue;
-            };
-            if let Some(other) = wire_names.insert(model.wire_name.clone(), model.ident.clone()) {
-                errors.push(syn::Error::new(
-                    model.ident.span(),
-                    format!(
-                        "`{}` has the wire name `{}` of `{other}`; give one of them another with `#[tars(name = \"...\")]`",
-                        model.ident, model.wire_name
-                    ),
-                ));
-            }
-            methods.push(model);
+            methods.extend(PushMethodModel::build(&item.ident, method, &mut errors));
         }
+        check_method_wire_names(
+            methods.iter().map(|method: &PushMethodModel| {
+                (&method.ident, method.function.wire_name.as_str())
+            }),
+            &mut errors,
+        );
         let name = &item.ident;
         errors.finish(Self {
             sender_ident: format_ident!("{name}Sender"),
@@ -83,115 +79,120 @@ impl PushModel {
 }
 
 impl PushMethodModel {
-    fn build(
-        trait_ident: &Ident,
-        krate: &Path,
-        parsed: ParsedMethod,
-        errors: &mut Errors,
-    ) -> Option<Self> {
+    fn build(trait_ident: &Ident, parsed: ParsedMethod, errors: &mut Errors) -> Option<Self> {
         let sig = &parsed.item.sig;
-        let ident = sig.ident.clone();
         let before = errors.count();
-        if let Some(span) = parsed.on_close {
-            errors.push(syn::Error::new(
-                span,
-                "`#[tars(on_close)]` belongs on a `#[tars_interface]` trait, not a push interface",
-            ));
+        check_push_shape(trait_ident, &parsed, errors);
+        let params: Vec<_> = (parsed.params.iter().enumerate())
+            .filter_map(|(index, param)| push_param(index, param, errors))
+            .collect();
+        let has_ret = (parsed.params.first()).is_some_and(|param| param.ident == RETURN_PARAM);
+        if has_ret {
+            check_no_wire_name(
+                &parsed.params[0],
+                "the return value `ret` is known by its tag, 0, not by a name",
+                errors,
+            );
         }
-        check_method_shape(
-            trait_ident,
-            &parsed,
-            &MethodRole {
-                plural: "push callbacks",
-                declares: "the pushes",
-                implementor: "YourCallback",
-                singular: "a push callback",
-            },
-            errors,
-        );
-        match &sig.output {
-            ReturnType::Default => {}
-            ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()) => {}
-            ReturnType::Type(_, ty) => errors.push(syn::Error::new(
-                ty.span(),
-                "a push callback returns nothing: the pushed return value is its first parameter, named `ret`",
-            )),
-        }
-        let mut params = Vec::new();
-        for (index, param) in parsed.params.iter().enumerate() {
-            if let Type::Reference(reference) = &param.ty {
-                let elem = &reference.elem;
-                errors.push(syn::Error::new(
-                    param.ty.span(),
-                    format!(
-                        "a push callback receives its values by value: write `{}: {}`",
-                        param.ident,
-                        quote::quote!(#elem).to_string().replace(' ', "")
-                    ),
-                ));
-                continue;
-            }
-            if param.ident == RETURN_PARAM && index != 0 {
-                errors.push(syn::Error::new(
-                    param.ident.span(),
-                    "the pushed return value `ret` (tag 0) must be the first parameter",
-                ));
-            }
-            if let Some(error) = unsupported_type(&param.ty) {
-                errors.push(error);
-            }
-            params.push(PushParam {
-                ident: param.ident.clone(),
-                ty: param.ty.clone(),
-            });
-        }
-        if params.len() > 255 {
-            errors.push(syn::Error::new(
-                sig.inputs.span(),
-                "a TARS method has at most 255 parameters",
-            ));
-        }
+        let values = wire_values(sig, &parsed.params[usize::from(has_ret)..], errors);
         if errors.count() > before {
             return None;
         }
-        let has_ret = params
-            .first()
-            .is_some_and(|param| param.ident == RETURN_PARAM);
-        let first_tag = if has_ret { 0u8 } else { 1 };
-        let fields = (first_tag..)
-            .zip(&params)
-            .map(|(tag, param)| FieldModel {
-                member: Member::Named(param.ident.clone()),
-                name: param.ident.to_string(),
-                ty: param.ty.clone(),
-                tag,
-                // TarsCpp writes every value of a push, defaults included
-                presence: Presence::AlwaysWritten,
-            })
-            .collect();
-        let method_camel = upper_camel_case(&ident.to_string());
-        let wire_name = match &parsed.wire_name {
-            Some(name) => name.value(),
-            None => lower_camel_case(&ident.to_string()),
-        };
+        // TarsCpp writes every value of a push, defaults included: all are out-parameters
+        let ret = has_ret.then(|| (Slot::Out, params[0].ty.clone()));
+        let function = FunctionModel::new(trait_ident, sig, method_wire_name(&parsed), ret, values);
         Some(Self {
-            body: StructModel {
-                ident: format_ident!("__Tars{}{}Push", trait_ident, method_camel),
-                generics: syn::Generics::default(),
-                krate: krate.clone(),
-                fields,
-            },
-            variant: format_ident!("{}", method_camel),
-            docs: parsed
-                .item
-                .attrs
-                .iter()
-                .filter(|attr| attr.path().is_ident("doc"))
-                .cloned()
-                .collect(),
-            ident,
-            wire_name,
+            variant: format_ident!("{}", upper_camel_case(&sig.ident.to_string())),
+            ident: sig.ident.clone(),
+            attrs: forwarded_attrs(&parsed),
             params,
+            has_ret,
+            function,
         })
     }
+}
+
+/// What every push method must be: an `async fn` of `&self` returning nothing.
+fn check_push_shape(trait_ident: &Ident, parsed: &ParsedMethod, errors: &mut Errors) {
+    if let Some(span) = parsed.on_close {
+        errors.push(syn::Error::new(
+            span,
+            "`#[tars(on_close)]` belongs on a `#[tars_interface]` trait, not a push interface",
+        ));
+    }
+    check_method_shape(
+        trait_ident,
+        parsed,
+        &MethodRole {
+            plural: "push callbacks",
+            declares: "the pushes",
+            implementor: "YourCallback",
+            singular: "a push callback",
+        },
+        errors,
+    );
+    check_returns_nothing(&parsed.item.sig.output, errors);
+}
+
+/// The values at tags 1, 2, ... (all but `ret`), with their wire names.
+fn wire_values(
+    sig: &syn::Signature,
+    params: &[ParsedParam],
+    errors: &mut Errors,
+) -> Vec<WireValue> {
+    let values: Vec<_> = params
+        .iter()
+        .map(|param| WireValue {
+            slot: Slot::Out,
+            ty: param.ty.clone(),
+            wire_name: param_wire_name(param),
+        })
+        .collect();
+    let names: Vec<_> = params
+        .iter()
+        .zip(&values)
+        .map(|(param, value)| (&param.ident, value.wire_name.as_str()))
+        .collect();
+    check_wire_params(sig, &names, errors);
+    values
+}
+
+fn check_returns_nothing(output: &ReturnType, errors: &mut Errors) {
+    match output {
+        ReturnType::Default => {}
+        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()) => {}
+        ReturnType::Type(_, ty) => errors.push(syn::Error::new(
+            ty.span(),
+            "a push callback returns nothing: the pushed return value is its first parameter, named `ret`",
+        )),
+    }
+}
+
+/// A value of a push: taken by value, of a TARS type; `ret` only first.
+fn push_param(index: usize, param: &ParsedParam, errors: &mut Errors) -> Option<PushParam> {
+    if let Type::Reference(reference) = &param.ty {
+        let elem = &reference.elem;
+        errors.push(syn::Error::new(
+            param.ty.span(),
+            format!(
+                "a push callback receives its values by value: write `{}: {}`",
+                param.ident,
+                quote::quote!(#elem).to_string().replace(' ', "")
+            ),
+        ));
+        return None;
+    }
+    if param.ident == RETURN_PARAM && index != 0 {
+        errors.push(syn::Error::new(
+            param.ident.span(),
+            "the pushed return value `ret` (tag 0) must be the first parameter",
+        ));
+    }
+    if let Some(error) = unsupported_type(&param.ty) {
+        errors.push(error);
+    }
+    Some(PushParam {
+        ident: param.ident.clone(),
+        ty: param.ty.clone(),
+    })
 }

@@ -31,11 +31,12 @@ pub fn parse_args(args: TokenStream, macro_name: &str) -> syn::Result<InterfaceA
     Ok(parsed)
 }
 
-/// A parameter as written: its name, type and span.
+/// A parameter as written: its name, type, span and `#[tars(name = "...")]`.
 pub struct ParsedParam {
     pub ident: syn::Ident,
     pub ty: Type,
     pub span: Span,
+    pub wire_name: Option<LitStr>,
 }
 
 pub struct ParsedMethod {
@@ -70,17 +71,19 @@ pub fn parse_trait(mut item: ItemTrait) -> syn::Result<ParsedTrait> {
             on_close,
         } = take_method_attrs(method, &mut errors);
         let mut params = Vec::new();
-        for input in &method.sig.inputs {
+        for input in &mut method.sig.inputs {
             let FnArg::Typed(typed) = input else { continue };
+            let wire_name = take_param_attrs(&mut typed.attrs, &mut errors);
             match &*typed.pat {
                 Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => params.push(ParsedParam {
                     ident: pat.ident.clone(),
                     ty: (*typed.ty).clone(),
                     span: typed.span(),
+                    wire_name,
                 }),
                 other => errors.push(syn::Error::new(
                     other.span(),
-                    "name the parameter with a plain identifier, e.g. `s_req: String`; it becomes the field name of the call's arguments",
+                    "name the parameter with a plain identifier, e.g. `s_req: String`; its wire name is made from it",
                 )),
             }
         }
@@ -133,4 +136,29 @@ fn take_method_attrs(method: &mut TraitItemFn, errors: &mut Errors) -> MethodAtt
         wire_name,
         on_close,
     }
+}
+
+/// Removes `#[tars(...)]` from a parameter and returns its `name = "..."`.
+fn take_param_attrs(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> Option<LitStr> {
+    let mut wire_name = None;
+    attrs.retain(|attr| {
+        if !attr.path().is_ident("tars") {
+            return true;
+        }
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                wire_name = Some(meta.value()?.parse::<LitStr>()?);
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "unknown parameter attribute; the one accepted is `#[tars(name = \"wireName\")]`",
+                ))
+            }
+        });
+        if let Err(error) = parsed {
+            errors.push(error);
+        }
+        false
+    });
+    wire_name
 }

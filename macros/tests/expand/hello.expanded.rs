@@ -26,6 +26,7 @@ pub trait Hello: ::core::marker::Send + ::core::marker::Sync + 'static {
     ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send;
 }
 #[doc = "Serves an implementation of [`Hello`]: dispatches requests to its methods by their wire names.\n\nRegister it with `Server::builder().servant(name, endpoint, HelloServant::new(implementation))`."]
+#[derive(:: core :: fmt :: Debug)]
 pub struct HelloServant<T>(::tars_rpc::__private::Arc<T>);
 impl<T: Hello> HelloServant<T> {
     #[doc = r" Serves `implementation`."]
@@ -53,29 +54,27 @@ impl<T: Hello> ::tars_rpc::__private::Servant for HelloServant<T> {
     > {
         match ::tars_rpc::__private::Current::func_name(__current) {
             "testHello" => ::tars_rpc::__private::Box::pin(async move {
-                let __TarsHelloTestHelloArgs { s_req, mut s_rsp } =
-                    ::tars_rpc::__private::decode_args(&__params)?;
+                let (s_req, mut s_rsp) =
+                    ::tars_rpc::__private::decode_request::<__TarsHello_test_hello>(&__params)?;
                 let __ret = <T as Hello>::test_hello(&self.0, s_req, &mut s_rsp).await?;
-                ::tars_rpc::__private::encode_reply(&__TarsHelloTestHelloReply { __ret, s_rsp })
+                ::tars_rpc::__private::encode_reply::<__TarsHello_test_hello>(&__ret, ((), &s_rsp))
             }),
             "registerPush" => ::tars_rpc::__private::Box::pin(async move {
-                let __TarsHelloRegisterArgs {} = ::tars_rpc::__private::decode_args(&__params)?;
+                let () = ::tars_rpc::__private::decode_request::<__TarsHello_register>(&__params)?;
                 let __ret = <T as Hello>::register(&self.0, __current).await?;
-                ::tars_rpc::__private::encode_reply(&__TarsHelloRegisterReply { __ret })
+                ::tars_rpc::__private::encode_reply::<__TarsHello_register>(&__ret, ())
             }),
             "notify" => ::tars_rpc::__private::Box::pin(async move {
-                let __TarsHelloNotifyArgs { topic, payload } =
-                    ::tars_rpc::__private::decode_args(&__params)?;
+                let (topic, payload) =
+                    ::tars_rpc::__private::decode_request::<__TarsHello_notify>(&__params)?;
                 <T as Hello>::notify(&self.0, topic, payload).await?;
-                ::tars_rpc::__private::encode_reply(&__TarsHelloNotifyReply {})
+                ::tars_rpc::__private::encode_reply::<__TarsHello_notify>((), ((), ()))
             }),
             "stats" => ::tars_rpc::__private::Box::pin(async move {
-                let __TarsHelloStatsArgs {
-                    mut total,
-                    mut names,
-                } = ::tars_rpc::__private::decode_args(&__params)?;
+                let (mut total, mut names) =
+                    ::tars_rpc::__private::decode_request::<__TarsHello_stats>(&__params)?;
                 <T as Hello>::stats(&self.0, &mut total, &mut names).await?;
-                ::tars_rpc::__private::encode_reply(&__TarsHelloStatsReply { total, names })
+                ::tars_rpc::__private::encode_reply::<__TarsHello_stats>((), (&total, &names))
             }),
             _ => ::tars_rpc::__private::unknown_function(__current),
         }
@@ -88,15 +87,9 @@ impl<T: Hello> ::tars_rpc::__private::Servant for HelloServant<T> {
     }
 }
 #[doc = "A client of a [`Hello`] servant: one async method per interface method, plus a `_oneway` variant.\n\nGet one with `Communicator::string_to_proxy::<HelloProxy>(\"App.Server.Obj@tcp -h HOST -p PORT\")`. An out-parameter comes back in the result, after the return value: `Result<(ret, out1, out2, ...)>`. `with_timeout`, `with_context`, `on_connect`, `set_push_handler`, `push_stream`, `connect` and the rest come from the `TypedProxy` trait."]
+#[derive(:: core :: clone :: Clone, :: core :: fmt :: Debug)]
 pub struct HelloProxy {
     inner: ::tars_rpc::__private::ServantProxy,
-}
-impl ::tars_rpc::__private::Clone for HelloProxy {
-    fn clone(&self) -> Self {
-        Self {
-            inner: ::tars_rpc::__private::Clone::clone(&self.inner),
-        }
-    }
 }
 impl ::tars_rpc::__private::TypedProxy for HelloProxy {
     fn from_proxy(inner: ::tars_rpc::__private::ServantProxy) -> Self {
@@ -112,52 +105,33 @@ impl HelloProxy {
         &self,
         s_req: String,
     ) -> ::tars_rpc::__private::RpcResult<(i32, String)> {
-        let __reply: __TarsHelloTestHelloReply = self
-            .inner
-            .invoke(
-                "testHello",
-                &__TarsHelloTestHelloArgs {
-                    s_req,
-                    s_rsp: ::tars_rpc::__private::Default::default(),
-                },
-            )
-            .await?;
-        ::tars_rpc::__private::Ok((__reply.__ret, __reply.s_rsp))
+        let (__ret, ((), s_rsp)) =
+            ::tars_rpc::__private::invoke::<__TarsHello_test_hello>(&self.inner, (&s_req, ()))
+                .await?;
+        ::tars_rpc::__private::Ok((__ret, s_rsp))
     }
     #[doc = "Calls `testHello` one-way: the request is sent and no reply is awaited (out-parameters and the return value are lost)."]
     pub async fn test_hello_oneway(&self, s_req: String) -> ::tars_rpc::__private::RpcResult<()> {
-        self.inner
-            .invoke_oneway(
-                "testHello",
-                &__TarsHelloTestHelloArgs {
-                    s_req,
-                    s_rsp: ::tars_rpc::__private::Default::default(),
-                },
-            )
+        ::tars_rpc::__private::invoke_oneway::<__TarsHello_test_hello>(&self.inner, (&s_req, ()))
             .await
     }
     pub async fn register(&self) -> ::tars_rpc::__private::RpcResult<i32> {
-        let __reply: __TarsHelloRegisterReply = self
-            .inner
-            .invoke("registerPush", &__TarsHelloRegisterArgs {})
-            .await?;
-        ::tars_rpc::__private::Ok(__reply.__ret)
+        let (__ret, ()) =
+            ::tars_rpc::__private::invoke::<__TarsHello_register>(&self.inner, ()).await?;
+        ::tars_rpc::__private::Ok(__ret)
     }
     #[doc = "Calls `registerPush` one-way: the request is sent and no reply is awaited (out-parameters and the return value are lost)."]
     pub async fn register_oneway(&self) -> ::tars_rpc::__private::RpcResult<()> {
-        self.inner
-            .invoke_oneway("registerPush", &__TarsHelloRegisterArgs {})
-            .await
+        ::tars_rpc::__private::invoke_oneway::<__TarsHello_register>(&self.inner, ()).await
     }
     pub async fn notify(
         &self,
         topic: String,
         payload: Vec<u8>,
     ) -> ::tars_rpc::__private::RpcResult<()> {
-        let __reply: __TarsHelloNotifyReply = self
-            .inner
-            .invoke("notify", &__TarsHelloNotifyArgs { topic, payload })
-            .await?;
+        let ((), ((), ())) =
+            ::tars_rpc::__private::invoke::<__TarsHello_notify>(&self.inner, (&topic, &payload))
+                .await?;
         ::tars_rpc::__private::Ok(())
     }
     #[doc = "Calls `notify` one-way: the request is sent and no reply is awaited (out-parameters and the return value are lost)."]
@@ -166,477 +140,65 @@ impl HelloProxy {
         topic: String,
         payload: Vec<u8>,
     ) -> ::tars_rpc::__private::RpcResult<()> {
-        self.inner
-            .invoke_oneway("notify", &__TarsHelloNotifyArgs { topic, payload })
+        ::tars_rpc::__private::invoke_oneway::<__TarsHello_notify>(&self.inner, (&topic, &payload))
             .await
     }
     pub async fn stats(&self) -> ::tars_rpc::__private::RpcResult<(i64, Vec<String>)> {
-        let __reply: __TarsHelloStatsReply = self
-            .inner
-            .invoke(
-                "stats",
-                &__TarsHelloStatsArgs {
-                    total: ::tars_rpc::__private::Default::default(),
-                    names: ::tars_rpc::__private::Default::default(),
-                },
-            )
-            .await?;
-        ::tars_rpc::__private::Ok((__reply.total, __reply.names))
+        let ((), (total, names)) =
+            ::tars_rpc::__private::invoke::<__TarsHello_stats>(&self.inner, ((), ())).await?;
+        ::tars_rpc::__private::Ok((total, names))
     }
     #[doc = "Calls `stats` one-way: the request is sent and no reply is awaited (out-parameters and the return value are lost)."]
     pub async fn stats_oneway(&self) -> ::tars_rpc::__private::RpcResult<()> {
-        self.inner
-            .invoke_oneway(
-                "stats",
-                &__TarsHelloStatsArgs {
-                    total: ::tars_rpc::__private::Default::default(),
-                    names: ::tars_rpc::__private::Default::default(),
-                },
-            )
-            .await
+        ::tars_rpc::__private::invoke_oneway::<__TarsHello_stats>(&self.inner, ((), ())).await
     }
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
-struct __TarsHelloTestHelloArgs {
-    s_req: String,
-    s_rsp: String,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloTestHelloArgs {
-    const STRUCT_NAME: &'static str = "__TarsHelloTestHelloArgs";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.s_req, 1u8, buf);
-        ::tars_rpc::__private::write_required(&self.s_rsp, 2u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<String> = ::tars_rpc::__private::None;
-        let mut __field1: ::tars_rpc::__private::Option<String> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                1u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<String>(
-                            reader,
-                            head,
-                            "__TarsHelloTestHelloArgs",
-                            "s_req",
-                        )?)
-                }
-                2u8 => {
-                    __field1 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<String>(
-                            reader,
-                            head,
-                            "__TarsHelloTestHelloArgs",
-                            "s_rsp",
-                        )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            s_req: ::tars_rpc::__private::required(
-                __field0,
-                "__TarsHelloTestHelloArgs",
-                "s_req",
-                1u8,
-            )?,
-            s_rsp: ::tars_rpc::__private::Option::unwrap_or_default(__field1),
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloTestHelloArgs {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
+enum __TarsHello_test_hello {}
+impl ::tars_rpc::__private::Function for __TarsHello_test_hello {
+    const NAME: &'static str = "testHello";
+    const PATH: &'static str = "Hello.testHello";
+    const PARAMS: &'static [&'static str] = &["sReq", "sRsp"];
+    type Return = ::tars_rpc::__private::Ret<i32>;
+    type Params = (
+        ::tars_rpc::__private::In<String>,
+        ::tars_rpc::__private::Out<String>,
+    );
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
-struct __TarsHelloTestHelloReply {
-    __ret: i32,
-    s_rsp: String,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloTestHelloReply {
-    const STRUCT_NAME: &'static str = "__TarsHelloTestHelloReply";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.__ret, 0u8, buf);
-        ::tars_rpc::__private::write_required(&self.s_rsp, 2u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<i32> = ::tars_rpc::__private::None;
-        let mut __field1: ::tars_rpc::__private::Option<String> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                0u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<i32>(
-                            reader,
-                            head,
-                            "__TarsHelloTestHelloReply",
-                            "return",
-                        )?)
-                }
-                2u8 => {
-                    __field1 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<String>(
-                            reader,
-                            head,
-                            "__TarsHelloTestHelloReply",
-                            "s_rsp",
-                        )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            __ret: ::tars_rpc::__private::required(
-                __field0,
-                "__TarsHelloTestHelloReply",
-                "return",
-                0u8,
-            )?,
-            s_rsp: ::tars_rpc::__private::Option::unwrap_or_default(__field1),
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloTestHelloReply {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
+enum __TarsHello_register {}
+impl ::tars_rpc::__private::Function for __TarsHello_register {
+    const NAME: &'static str = "registerPush";
+    const PATH: &'static str = "Hello.registerPush";
+    const PARAMS: &'static [&'static str] = &[];
+    type Return = ::tars_rpc::__private::Ret<i32>;
+    type Params = ();
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
-struct __TarsHelloRegisterArgs {}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloRegisterArgs {
-    const STRUCT_NAME: &'static str = "__TarsHelloRegisterArgs";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {}
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {})
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloRegisterArgs {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
+enum __TarsHello_notify {}
+impl ::tars_rpc::__private::Function for __TarsHello_notify {
+    const NAME: &'static str = "notify";
+    const PATH: &'static str = "Hello.notify";
+    const PARAMS: &'static [&'static str] = &["topic", "vData"];
+    type Return = ();
+    type Params = (
+        ::tars_rpc::__private::In<String>,
+        ::tars_rpc::__private::In<Vec<u8>>,
+    );
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
-struct __TarsHelloRegisterReply {
-    __ret: i32,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloRegisterReply {
-    const STRUCT_NAME: &'static str = "__TarsHelloRegisterReply";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.__ret, 0u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<i32> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                0u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<i32>(
-                            reader,
-                            head,
-                            "__TarsHelloRegisterReply",
-                            "return",
-                        )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            __ret: ::tars_rpc::__private::required(
-                __field0,
-                "__TarsHelloRegisterReply",
-                "return",
-                0u8,
-            )?,
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloRegisterReply {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
-}
-#[doc(hidden)]
-#[allow(non_camel_case_types)]
-struct __TarsHelloNotifyArgs {
-    topic: String,
-    payload: Vec<u8>,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloNotifyArgs {
-    const STRUCT_NAME: &'static str = "__TarsHelloNotifyArgs";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.topic, 1u8, buf);
-        ::tars_rpc::__private::write_required(&self.payload, 2u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<String> = ::tars_rpc::__private::None;
-        let mut __field1: ::tars_rpc::__private::Option<Vec<u8>> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                1u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<String>(
-                            reader,
-                            head,
-                            "__TarsHelloNotifyArgs",
-                            "topic",
-                        )?)
-                }
-                2u8 => {
-                    __field1 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<Vec<u8>>(
-                            reader,
-                            head,
-                            "__TarsHelloNotifyArgs",
-                            "payload",
-                        )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            topic: ::tars_rpc::__private::required(
-                __field0,
-                "__TarsHelloNotifyArgs",
-                "topic",
-                1u8,
-            )?,
-            payload: ::tars_rpc::__private::required(
-                __field1,
-                "__TarsHelloNotifyArgs",
-                "payload",
-                2u8,
-            )?,
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloNotifyArgs {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
-}
-#[doc(hidden)]
-#[allow(non_camel_case_types)]
-struct __TarsHelloNotifyReply {}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloNotifyReply {
-    const STRUCT_NAME: &'static str = "__TarsHelloNotifyReply";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {}
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {})
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloNotifyReply {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
-}
-#[doc(hidden)]
-#[allow(non_camel_case_types)]
-struct __TarsHelloStatsArgs {
-    total: i64,
-    names: Vec<String>,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloStatsArgs {
-    const STRUCT_NAME: &'static str = "__TarsHelloStatsArgs";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.total, 1u8, buf);
-        ::tars_rpc::__private::write_required(&self.names, 2u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<i64> = ::tars_rpc::__private::None;
-        let mut __field1: ::tars_rpc::__private::Option<Vec<String>> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                1u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<i64>(
-                            reader,
-                            head,
-                            "__TarsHelloStatsArgs",
-                            "total",
-                        )?)
-                }
-                2u8 => {
-                    __field1 = ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<
-                        Vec<String>,
-                    >(
-                        reader,
-                        head,
-                        "__TarsHelloStatsArgs",
-                        "names",
-                    )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            total: ::tars_rpc::__private::Option::unwrap_or_default(__field0),
-            names: ::tars_rpc::__private::Option::unwrap_or_default(__field1),
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloStatsArgs {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
-}
-#[doc(hidden)]
-#[allow(non_camel_case_types)]
-struct __TarsHelloStatsReply {
-    total: i64,
-    names: Vec<String>,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsHelloStatsReply {
-    const STRUCT_NAME: &'static str = "__TarsHelloStatsReply";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.total, 1u8, buf);
-        ::tars_rpc::__private::write_required(&self.names, 2u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<i64> = ::tars_rpc::__private::None;
-        let mut __field1: ::tars_rpc::__private::Option<Vec<String>> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                1u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<i64>(
-                            reader,
-                            head,
-                            "__TarsHelloStatsReply",
-                            "total",
-                        )?)
-                }
-                2u8 => {
-                    __field1 = ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<
-                        Vec<String>,
-                    >(
-                        reader,
-                        head,
-                        "__TarsHelloStatsReply",
-                        "names",
-                    )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            total: ::tars_rpc::__private::Option::unwrap_or_default(__field0),
-            names: ::tars_rpc::__private::Option::unwrap_or_default(__field1),
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsHelloStatsReply {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
+enum __TarsHello_stats {}
+impl ::tars_rpc::__private::Function for __TarsHello_stats {
+    const NAME: &'static str = "stats";
+    const PATH: &'static str = "Hello.stats";
+    const PARAMS: &'static [&'static str] = &["total", "names"];
+    type Return = ();
+    type Params = (
+        ::tars_rpc::__private::Out<i64>,
+        ::tars_rpc::__private::Out<Vec<String>>,
+    );
 }

@@ -7,7 +7,7 @@ pub trait Hello {
     #[tars(name = "registerPush")]
     async fn register(&self, current: &Current) -> tars_rpc::Result<i32>;
 
-    async fn notify(&self, topic: String, payload: Vec<u8>) -> tars_rpc::Result<()>;
+    async fn notify(&self, topic: String, #[tars(name = "vData")] payload: Vec<u8>) -> tars_rpc::Result<()>;
 
     async fn stats(&self, total: &mut i64, names: &mut Vec<String>) -> tars_rpc::Result<()>;
 

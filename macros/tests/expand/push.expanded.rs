@@ -14,21 +14,16 @@ pub trait Push: ::core::marker::Send + ::core::marker::Sync + 'static {
     ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send;
 }
 #[doc = "Pushes [`Push`] messages to the client of a saved `Current`, as TarsCpp's `async_response_push_*` do: the return value at tag 0, the other values at tags 1, 2, ..."]
-pub struct PushSender {
-    current: ::tars_rpc::__private::Current,
-    context: ::tars_rpc::__private::Context,
-}
+#[derive(:: core :: clone :: Clone, :: core :: fmt :: Debug)]
+pub struct PushSender(::tars_rpc::__private::Pusher);
 impl PushSender {
     #[doc = r" A sender to the client of `current`'s connection."]
     pub fn new(current: &::tars_rpc::__private::Current) -> Self {
-        Self {
-            current: ::tars_rpc::__private::Clone::clone(current),
-            context: ::tars_rpc::__private::Context::new(),
-        }
+        Self(::tars_rpc::__private::Pusher::new(current))
     }
     #[doc = r" The same sender, attaching `context` to its pushes."]
     pub fn with_context(self, context: ::tars_rpc::__private::Context) -> Self {
-        Self { context, ..self }
+        Self(self.0.with_context(context))
     }
     #[doc = " `int pushMsg(out string sRsp);`"]
     #[doc = r""]
@@ -38,13 +33,7 @@ impl PushSender {
         ret: i32,
         s_rsp: String,
     ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
-        self.current
-            .push(::tars_rpc::__private::PushFrame::new(
-                "pushMsg",
-                &__TarsPushPushMsgPush { ret, s_rsp },
-                &self.context,
-            ))
-            .await
+        self.0.push::<__TarsPush_push_msg>(&ret, (&s_rsp,)).await
     }
     #[doc = "Pushes `pushMsg` if the connection's outgoing queue has room now, as `Current::try_push`: never waits."]
     pub fn try_push_msg(
@@ -52,19 +41,11 @@ impl PushSender {
         ret: i32,
         s_rsp: String,
     ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
-        self.current.try_push(::tars_rpc::__private::PushFrame::new(
-            "pushMsg",
-            &__TarsPushPushMsgPush { ret, s_rsp },
-            &self.context,
-        ))
+        self.0.try_push::<__TarsPush_push_msg>(&ret, (&s_rsp,))
     }
     #[doc = "Encodes a `pushMsg` push once, to send to many clients with `Subscribers::broadcast` or `Current::push`."]
     pub fn push_msg_frame(ret: i32, s_rsp: String) -> ::tars_rpc::__private::PushFrame {
-        ::tars_rpc::__private::PushFrame::new(
-            "pushMsg",
-            &__TarsPushPushMsgPush { ret, s_rsp },
-            &::tars_rpc::__private::Context::new(),
-        )
+        ::tars_rpc::__private::Pusher::frame::<__TarsPush_push_msg>(&ret, (&s_rsp,))
     }
     #[doc = " A void push with two values."]
     #[doc = r""]
@@ -74,13 +55,7 @@ impl PushSender {
         topic: String,
         level: i16,
     ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
-        self.current
-            .push(::tars_rpc::__private::PushFrame::new(
-                "notice",
-                &__TarsPushNoticePush { topic, level },
-                &self.context,
-            ))
-            .await
+        self.0.push::<__TarsPush_notice>((), (&topic, &level)).await
     }
     #[doc = "Pushes `notice` if the connection's outgoing queue has room now, as `Current::try_push`: never waits."]
     pub fn try_notice(
@@ -88,22 +63,15 @@ impl PushSender {
         topic: String,
         level: i16,
     ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
-        self.current.try_push(::tars_rpc::__private::PushFrame::new(
-            "notice",
-            &__TarsPushNoticePush { topic, level },
-            &self.context,
-        ))
+        self.0.try_push::<__TarsPush_notice>((), (&topic, &level))
     }
     #[doc = "Encodes a `notice` push once, to send to many clients with `Subscribers::broadcast` or `Current::push`."]
     pub fn notice_frame(topic: String, level: i16) -> ::tars_rpc::__private::PushFrame {
-        ::tars_rpc::__private::PushFrame::new(
-            "notice",
-            &__TarsPushNoticePush { topic, level },
-            &::tars_rpc::__private::Context::new(),
-        )
+        ::tars_rpc::__private::Pusher::frame::<__TarsPush_notice>((), (&topic, &level))
     }
 }
 #[doc = "A [`Push`] push as a value: `proxy.push_stream().events::<PushEvent>()` is a stream of them."]
+#[derive(:: core :: fmt :: Debug)]
 pub enum PushEvent {
     #[doc = " `int pushMsg(out string sRsp);`"]
     PushMsg { ret: i32, s_rsp: String },
@@ -114,11 +82,13 @@ impl ::tars_rpc::__private::FromPush for PushEvent {
     fn decode(push: &::tars_rpc::__private::PushMessage) -> ::tars_rpc::__private::RpcResult<Self> {
         match push.function.as_str() {
             "pushMsg" => {
-                let __TarsPushPushMsgPush { ret, s_rsp } = push.decode()?;
+                let (ret, (s_rsp,)) =
+                    ::tars_rpc::__private::decode_push::<__TarsPush_push_msg>(push)?;
                 ::tars_rpc::__private::Ok(Self::PushMsg { ret, s_rsp })
             }
             "notice" => {
-                let __TarsPushNoticePush { topic, level } = push.decode()?;
+                let ((), (topic, level)) =
+                    ::tars_rpc::__private::decode_push::<__TarsPush_notice>(push)?;
                 ::tars_rpc::__private::Ok(Self::Notice { topic, level })
             }
             _ => ::tars_rpc::__private::Err(::tars_rpc::__private::unknown_push(push)),
@@ -126,6 +96,7 @@ impl ::tars_rpc::__private::FromPush for PushEvent {
     }
 }
 #[doc = "Runs a [`Push`] implementation for each push: `proxy.set_push_handler(PushCallback(implementation))`."]
+#[derive(:: core :: fmt :: Debug)]
 pub struct PushCallback<T>(pub T);
 impl<T: Push> ::tars_rpc::__private::PushHandler for PushCallback<T> {
     fn on_push<'a>(
@@ -147,123 +118,24 @@ impl<T: Push> ::tars_rpc::__private::PushHandler for PushCallback<T> {
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
-struct __TarsPushPushMsgPush {
-    ret: i32,
-    s_rsp: String,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsPushPushMsgPush {
-    const STRUCT_NAME: &'static str = "__TarsPushPushMsgPush";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.ret, 0u8, buf);
-        ::tars_rpc::__private::write_required(&self.s_rsp, 1u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<i32> = ::tars_rpc::__private::None;
-        let mut __field1: ::tars_rpc::__private::Option<String> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                0u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<i32>(
-                            reader,
-                            head,
-                            "__TarsPushPushMsgPush",
-                            "ret",
-                        )?)
-                }
-                1u8 => {
-                    __field1 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<String>(
-                            reader,
-                            head,
-                            "__TarsPushPushMsgPush",
-                            "s_rsp",
-                        )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            ret: ::tars_rpc::__private::Option::unwrap_or_default(__field0),
-            s_rsp: ::tars_rpc::__private::Option::unwrap_or_default(__field1),
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsPushPushMsgPush {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
+enum __TarsPush_push_msg {}
+impl ::tars_rpc::__private::Function for __TarsPush_push_msg {
+    const NAME: &'static str = "pushMsg";
+    const PATH: &'static str = "Push.pushMsg";
+    const PARAMS: &'static [&'static str] = &["sRsp"];
+    type Return = ::tars_rpc::__private::Out<i32>;
+    type Params = (::tars_rpc::__private::Out<String>,);
 }
 #[doc(hidden)]
 #[allow(non_camel_case_types)]
-struct __TarsPushNoticePush {
-    topic: String,
-    level: i16,
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsStruct for __TarsPushNoticePush {
-    const STRUCT_NAME: &'static str = "__TarsPushNoticePush";
-    fn write_fields(&self, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_required(&self.topic, 1u8, buf);
-        ::tars_rpc::__private::write_required(&self.level, 2u8, buf);
-    }
-    fn read_fields(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        let mut __field0: ::tars_rpc::__private::Option<String> = ::tars_rpc::__private::None;
-        let mut __field1: ::tars_rpc::__private::Option<i16> = ::tars_rpc::__private::None;
-        while let ::tars_rpc::__private::Some(head) = reader.next_field()? {
-            match head.tag {
-                1u8 => {
-                    __field0 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<String>(
-                            reader,
-                            head,
-                            "__TarsPushNoticePush",
-                            "topic",
-                        )?)
-                }
-                2u8 => {
-                    __field1 =
-                        ::tars_rpc::__private::Some(::tars_rpc::__private::read_field::<i16>(
-                            reader,
-                            head,
-                            "__TarsPushNoticePush",
-                            "level",
-                        )?)
-                }
-                _ => reader.skip_value(head)?,
-            }
-        }
-        ::tars_rpc::__private::Ok(Self {
-            topic: ::tars_rpc::__private::Option::unwrap_or_default(__field0),
-            level: ::tars_rpc::__private::Option::unwrap_or_default(__field1),
-        })
-    }
-}
-#[automatically_derived]
-impl ::tars_rpc::__private::TarsType for __TarsPushNoticePush {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
-        ::tars_rpc::__private::write_struct(self, tag, buf)
-    }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
+enum __TarsPush_notice {}
+impl ::tars_rpc::__private::Function for __TarsPush_notice {
+    const NAME: &'static str = "notice";
+    const PATH: &'static str = "Push.notice";
+    const PARAMS: &'static [&'static str] = &["topic", "level"];
+    type Return = ();
+    type Params = (
+        ::tars_rpc::__private::Out<String>,
+        ::tars_rpc::__private::Out<i16>,
+    );
 }

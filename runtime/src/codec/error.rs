@@ -4,8 +4,11 @@ use super::WireType;
 
 /// Why bytes could not be decoded into the requested value.
 ///
-/// Errors inside a struct field are wrapped in [`DecodeError::InField`], so the message
-/// names every struct, field and tag on the way down:
+/// Errors inside a struct field are wrapped in [`DecodeError::InField`], and errors in the
+/// parameters of a `#[tars_interface]` or `#[tars_push]` function in
+/// [`DecodeError::InFunction`] and [`DecodeError::InParameter`], so the message names every
+/// function, parameter, struct, field and tag on the way down
+/// (`Hello.testHello: parameter sReq (tag 1): Login.user (tag 0): ...`):
 ///
 /// ```
 /// use tars_rpc::{codec::DecodeError, TarsStruct};
@@ -110,6 +113,37 @@ pub enum DecodeError {
         /// What went wrong inside the field.
         source: Box<DecodeError>,
     },
+    /// An error decoding the parameters of a function of a `#[tars_interface]` or `#[tars_push]`
+    /// trait: a request's on the server, a reply's or a push's on the client. It wraps a
+    /// [`DecodeError::InParameter`] or [`DecodeError::MissingParameter`] when the error is in one
+    /// parameter, and the bare error when it is not (a malformed field head, an unknown field
+    /// that does not skip).
+    #[error("{function}: {source}")]
+    InFunction {
+        /// The trait and the function's wire name, `Hello.testHello`.
+        function: &'static str,
+        /// What went wrong.
+        source: Box<DecodeError>,
+    },
+    /// An error inside a parameter of a function (see [`DecodeError::InFunction`]).
+    #[error("{} (tag {tag}): {source}", ParameterLabel(*.parameter))]
+    InParameter {
+        /// The parameter's wire name, or `None` for the return value (tag 0).
+        parameter: Option<&'static str>,
+        /// Its tag.
+        tag: u8,
+        /// What went wrong inside the parameter.
+        source: Box<DecodeError>,
+    },
+    /// A required parameter of a function is absent: an input in a request, the return value
+    /// in a reply (see [`DecodeError::InFunction`]).
+    #[error("{} (tag {tag}) is missing", ParameterLabel(*.parameter))]
+    MissingParameter {
+        /// The parameter's wire name, or `None` for the return value (tag 0).
+        parameter: Option<&'static str>,
+        /// Its tag.
+        tag: u8,
+    },
     /// Any other error, with its message (for hand-written [`TarsType`](super::TarsType) impls).
     #[error("{0}")]
     Custom(String),
@@ -127,11 +161,46 @@ impl DecodeError {
         }
     }
 
-    /// The innermost error, beneath any [`DecodeError::InField`] wrappers.
+    /// Wraps this error as the error of a parameter: `None` names the return value (tag 0).
+    #[cold]
+    pub fn in_parameter(self, parameter: Option<&'static str>, tag: u8) -> Self {
+        Self::InParameter {
+            parameter,
+            tag,
+            source: Box::new(self),
+        }
+    }
+
+    /// Wraps this error as an error decoding the parameters of `function`
+    /// (`Interface.function`).
+    #[cold]
+    pub fn in_function(self, function: &'static str) -> Self {
+        Self::InFunction {
+            function,
+            source: Box::new(self),
+        }
+    }
+
+    /// The innermost error, beneath any [`DecodeError::InField`], [`DecodeError::InParameter`]
+    /// and [`DecodeError::InFunction`] wrappers.
     pub fn root_cause(&self) -> &DecodeError {
         match self {
-            Self::InField { source, .. } => source.root_cause(),
+            Self::InField { source, .. }
+            | Self::InParameter { source, .. }
+            | Self::InFunction { source, .. } => source.root_cause(),
             other => other,
+        }
+    }
+}
+
+/// `parameter sReq`, or `return value` for `None`.
+struct ParameterLabel(Option<&'static str>);
+
+impl std::fmt::Display for ParameterLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, "parameter {name}"),
+            None => f.write_str("return value"),
         }
     }
 }

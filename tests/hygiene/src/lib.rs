@@ -106,6 +106,33 @@ impl Events for EventsImp {
     async fn ping(&self) {}
 }
 
+/// An interface whose methods come from the caller of a `macro_rules!` and whose attribute
+/// from the macro: the generated code's own names must resolve whatever spans the methods have.
+macro_rules! interface {
+    ($name:ident { $($method:tt)* }) => {
+        #[::tars::tars_interface(crate = "::tars")]
+        pub trait $name { $($method)* }
+    };
+}
+
+macro_rules! push {
+    ($name:ident { $($method:tt)* }) => {
+        #[::tars::tars_push(crate = "::tars")]
+        pub trait $name { $($method)* }
+    };
+}
+
+/// Apart, so that its generated names do not clash with those below.
+mod from_macro {
+    interface!(FromMacro {
+        async fn echo(&self, current: &::tars::Current, value: i32, out: &mut i32) -> ::tars::Result<i32>;
+    });
+
+    push!(PushFromMacro {
+        async fn value(&self, ret: i32, more: i64);
+    });
+}
+
 /// The generated push sender, callback and event exist and have the expected shapes.
 pub async fn push_to(current: &::tars::Current) -> ::tars::Result<()> {
     EventsSender::new(current)
