@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::connection::ConnectionContext;
 use super::outgoing::Refusal;
@@ -22,6 +21,34 @@ use crate::packet::{
 /// It is cheap to clone and stays valid after the handler returns, so a handler can keep it to
 /// reach the connection later (to push, or to learn when it closes). A handler receives it by
 /// declaring a `&Current` parameter, which is not a wire parameter.
+///
+/// # Replying later
+///
+/// A handler replies by returning, and only then: the server writes the reply, once, with the
+/// request's id. To hold a reply until something happens (a long poll, brpc's "remote
+/// event"), the handler awaits it, and [`closed`](Self::closed) too, so that it stops holding
+/// when the client goes away. A held handler blocks no thread and no other request of its
+/// connection.
+///
+/// ```
+/// use tars_rpc::packet::ReturnCode;
+/// use tars_rpc::{Current, Error};
+/// use tokio::sync::watch;
+///
+/// /// Replies with the next event after `last_seen`, however long that takes.
+/// async fn wait_event(current: &Current, events: &watch::Sender<i64>, last_seen: i64) -> tars_rpc::Result<i64> {
+///     let mut events = events.subscribe();
+///     tokio::select! {
+///         event = events.wait_for(|&event| event > last_seen) => match event {
+///             Ok(event) => Ok(*event),
+///             Err(_) => Err(Error::new(ReturnCode::SERVER_UNKNOWN_ERR, "no more events")),
+///         },
+///         () = current.closed() => Err(Error::connect("the client went away")),
+///     }
+/// }
+/// ```
+///
+/// `examples/long_poll.rs` holds a thousand such replies at once.
 #[derive(Clone)]
 pub struct Current {
     inner: Arc<CurrentInner>,
@@ -276,11 +303,6 @@ impl Current {
         self.inner.connection.on_close(Box::new(callback));
     }
 
-    /// The token cancelled when the connection closes.
-    pub fn closed_token(&self) -> CancellationToken {
-        self.inner.connection.closed_token().clone()
-    }
-
     /// Closes the connection: queued frames are still written, then the socket is shut down.
     pub fn close_connection(&self) {
         self.inner.connection.close("closed by the servant");
@@ -288,7 +310,7 @@ impl Current {
 
     /// The reply to this request, before encoding: same version, packet type, ids; the response
     /// context set by the handler.
-    pub fn response(&self, ret: ReturnCode, buffer: Bytes, result_desc: String) -> ResponsePacket {
+    fn response(&self, ret: ReturnCode, buffer: Bytes, result_desc: String) -> ResponsePacket {
         ResponsePacket {
             version: self.inner.version,
             packet_type: self.inner.packet_type,
@@ -302,65 +324,17 @@ impl Current {
         }
     }
 
-    /// Encodes `packet` as one frame and queues it on the connection, waiting for room in the
-    /// connection's outgoing queue if it has none (see [`push`](Self::push)): how a reply is
-    /// sent, for a handler that sends its own.
-    ///
-    /// # Errors
-    ///
-    /// [`SERVER_ENCODE_ERR`](ReturnCode::SERVER_ENCODE_ERR) if the packet is longer than the
-    /// connection's [maximum frame](crate::server::ServerBuilder::max_frame_len), or if this is
-    /// the connection of a [`RawServant`](crate::server::RawServant), whose client speaks the
-    /// servant's own protocol, not TARS (use [`send_raw`](Self::send_raw) there);
-    /// [`PROXY_CONNECT_ERR`](ReturnCode::PROXY_CONNECT_ERR) if the connection has closed.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropped while waiting for room, it queues nothing.
-    pub async fn send_packet(&self, packet: &ResponsePacket) -> Result<()> {
-        let frame = self.encode_packet(packet)?;
-        self.send_frame(frame).await
-    }
-
-    /// `packet` as one frame, if the connection takes TARS packets of its length.
-    fn encode_packet(&self, packet: &ResponsePacket) -> Result<Bytes> {
-        let connection = &self.inner.connection;
-        if connection.is_raw() {
-            return Err(Error::new(
-                ReturnCode::SERVER_ENCODE_ERR,
-                format!(
-                    "connection {} to {} speaks the custom protocol of servant `{}`: no TARS packet can be sent on it",
-                    connection.id(),
-                    connection.peer_addr(),
-                    self.servant_name()
-                ),
-            ));
-        }
+    /// The reply `packet` as one frame, if it is not too long for one.
+    fn encode_reply(&self, packet: &ResponsePacket) -> Result<Bytes> {
         let mut frame = BytesMut::new();
-        FrameCodec::new(connection.max_frame_len())
+        FrameCodec::new(self.inner.connection.max_frame_len())
             .write_frame(&mut frame, |buf| {
                 crate::TarsStruct::write_fields(packet, buf)
             })
-            .map_err(|error| Error::new(ReturnCode::SERVER_ENCODE_ERR, error.to_string()))?;
+            .map_err(|error| {
+                Error::with_source(ReturnCode::SERVER_ENCODE_ERR, error.to_string(), error)
+            })?;
         Ok(frame.freeze())
-    }
-
-    /// Queues a whole frame, waiting for room.
-    async fn send_frame(&self, frame: Bytes) -> Result<()> {
-        self.inner
-            .connection
-            .send(frame, None)
-            .await
-            .map_err(|_| self.closed_error())
-    }
-
-    fn closed_error(&self) -> Error {
-        let connection = &self.inner.connection;
-        Error::connect(format!(
-            "connection {} to {} is closed",
-            connection.id(),
-            connection.peer_addr()
-        ))
     }
 
     /// Queues a push on this request's connection (TarsCpp's `sendPushResponse`), however long
@@ -373,9 +347,10 @@ impl Current {
     /// during a burst loses pushes but not its connection. To wait for room instead, use
     /// [`push`](Self::push) or [`push_timeout`](Self::push_timeout).
     ///
-    /// The frame is queued as it is: to the clients of a
-    /// [`RawServant`](crate::server::RawServant), push only frames of its own protocol, made
-    /// with [`PushFrame::from_raw`].
+    /// A frame goes only to a connection of its own protocol: a TARS push to the clients of
+    /// TARS servants, a frame made with [`PushFrame::from_raw`] to the clients of a
+    /// [`RawServant`](crate::server::RawServant). The other way round, it is refused with
+    /// [`PushError::WrongProtocol`].
     ///
     /// ```
     /// use tars_rpc::packet::Context;
@@ -397,7 +372,8 @@ impl Current {
     /// The [`PushError`] says why and hands the frame back: [`Closed`](PushError::Closed),
     /// [`Full`](PushError::Full), [`TooLong`](PushError::TooLong) (longer than the connection's
     /// [maximum frame](crate::server::ServerBuilder::max_frame_len)), or
-    /// [`WrongProtocol`](PushError::WrongProtocol) (a TARS push to a raw servant's client).
+    /// [`WrongProtocol`](PushError::WrongProtocol) (a TARS push to a raw servant's client, or a
+    /// raw frame to a TARS servant's client).
     pub fn try_push(&self, frame: PushFrame) -> std::result::Result<(), PushError> {
         self.check_push(&frame)?;
         let raw = frame.is_raw();
@@ -479,8 +455,9 @@ impl Current {
     /// Refuses a frame this connection can never take.
     fn check_push(&self, frame: &PushFrame) -> std::result::Result<(), PushError> {
         let connection = &self.inner.connection;
-        if !frame.is_raw() && connection.is_raw() {
-            // a raw servant's client speaks its own protocol and would misread a TARS packet
+        if frame.is_raw() != connection.is_raw() {
+            // a raw servant's client speaks its own protocol and would misread a TARS packet;
+            // raw bytes on a TARS connection could break its framing or answer a request twice
             return Err(PushError::WrongProtocol(frame.clone()));
         }
         if frame.len() > connection.max_frame_len() {
@@ -499,8 +476,12 @@ impl Current {
     /// `push(PushFrame::from_raw(bytes))`.
     ///
     /// Frames go through the connection's one outgoing queue, as TARS replies and pushes do, so
-    /// they never interleave and leave in the order queued. On a TARS servant's connection,
-    /// `bytes` must be a whole TARS frame.
+    /// they never interleave and leave in the order queued.
+    ///
+    /// On a TARS servant's connection it queues nothing and fails with
+    /// [`PushError::WrongProtocol`]: there the server writes the replies (a handler replies by
+    /// returning) and pushes go as [`PushFrame`]s, so that no bytes can break the connection's
+    /// framing or answer a request twice.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -525,7 +506,8 @@ impl Current {
     /// # Errors
     ///
     /// [`PushError::Closed`] if the connection has closed, [`PushError::TooLong`] if `bytes`
-    /// is longer than the server's [maximum frame](crate::server::ServerBuilder::max_frame_len).
+    /// is longer than the server's [maximum frame](crate::server::ServerBuilder::max_frame_len),
+    /// [`PushError::WrongProtocol`] on the connection of a TARS servant.
     ///
     /// # Cancel safety
     ///
@@ -546,8 +528,15 @@ impl Current {
         }
         // encoded before waiting for room: the reply's buffer, often a slice of the request's
         // input, is let go while the frame waits
-        let frame = self.encode_packet(&self.response(ret, buffer, result_desc))?;
-        self.send_frame(frame).await
+        let frame = self.encode_reply(&self.response(ret, buffer, result_desc))?;
+        self.inner.connection.send(frame, None).await.map_err(|_| {
+            let connection = &self.inner.connection;
+            Error::connect(format!(
+                "connection {} to {} is closed",
+                connection.id(),
+                connection.peer_addr()
+            ))
+        })
     }
 }
 

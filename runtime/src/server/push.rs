@@ -173,9 +173,20 @@ pub enum PushError {
         max: usize,
     },
     /// The frame is of the wrong protocol for the connection: a TARS push to the client of a
-    /// [`RawServant`](crate::server::RawServant), which speaks the servant's own protocol.
-    #[error("a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there")]
+    /// [`RawServant`](crate::server::RawServant), which speaks the servant's own protocol, or
+    /// a frame of a custom protocol ([`PushFrame::from_raw`],
+    /// [`Current::send_raw`](crate::Current::send_raw)) to the client of a TARS servant.
+    #[error("{}", wrong_protocol(.0))]
     WrongProtocol(PushFrame),
+}
+
+/// What [`PushError::WrongProtocol`] says, for `frame`.
+fn wrong_protocol(frame: &PushFrame) -> &'static str {
+    if frame.is_raw() {
+        "a frame of a custom protocol cannot go to a connection of a TARS servant; push TARS frames there"
+    } else {
+        "a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there"
+    }
 }
 
 impl PushError {
