@@ -294,6 +294,11 @@ impl ServerBuilder {
     /// For a [raw servant](Self::raw_servant), a connection is closed when more than this many
     /// bytes are buffered without its splitter cutting a request out of them, and
     /// [`Current::send_raw`](super::Current::send_raw) of a longer frame fails.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().max_frame_len(1024 * 1024);
+    /// ```
     pub fn max_frame_len(mut self, bytes: usize) -> Self {
         self.settings.max_frame_len = bytes;
         self
@@ -328,6 +333,11 @@ impl ServerBuilder {
     /// full until the slow clients read or are cut off. A push shared by many connections (a
     /// [broadcast](crate::server::Subscribers::broadcast)) counts once per connection it waits
     /// on, though its bytes are not copied. A connection's budget is at most this.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().total_queue_budget(256 * 1024 * 1024);
+    /// ```
     pub fn total_queue_budget(mut self, bytes: usize) -> Self {
         self.settings.total_queue_budget = bytes.max(1);
         self
@@ -336,6 +346,11 @@ impl ServerBuilder {
     /// How many requests of one connection may run at once, default 1024 (at least 1); a
     /// request runs until its reply is queued. At the limit the connection reads nothing until
     /// one finishes, which pushes back on the client.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().max_in_flight(64);
+    /// ```
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.settings.max_in_flight = requests.max(1);
         self
@@ -344,6 +359,12 @@ impl ServerBuilder {
     /// Closes connections that have sent nothing for `timeout` while no request of theirs was
     /// running and nothing was waiting to be written to them. Overrides the endpoints' `-t`;
     /// without either, 60 s (TarsCpp's usual `-t 60000`). `Duration::MAX`: never.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().idle_timeout(Duration::from_secs(300));
+    /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings.idle_timeout = Some(timeout);
         self
@@ -353,6 +374,12 @@ impl ServerBuilder {
     /// `timeout`, default 60 s, so that a peer cannot hold a partial frame (up to the
     /// [maximum frame](Self::max_frame_len)) for long. The clock does not run while the server
     /// itself holds reading back. `Duration::MAX`: never.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().frame_timeout(Duration::from_secs(5));
+    /// ```
     pub fn frame_timeout(mut self, timeout: Duration) -> Self {
         self.settings.frame_timeout = timeout;
         self
@@ -363,6 +390,12 @@ impl ServerBuilder {
     /// handler starting, or longer than its own `iTimeout` (its caller has given up by then):
     /// TarsCpp's `queuetimeout`, default 10 s. A raw servant's request is dropped instead.
     /// `Duration::MAX`: only the request's own timeout counts.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().queue_timeout(Duration::from_secs(3));
+    /// ```
     pub fn queue_timeout(mut self, timeout: Duration) -> Self {
         self.settings.queue_timeout = timeout;
         self
@@ -373,6 +406,12 @@ impl ServerBuilder {
     /// that reads, however slowly, is never cut off; it is only slowed down (see
     /// [`queue_budget`](Self::queue_budget)). What was queued for it is dropped, and
     /// [`Current::closed`](super::Current::closed) resolves. `Duration::MAX`: never.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().stall_timeout(Duration::from_secs(30));
+    /// ```
     pub fn stall_timeout(mut self, timeout: Duration) -> Self {
         self.settings.stall_timeout = timeout;
         self
@@ -381,6 +420,11 @@ impl ServerBuilder {
     /// The listen backlog of every listener the server binds, default 1024: how many
     /// connections the system holds for the server before it accepts them. The system may cap
     /// it (`net.core.somaxconn` on Linux). A listener given to the builder keeps its own.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().backlog(4096);
+    /// ```
     pub fn backlog(mut self, connections: u32) -> Self {
         self.settings.backlog = connections.max(1);
         self
@@ -389,6 +433,11 @@ impl ServerBuilder {
     /// How many connections each listener keeps open at once, default 100,000 (TarsCpp's
     /// `maxconns`). Beyond it a new connection is accepted and closed at once, as TarsCpp does,
     /// with a warning logged at most once a second.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().max_connections(10_000);
+    /// ```
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.settings.max_connections = connections.max(1);
         self
@@ -398,6 +447,12 @@ impl ServerBuilder {
     /// It also bounds how long a closed connection keeps writing its queued frames to a peer
     /// that reads slowly, and how long a connection whose client has closed its sending side
     /// waits for its running requests before it closes.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().shutdown_timeout(Duration::from_secs(3));
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.settings.shutdown_timeout = timeout;
         self
@@ -439,7 +494,8 @@ impl ServerBuilder {
     pub async fn start(self) -> Result<Server, ServerError> {
         let Plan { groups, servants } = Plan::new(self.registrations)?;
         let bound = bind_all(groups, self.settings.backlog).await?;
-        let servant_addrs = (servants.into_iter())
+        let servant_addrs = servants
+            .into_iter()
             .map(|(name, index)| (name, bound[index].local_addr))
             .collect();
         let local_addrs = bound.iter().map(|bound| bound.local_addr).collect();

@@ -131,68 +131,185 @@ impl Current {
     }
 
     /// The connection's id: the same for every request on one connection, unique in the process.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Whether two requests came on one connection.
+    /// fn same_connection(a: &Current, b: &Current) -> bool {
+    ///     a.connection_id() == b.connection_id()
+    /// }
+    /// ```
     pub fn connection_id(&self) -> u64 {
         self.inner.connection.id()
     }
 
     /// The client's address.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_local(current: &Current) -> bool {
+    ///     current.peer_addr().ip().is_loopback()
+    /// }
+    /// ```
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.connection.peer_addr()
     }
 
     /// The server's address the client connected to.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Which of the server's listeners the request came in on.
+    /// fn listener_port(current: &Current) -> u16 {
+    ///     current.local_addr().port()
+    /// }
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.connection.local_addr()
     }
 
     /// The request id (`iRequestId`); 0 for a request of a
     /// [`RawServant`](crate::server::RawServant).
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn describe(current: &Current) -> String {
+    ///     format!("request {} from {}", current.request_id(), current.peer_addr())
+    /// }
+    /// ```
     pub fn request_id(&self) -> i32 {
         self.inner.request_id
     }
 
     /// The servant the request is for, e.g. `TestApp.HelloServer.HelloObj`.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_admin(current: &Current) -> bool {
+    ///     current.servant_name().ends_with(".AdminObj")
+    /// }
+    /// ```
     pub fn servant_name(&self) -> &str {
         &self.inner.servant_name
     }
 
     /// The function called, by its wire name, e.g. `testHello`; empty for a request of a
     /// [`RawServant`](crate::server::RawServant), whose protocol names no function.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_read_only(current: &Current) -> bool {
+    ///     current.func_name().starts_with("get")
+    /// }
+    /// ```
     pub fn func_name(&self) -> &str {
         &self.inner.func_name
     }
 
     /// The caller's context (`context`).
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn trace_id(current: &Current) -> Option<&str> {
+    ///     current.context().get("trace_id").map(String::as_str)
+    /// }
+    /// ```
     pub fn context(&self) -> &Context {
         &self.inner.context
     }
 
     /// The framework's status pairs (`status`).
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// The grid key TARS's routing sets, if any.
+    /// fn grid(current: &Current) -> Option<&String> {
+    ///     current.status().get("STATUS_GRID_KEY")
+    /// }
+    /// ```
     pub fn status(&self) -> &Context {
         &self.inner.status
     }
 
     /// The packet type: normal or one-way.
+    ///
+    /// ```
+    /// use tars_rpc::packet::PacketType;
+    /// use tars_rpc::Current;
+    ///
+    /// assert!(!PacketType::NORMAL.is_oneway());
+    /// fn expects_reply(current: &Current) -> bool {
+    ///     current.packet_type() == PacketType::NORMAL
+    /// }
+    /// ```
     pub fn packet_type(&self) -> PacketType {
         self.inner.packet_type
     }
 
     /// Whether the caller expects no reply.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Logs the one-way calls, whose errors no caller sees.
+    /// fn log_failure(current: &Current, error: &tars_rpc::Error) {
+    ///     if current.is_oneway() {
+    ///         eprintln!("{} failed: {error}", current.func_name());
+    ///     }
+    /// }
+    /// ```
     pub fn is_oneway(&self) -> bool {
         self.inner.packet_type.is_oneway()
     }
 
     /// The protocol version (`iVersion`).
+    ///
+    /// ```
+    /// use tars_rpc::packet::Version;
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_tars(current: &Current) -> bool {
+    ///     current.version() == Version::TARS
+    /// }
+    /// ```
     pub fn version(&self) -> Version {
         self.inner.version
     }
 
     /// The message-type bits (`iMessageType`).
+    ///
+    /// ```
+    /// use tars_rpc::packet::MessageType;
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_dyed(current: &Current) -> bool {
+    ///     current.message_type().contains(MessageType::DYED)
+    /// }
+    /// ```
     pub fn message_type(&self) -> MessageType {
         self.inner.message_type
     }
 
     /// How long the caller waits for the reply (`iTimeout`), if it said.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::Current;
+    ///
+    /// /// How long the caller will still wait, if it said.
+    /// fn time_left(current: &Current) -> Option<Duration> {
+    ///     let waited = current.received_at().elapsed();
+    ///     current.timeout().map(|timeout| timeout.saturating_sub(waited))
+    /// }
+    /// ```
     pub fn timeout(&self) -> Option<Duration> {
         u64::try_from(self.inner.timeout)
             .ok()
@@ -203,6 +320,16 @@ impl Current {
     /// When the server had read the whole request (TarsCpp's `getRecvTime`): the time it
     /// waited before its handler started counts against its [`timeout`](Self::timeout) and the
     /// server's [queue timeout](crate::server::ServerBuilder::queue_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::Current;
+    ///
+    /// /// How long the request waited before its handler started.
+    /// fn queued_for(current: &Current) -> Duration {
+    ///     current.received_at().elapsed()
+    /// }
+    /// ```
     pub fn received_at(&self) -> Instant {
         self.inner.received_at
     }
@@ -232,11 +359,34 @@ impl Current {
 
     /// Sets the context sent back with the reply (`ResponsePacket.context`). It has no effect
     /// for a [`RawServant`](crate::server::RawServant)'s request, which gets no TARS reply.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Echoes the caller's trace id with the reply.
+    /// fn echo_trace(current: &Current) {
+    ///     if let Some(trace) = current.context().get("trace_id") {
+    ///         let mut context = current.response_context();
+    ///         context.insert("trace_id".to_string(), trace.clone());
+    ///         current.set_response_context(context);
+    ///     }
+    /// }
+    /// ```
     pub fn set_response_context(&self, context: Context) {
         *self.lock_response_context() = context;
     }
 
     /// The context that will be sent back with the reply.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn mark(current: &Current) {
+    ///     let mut context = current.response_context();
+    ///     context.insert("served_by".to_string(), "node-1".to_string());
+    ///     current.set_response_context(context);
+    /// }
+    /// ```
     pub fn response_context(&self) -> Context {
         self.lock_response_context().clone()
     }
@@ -247,6 +397,15 @@ impl Current {
     }
 
     /// Whether the connection has closed.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Keeps the subscribers whose clients are still connected.
+    /// fn prune(subscribers: &mut Vec<Current>) {
+    ///     subscribers.retain(|current| !current.is_closed());
+    /// }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.connection.is_closed()
     }
@@ -258,6 +417,22 @@ impl Current {
     /// stopped sending (a half-close), so the requests still running get the server's
     /// [shutdown timeout](crate::server::ServerBuilder::shutdown_timeout) to answer before the
     /// connection closes: a held request of a client that left ends within that time.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Runs `work` until it is done or the client goes away, whichever comes first.
+    /// async fn unless_gone<T>(current: &Current, work: impl std::future::Future<Output = T>) -> Option<T> {
+    ///     tokio::select! {
+    ///         done = work => Some(done),
+    ///         () = current.closed() => None,
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
     pub async fn closed(&self) {
         self.inner.connection.closed_token().cancelled().await
     }
@@ -304,6 +479,17 @@ impl Current {
     }
 
     /// Closes the connection: queued frames are still written, then the socket is shut down.
+    ///
+    /// ```
+    /// use tars_rpc::packet::ReturnCode;
+    /// use tars_rpc::{Current, Error};
+    ///
+    /// /// Answers, then hangs up on a client that sent something it should not have.
+    /// fn refuse(current: &Current) -> tars_rpc::Result<i32> {
+    ///     current.close_connection(); // the reply is still written before the socket closes
+    ///     Err(Error::new(ReturnCode(-99), "not allowed: goodbye"))
+    /// }
+    /// ```
     pub fn close_connection(&self) {
         self.inner.connection.close("closed by the servant");
     }
@@ -420,6 +606,21 @@ impl Current {
 
     /// [`push`](Self::push), giving up after `timeout` with [`PushError::Timeout`], which hands
     /// the frame back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::push::{PushError, PushFrame};
+    /// use tars_rpc::Current;
+    ///
+    /// /// Pushes `frame`, keeping it for later if the client does not make room within a second.
+    /// async fn push_or_keep(current: &Current, frame: PushFrame, later: &mut Vec<PushFrame>) {
+    ///     match current.push_timeout(frame, Duration::from_secs(1)).await {
+    ///         Ok(()) => {}
+    ///         Err(PushError::Timeout(frame)) => later.push(frame),
+    ///         Err(error) => eprintln!("push lost: {error}"),
+    ///     }
+    /// }
+    /// ```
     ///
     /// # Errors
     ///

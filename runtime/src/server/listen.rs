@@ -74,8 +74,33 @@ pub struct Listen(Place);
 
 enum Place {
     Endpoint(Result<Endpoint, EndpointError>),
-    Listener(TcpListener),
-    StdListener(std::net::TcpListener),
+    Listener(Given),
+}
+
+/// A listener the caller bound.
+enum Given {
+    Tokio(TcpListener),
+    Std(std::net::TcpListener),
+}
+
+impl Given {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Self::Tokio(listener) => listener.local_addr(),
+            Self::Std(listener) => listener.local_addr(),
+        }
+    }
+
+    /// The listener, handed to tokio if it is not yet.
+    fn into_tokio(self) -> io::Result<TcpListener> {
+        match self {
+            Self::Tokio(listener) => Ok(listener),
+            Self::Std(listener) => {
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)
+            }
+        }
+    }
 }
 
 impl From<&str> for Listen {
@@ -104,14 +129,14 @@ impl From<Endpoint> for Listen {
 
 impl From<TcpListener> for Listen {
     fn from(listener: TcpListener) -> Self {
-        Self(Place::Listener(listener))
+        Self(Place::Listener(Given::Tokio(listener)))
     }
 }
 
 /// The listener is made non-blocking and handed to tokio when the server starts.
 impl From<std::net::TcpListener> for Listen {
     fn from(listener: std::net::TcpListener) -> Self {
-        Self(Place::StdListener(listener))
+        Self(Place::Listener(Given::Std(listener)))
     }
 }
 
@@ -121,7 +146,6 @@ impl fmt::Debug for Listen {
             Place::Endpoint(Ok(endpoint)) => write!(f, "Listen({endpoint})"),
             Place::Endpoint(Err(error)) => write!(f, "Listen({error})"),
             Place::Listener(listener) => write!(f, "Listen({:?})", listener.local_addr().ok()),
-            Place::StdListener(listener) => write!(f, "Listen({:?})", listener.local_addr().ok()),
         }
     }
 }
@@ -149,7 +173,7 @@ pub(super) struct Group {
     /// A raw servant's at port 0: a listener of its own, which no other servant joins.
     exclusive: bool,
     /// The caller's listener, if one was given; otherwise `address` is bound.
-    listener: Option<Place>,
+    listener: Option<Given>,
     /// The shortest `-t` of the servants' endpoints.
     idle: Option<Duration>,
     /// In the order of registration.
@@ -259,12 +283,20 @@ impl Plan {
                 let exclusive = matches!(servant, Registered::Raw { .. }) && endpoint.port() == 0;
                 (endpoint.address(), endpoint.timeout(), exclusive, None)
             }
-            listener => (listening_address(&listener)?, None, false, Some(listener)),
+            Place::Listener(listener) => {
+                let address = listener.local_addr().map_err(|source| ServerError::Bind {
+                    address: "a listener given to the server".to_string(),
+                    source,
+                })?;
+                (address.to_string(), None, false, Some(listener))
+            }
         };
         let with_listener = listener.is_some();
         let index = match exclusive {
             true => self.groups.len(),
-            false => (self.groups.iter())
+            false => self
+                .groups
+                .iter()
                 .position(|group| group.takes(&address, with_listener))
                 .unwrap_or(self.groups.len()),
         };
@@ -287,21 +319,6 @@ impl Plan {
     }
 }
 
-/// The address of a caller's listener, as an endpoint's `host:port` is written.
-fn listening_address(place: &Place) -> Result<String, ServerError> {
-    let local_addr = match place {
-        Place::Listener(listener) => listener.local_addr(),
-        Place::StdListener(listener) => listener.local_addr(),
-        Place::Endpoint(_) => unreachable!("an endpoint is not a listener"),
-    };
-    local_addr
-        .map(|addr| addr.to_string())
-        .map_err(|source| ServerError::Bind {
-            address: "a listener given to the server".to_string(),
-            source,
-        })
-}
-
 /// A group's listener, bound, and its address.
 pub(super) struct Bound {
     pub(super) listener: TcpListener,
@@ -319,9 +336,8 @@ pub(super) async fn bind_all(groups: Vec<Group>, backlog: u32) -> Result<Vec<Bou
             source,
         };
         let listener = match group.listener.take() {
-            Some(Place::Listener(listener)) => Ok(listener),
-            Some(Place::StdListener(listener)) => from_std(listener),
-            _ => bind(&group.address, backlog).await,
+            Some(listener) => listener.into_tokio(),
+            None => bind(&group.address, backlog).await,
         };
         let listener = listener.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
@@ -332,11 +348,6 @@ pub(super) async fn bind_all(groups: Vec<Group>, backlog: u32) -> Result<Vec<Bou
         });
     }
     Ok(bound)
-}
-
-fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-    listener.set_nonblocking(true)?;
-    TcpListener::from_std(listener)
 }
 
 /// Listens on `address` (`host:port`, the host resolved) with a backlog of `backlog`.

@@ -173,7 +173,8 @@ impl AcceptLoop {
         } = &self.listening;
         gauges.refused.fetch_add(1, Ordering::Relaxed);
         self.refused_unsaid += 1;
-        if (self.last_warning).map_or(true, |at| at.elapsed() >= REFUSAL_WARNING_INTERVAL) {
+        let due = |at: &Instant| at.elapsed() >= REFUSAL_WARNING_INTERVAL;
+        if self.last_warning.as_ref().map_or(true, due) {
             tracing::warn!(listener = %local_addr, %peer, max_connections, refused = self.refused_unsaid, "at the connection limit: refusing new connections");
             self.last_warning = Some(Instant::now());
             self.refused_unsaid = 0;

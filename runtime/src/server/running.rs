@@ -100,21 +100,108 @@ impl Server {
 
     /// The address the servant `servant` is served at, with the port the system chose if its
     /// endpoint said port 0; `None` for a servant not registered.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder()
+    ///     .servant("App.Server.EchoObj", "tcp -h 127.0.0.1 -p 0", Echo)
+    ///     .start()
+    ///     .await?;
+    /// let address = server.local_addr("App.Server.EchoObj").unwrap();
+    /// assert_ne!(address.port(), 0); // the port the system chose
+    /// assert_eq!(server.local_addr("App.Server.OtherObj"), None);
+    /// # server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn local_addr(&self, servant: &str) -> Option<SocketAddr> {
         self.servant_addrs.get(servant).copied()
     }
 
     /// The addresses of every listener, in the order their endpoints were first registered.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder()
+    ///     .servant("App.Server.EchoObj", "127.0.0.1:0", Echo)
+    ///     .servant("App.Server.AdminObj", "127.0.0.1:0", Echo) // the same listener
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(server.local_addrs().len(), 1);
+    /// # server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.local_addrs.clone()
     }
 
     /// A handle that can shut the server down from elsewhere.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+    /// let handle = server.handle();
+    /// handle.shutdown(); // e.g. from a signal handler
+    /// server.wait().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
     }
 
     /// What the server holds now: see [`ServerStats`].
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+    /// let stats = server.stats();
+    /// assert_eq!(stats.refused_connections, 0);
+    /// # server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stats(&self) -> ServerStats {
         self.handle.stats()
     }
@@ -139,6 +226,26 @@ impl Server {
     /// Dropping it before it resolves drops the server, which stops everything at once (see
     /// [`Server`]); to shut down gracefully without waiting, use
     /// [`ServerHandle::shutdown`].
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+    /// let address = server.local_addr("App.Server.EchoObj").unwrap();
+    /// server.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(address).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn shutdown(self) {
         self.handle.shutdown();
         self.wait().await;
@@ -150,6 +257,27 @@ impl Server {
     /// # Cancel safety
     ///
     /// Cancel safe: it only waits.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+    /// let handle = server.handle();
+    /// tokio::spawn(async move { handle.shutdown() });
+    /// server.wait().await; // the shutdown the spawned task started has finished
+    /// server.wait().await; // and at once from now on
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait(&self) {
         self.handle.done.cancelled().await;
     }
@@ -189,12 +317,53 @@ pub struct ServerHandle {
 
 impl ServerHandle {
     /// Starts the graceful shutdown described at [`Server::shutdown`] and returns at once.
-    /// Calling it again, or after the server has stopped, does nothing.
+    /// Calling it again, or after the server has stopped (or was dropped), does nothing.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+    /// let handle = server.handle();
+    /// handle.shutdown();
+    /// handle.shutdown(); // does nothing more
+    /// server.wait().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn shutdown(&self) {
         self.shutdown.cancel();
     }
 
     /// What the server holds now: see [`ServerStats`].
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// # use tars_rpc::server::{Current, Servant, Server};
+    /// # struct Echo;
+    /// # impl Servant for Echo {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
+    /// let handle = server.handle();
+    /// assert_eq!(handle.stats(), server.stats());
+    /// # server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stats(&self) -> ServerStats {
         ServerStats {
             connections: self.gauges.connections.load(Ordering::Relaxed),
