@@ -32,8 +32,13 @@
 //! Comments, doc comments, string and character literals, and items under `#[cfg(test)]`
 //! (the `mod tests` blocks, test-only re-exports) are not looked at: tests may import anything.
 //!
-//! On failure, the test prints each cycle as the chain of modules with the line that makes
-//! each edge.
+//! The top-level check counts each file as its top-level module (`server::session` as
+//! `server`); a directory's check looks at the edges between its files only. A path that ends
+//! at the crate root itself (an item `lib.rs` defines) is no edge.
+//!
+//! On failure, a test prints the modules that are in a cycle together (a strongly connected
+//! component), and one shortest cycle among them with the line that makes each edge; with
+//! `--nocapture`, every module's dependencies.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
