@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::server::Server;
 
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 const SERVANT: &str = "Test.EventServer.EventObj";
@@ -62,8 +63,11 @@ async fn run(clients: usize, payload: String) -> Result<(), String> {
         latest: watch::channel((0, String::new())).0,
         held: Arc::clone(&held),
     });
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|error| format!("cannot listen: {error}"))?;
     let server = Server::builder()
-        .servant(SERVANT, "127.0.0.1:0", servant)
+        .servant(SERVANT, listener, servant)
         // when a client closes its connection the server cannot tell whether it went away or
         // only stopped sending, so its running requests get this long to answer (default 10 s)
         // before the connection closes under them and `Current::closed()` resolves

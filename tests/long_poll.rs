@@ -128,10 +128,11 @@ async fn round(
 async fn a_thousand_long_polls_are_released_by_one_event_and_leave_nothing_behind() {
     let held = Arc::new(AtomicUsize::new(0));
     let (latest, _) = watch::channel((0, String::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::builder()
         .servant(
             SERVANT,
-            "127.0.0.1:0",
+            listener,
             EventsServant::new(EventsImp {
                 latest,
                 held: Arc::clone(&held),

@@ -119,6 +119,7 @@ async fn start_with(
     configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
 ) -> (Server, SocketAddr, Arc<Shared>) {
     let shared = Arc::new(Shared::default());
+    // the server binds the endpoint: its listen backlog is part of what is tested here
     let builder = Server::builder().servant(SERVANT, "127.0.0.1:0", TestServant(shared.clone()));
     let server = configure(builder).start().await.expect("the server starts");
     let addr = server.local_addr(SERVANT).expect("the servant is served");

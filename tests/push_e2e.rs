@@ -9,8 +9,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use tars_rpc::client::{Communicator, CommunicatorBuilder, TypedProxy};
 use tars_rpc::push::Subscribers;
-use tars_rpc::server::Server;
+use tars_rpc::server::{Listen, Server};
 use tars_rpc::{tars_interface, tars_push, Current};
+use tokio::net::TcpListener;
 use tokio::time::{sleep, timeout, Instant};
 
 const SERVANT: &str = "Test.PushServer.PushObj";
@@ -86,7 +87,12 @@ impl Recorder {
     }
 }
 
-async fn start(listen: &str, subscribers: &Subscribers) -> (Server, Arc<HelloImp>) {
+/// A listener at 127.0.0.1, on a port the system chose.
+async fn bound() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+async fn start(listen: impl Into<Listen>, subscribers: &Subscribers) -> (Server, Arc<HelloImp>) {
     let imp = Arc::new(HelloImp {
         subscribers: subscribers.clone(),
         saved: Mutex::new(Vec::new()),
@@ -118,7 +124,7 @@ async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_receives_every_broadcast_in_order() {
     let subscribers = Subscribers::new();
-    let (server, _) = start("127.0.0.1:0", &subscribers).await;
+    let (server, _) = start(bound().await, &subscribers).await;
     let port = server.local_addr(SERVANT).unwrap().port();
     let mut clients = Vec::new();
     for _ in 0..20 {
@@ -147,7 +153,7 @@ async fn every_client_receives_every_broadcast_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnected_client_is_forgotten_and_pushing_to_it_fails() {
     let subscribers = Subscribers::new();
-    let (server, imp) = start("127.0.0.1:0", &subscribers).await;
+    let (server, imp) = start(bound().await, &subscribers).await;
     let port = server.local_addr(SERVANT).unwrap().port();
     let staying = client(port, Communicator::builder());
     let leaving = client(port, Communicator::builder());
@@ -189,7 +195,7 @@ async fn a_disconnected_client_is_forgotten_and_pushing_to_it_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_reconnect_and_reregister_after_a_server_restart() {
     let subscribers = Subscribers::new();
-    let (server, _) = start("127.0.0.1:0", &subscribers).await;
+    let (server, _) = start(bound().await, &subscribers).await;
     let address = server.local_addr(SERVANT).unwrap();
     let config = Communicator::builder()
         .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200));
@@ -321,7 +327,7 @@ async fn a_client_registering_in_on_connect_registers_once_per_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_arrive_as_typed_events_and_alongside_replies() {
     let subscribers = Subscribers::new();
-    let (server, _) = start("127.0.0.1:0", &subscribers).await;
+    let (server, _) = start(bound().await, &subscribers).await;
     let proxy = client(
         server.local_addr(SERVANT).unwrap().port(),
         Communicator::builder(),

@@ -88,10 +88,11 @@ impl RawServant for Echo {
 async fn start() -> (Server, Subscribers, u16, Arc<Hold>) {
     let subscribers = Subscribers::new();
     let hold = Arc::new(Hold::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::builder()
         .raw_servant(
             SERVANT,
-            "127.0.0.1:0",
+            listener,
             LengthPrefixed::new(MAX_FRAME),
             Echo {
                 subscribers: subscribers.clone(),
@@ -183,13 +184,9 @@ async fn a_server_sending_garbage_costs_only_that_connection() {
             })
         }
     }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::builder()
-        .raw_servant(
-            SERVANT,
-            "127.0.0.1:0",
-            LengthPrefixed::new(MAX_FRAME),
-            Broken,
-        )
+        .raw_servant(SERVANT, listener, LengthPrefixed::new(MAX_FRAME), Broken)
         .start()
         .await
         .unwrap();

@@ -23,11 +23,11 @@ use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode};
 use tars_rpc::protocol::{FrameSplitter, LengthPrefixed, ProtocolError, RawServant};
 use tars_rpc::push::{PushError, PushFrame, Subscribers};
-use tars_rpc::server::{Current, Servant, Server, ServerBuilder, ServerError};
+use tars_rpc::server::{Current, Listen, Servant, Server, ServerBuilder, ServerError};
 use tars_rpc::TarsStruct;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::timeout;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -152,21 +152,22 @@ impl RawServant for EchoServant {
 
 async fn start_with(
     configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
-    endpoint: &str,
+    listen: impl Into<Listen>,
 ) -> (Server, SocketAddr, Arc<Shared>) {
     let shared = Arc::new(Shared::default());
     let servant = EchoServant {
         shared: shared.clone(),
     };
     let builder =
-        Server::builder().raw_servant(SERVANT, endpoint, LengthPrefixed::new(MAX_REQUEST), servant);
+        Server::builder().raw_servant(SERVANT, listen, LengthPrefixed::new(MAX_REQUEST), servant);
     let server = configure(builder).start().await.expect("the server starts");
     let addr = server.local_addr(SERVANT).expect("the servant is served");
     (server, addr, shared)
 }
 
 async fn start() -> (Server, SocketAddr, Arc<Shared>) {
-    start_with(|builder| builder, ENDPOINT).await
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_with(|builder| builder, listener).await
 }
 
 /// A PushDemo client on a raw TCP stream.
@@ -844,12 +845,9 @@ async fn a_graceful_shutdown_finishes_raw_requests_and_writes_no_tars_packet() {
 
     // no TARS packet can be sent on a raw connection, not even by hand
     let current = shared.current_of(busy.local_addr);
-    let packet = ResponsePacket {
-        request_id: 2,
-        ..ResponsePacket::default()
-    };
-    let refused = current.send_packet(&packet).await.unwrap_err();
-    assert_eq!(refused.code(), ReturnCode::SERVER_ENCODE_ERR);
+    let packet = PushFrame::reconnect();
+    let refused = current.push(packet).await.unwrap_err();
+    assert!(matches!(refused, PushError::WrongProtocol(_)), "{refused}");
 
     let shutdown = tokio::spawn(server.shutdown());
     // the running request's reply arrives, and nothing else: no `_reconnect_` packet
@@ -938,4 +936,32 @@ async fn a_tars_push_never_reaches_a_raw_client() {
     assert_eq!(client.recv().await, hello().as_bytes());
     client.call(2, b"still here").await;
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_raw_servant_given_a_listener_has_it_to_itself() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let result = Server::builder()
+        .raw_servant(
+            SERVANT,
+            listener,
+            LengthPrefixed::new(MAX_REQUEST),
+            raw_echo(),
+        )
+        .servant("App.Server.TarsObj", &address, TarsEcho)
+        .start()
+        .await;
+    match result {
+        Err(ServerError::SharedRawEndpoint {
+            address: shared,
+            raw,
+            other,
+        }) => assert_eq!(
+            (shared.as_str(), raw.as_str(), other.as_str()),
+            (address.as_str(), SERVANT, "App.Server.TarsObj")
+        ),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("the server started"),
+    }
 }

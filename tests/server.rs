@@ -1,8 +1,9 @@
 //! Integration tests of the TARS server, driven by raw TCP clients that write request frames
 //! and read response frames, so that what is checked is what goes on the wire.
 //!
-//! Every server binds 127.0.0.1 port 0 and every wait is bounded, so a broken server fails a
-//! test instead of hanging it.
+//! Every server serves a listener the test bound at 127.0.0.1 port 0 (a few bind endpoints, so
+//! that path is covered too), and every wait is bounded, so a broken server fails a test
+//! instead of hanging it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,10 +19,13 @@ use common::tars_client::TarsClient as Client;
 use futures::future::BoxFuture;
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{Context, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version};
-use tars_rpc::server::{Current, Servant, Server, ServerBuilder, ServerError};
+use tars_rpc::server::{
+    Current, PushError, PushFrame, Servant, Server, ServerBuilder, ServerError,
+};
 use tars_rpc::{Error, TarsStruct};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::time::timeout;
 use tokio_util::codec::Encoder;
 
@@ -43,6 +47,18 @@ struct Shared {
     remembered: Mutex<Vec<Current>>,
     /// How many `sleep` calls have started.
     sleeps_started: AtomicUsize,
+    /// Told when a `hold` call starts, and when it ends (however it ends).
+    hold_started: Notify,
+    hold_ended: Notify,
+}
+
+/// Tells `hold_ended` when dropped, with the handler that holds it.
+struct HoldGuard(Arc<Shared>);
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        self.0.hold_ended.notify_one();
+    }
 }
 
 impl Shared {
@@ -71,6 +87,11 @@ impl Servant for TestServant {
                     self.shared.sleeps_started.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(args.ms as u64)).await;
                     Ok(params)
+                }
+                "hold" => {
+                    let _guard = HoldGuard(self.shared.clone());
+                    self.shared.hold_started.notify_one();
+                    std::future::pending().await
                 }
                 "double" => Ok([&params[..], &params[..]].concat().into()),
                 "fail" => Err(Error::new(ReturnCode(1234), "nope")),
@@ -101,17 +122,18 @@ fn servant() -> (TestServant, Arc<Shared>) {
     )
 }
 
-/// A server with the test servant at 127.0.0.1, port 0, built by `configure`.
+/// A server with the test servant on a listener at 127.0.0.1, port 0, built by `configure`.
 async fn start_with(
     configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
 ) -> (Server, SocketAddr, Arc<Shared>) {
     let (servant, shared) = servant();
-    let server =
-        configure(Server::builder().servant(SERVANT, "tcp -h 127.0.0.1 -p 0 -t 60000", servant))
-            .start()
-            .await
-            .expect("the server starts");
-    let addr = server.local_addr(SERVANT).expect("the servant is served");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = listener.local_addr().unwrap();
+    let server = configure(Server::builder().servant(SERVANT, listener, servant))
+        .start()
+        .await
+        .expect("the server starts");
+    assert_eq!(server.local_addr(SERVANT), Some(addr));
     (server, addr, shared)
 }
 
@@ -317,17 +339,14 @@ async fn one_way_requests_run_without_a_reply() {
 // 6
 #[tokio::test]
 async fn servants_are_reachable_only_at_their_own_listener() {
-    // a free port for the two servants sharing a listener; the third gets port 0
-    let shared_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // a listener for two servants, the second naming it by its endpoint; the third gets port 0
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shared_port = listener.local_addr().unwrap().port();
     let (a, _) = servant();
     let (b, _) = servant();
     let (c, _) = servant();
     let server = Server::builder()
-        .servant("Test.S.A", format!("127.0.0.1:{shared_port}"), a)
+        .servant("Test.S.A", listener, a)
         .servant(
             "Test.S.B",
             format!("tcp -h 127.0.0.1 -p {shared_port} -t 60000"),
@@ -516,13 +535,8 @@ async fn current_describes_the_request_and_its_connection() {
     assert!(!three.is_closed());
 
     // and can still push on a live connection, then close it
-    let push = ResponsePacket {
-        request_id: 0,
-        status: BTreeMap::from([("TARS_FUNC".to_string(), "notify".to_string())]),
-        buffer: Bytes::from_static(b"\x0c"),
-        ..ResponsePacket::default()
-    };
-    three.send_packet(&push).await.unwrap();
+    let push = PushFrame::from_buffer("notify", Bytes::from_static(b"\x0c"), &Context::new());
+    three.push(push).await.unwrap();
     three.close_connection();
     let received = second.recv().await;
     assert!(received.is_push());
@@ -750,4 +764,75 @@ async fn start_reports_bad_configurations() {
         panic!("unexpected {error}");
     };
     assert_eq!(address, &format!("127.0.0.1:{port}"));
+}
+
+#[tokio::test]
+async fn dropping_the_server_stops_its_listener_its_connections_and_their_handlers() {
+    let (server, addr, shared) = start().await;
+    let mut client = Client::connect(addr).await;
+    client.ping(SERVANT).await;
+    let request = client.request(SERVANT, "hold", Bytes::new());
+    client.send(&request).await;
+    timeout(WAIT, shared.hold_started.notified())
+        .await
+        .expect("the handler runs");
+
+    drop(server);
+    // the handler's task is cancelled: its future, and the guard it holds, are dropped
+    timeout(WAIT, shared.hold_ended.notified())
+        .await
+        .expect("the handler is cancelled");
+    // the connection is closed, without a reply or a close packet
+    client.expect_closed().await;
+    // and the listener was closed before the connections' tasks were let go
+    let refused = TcpStream::connect(addr)
+        .await
+        .expect_err("the listener is closed");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test]
+async fn raw_bytes_cannot_go_on_a_tars_connection() {
+    let (server, addr, shared) = start().await;
+    let mut client = Client::connect(addr).await;
+    client.call(SERVANT, "remember", Bytes::new()).await;
+    let current = shared.remembered()[0].clone();
+
+    // a whole TARS frame even: only the server writes the stream's replies
+    let mut reply = BytesMut::new();
+    FrameCodec::default()
+        .encode(&ResponsePacket::default(), &mut reply)
+        .unwrap();
+    let refused = current.send_raw(reply.clone().freeze()).await.unwrap_err();
+    assert!(matches!(refused, PushError::WrongProtocol(_)), "{refused}");
+    assert_eq!(refused.into_frame().as_bytes(), &reply);
+    let refused = current
+        .try_push(PushFrame::from_raw(Bytes::from_static(b"junk")))
+        .unwrap_err();
+    assert!(matches!(refused, PushError::WrongProtocol(_)), "{refused}");
+    let error = Error::from(refused);
+    assert_eq!(error.code(), ReturnCode::SERVER_ENCODE_ERR);
+
+    // nothing was written: the next frame is the ping's reply
+    client.ping(SERVANT).await;
+    assert!(!current.is_closed());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_standard_library_listener_is_served_as_it_is() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (servant, _) = servant();
+    let server = Server::builder()
+        .servant(SERVANT, listener, servant)
+        .start()
+        .await
+        .expect("the server starts");
+    assert_eq!(server.local_addrs(), vec![addr]);
+    let mut client = Client::connect(addr).await;
+    client.ping(SERVANT).await;
+    server.shutdown().await;
+    client.expect_reconnect().await;
+    client.expect_closed().await;
 }

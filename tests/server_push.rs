@@ -151,11 +151,17 @@ async fn start_with(
         shared: shared.clone(),
         panics_on_close: true,
     };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let builder = Server::builder()
-        .servant(SERVANT, "tcp -h 127.0.0.1 -p 0 -t 60000", servant)
-        .servant(OTHER_SERVANT, "tcp -h 127.0.0.1 -p 0 -t 60000", other);
+        .servant(SERVANT, listener, servant)
+        .servant(
+            OTHER_SERVANT,
+            format!("tcp -h {} -p {} -t 60000", addr.ip(), addr.port()),
+            other,
+        );
     let server = configure(builder).start().await.expect("the server starts");
-    let addr = server.local_addr(SERVANT).expect("the servant is served");
+    assert_eq!(server.local_addrs(), vec![addr]);
     (server, addr, shared)
 }
 

@@ -67,12 +67,9 @@ async fn read_frame(socket: &mut TcpStream) -> Vec<u8> {
 #[tokio::test]
 async fn the_rust_server_speaks_to_the_cpp_client() {
     let imp = Arc::new(HelloImp(Mutex::new(None)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::builder()
-        .servant(
-            SERVANT,
-            "127.0.0.1:0",
-            HelloServant::from_arc(Arc::clone(&imp)),
-        )
+        .servant(SERVANT, listener, HelloServant::from_arc(Arc::clone(&imp)))
         .start()
         .await
         .unwrap();

@@ -1,23 +1,20 @@
-//! [`ServerBuilder`]: servants, endpoints and limits; `start` binds and spawns.
+//! [`ServerBuilder`]: servants, where they listen, and limits; `start` binds and spawns.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket};
-use tokio_util::sync::CancellationToken;
+use tokio::task::JoinSet;
 
-use super::dispatch::Servants;
-use super::listener::{self, Gauges, Listening, Served};
+use super::listen::{bind_all, Bound, Listen, Plan, Registered, Registration};
+use super::listener::{AcceptLoop, Gauges, Listening};
 use super::outgoing::TotalBudget;
-use super::raw::RawBinding;
 use super::raw::RawServant;
-use super::session::{ConnectionConfig, Signals};
-use super::{Servant, Server, ServerError, ServerHandle};
-use crate::endpoint::{Endpoint, EndpointError};
+use super::running::Launch;
+use super::servant::Servant;
+use super::session::ConnectionConfig;
+use super::tasks::Signals;
+use super::{Server, ServerError};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
 use crate::protocol::FrameSplitter;
 
@@ -79,8 +76,15 @@ const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 /// # }
 /// ```
 #[must_use = "a builder does nothing until `start` is awaited"]
+#[derive(Default)]
 pub struct ServerBuilder {
     registrations: Vec<Registration>,
+    settings: Settings,
+}
+
+/// The limits a builder sets.
+#[derive(Debug)]
+struct Settings {
     max_frame_len: usize,
     queue_budget: usize,
     total_queue_budget: usize,
@@ -94,84 +98,9 @@ pub struct ServerBuilder {
     shutdown_timeout: Duration,
 }
 
-struct Registration {
-    name: String,
-    endpoint: Result<Endpoint, EndpointError>,
-    servant: Registered,
-}
-
-/// A registered servant: a TARS one, or one speaking its own protocol.
-enum Registered {
-    Tars(Arc<dyn Servant>),
-    Raw {
-        splitter: Arc<dyn FrameSplitter>,
-        servant: Arc<dyn RawServant>,
-    },
-}
-
-/// The servants of one `host:port`, while `start` groups them.
-struct Group {
-    address: String,
-    /// A raw servant's at port 0: a listener of its own, which no other servant joins.
-    exclusive: bool,
-    idle: Option<Duration>,
-    /// In the order of registration.
-    names: Vec<String>,
-    served: GroupServed,
-}
-
-enum GroupServed {
-    Tars(Servants),
-    Raw(RawBinding),
-}
-
-impl GroupServed {
-    fn new(name: String, servant: Registered) -> Self {
-        match servant {
-            Registered::Tars(servant) => Self::Tars(Servants::from([(name, servant)])),
-            Registered::Raw { splitter, servant } => Self::Raw(RawBinding {
-                name,
-                splitter,
-                servant,
-            }),
-        }
-    }
-
-    fn into_served(self) -> Served {
-        match self {
-            Self::Tars(servants) => Served::Tars(Arc::new(servants)),
-            Self::Raw(binding) => Served::Raw(Arc::new(binding)),
-        }
-    }
-}
-
-impl Group {
-    /// Adds another servant at this group's `host:port`: TARS servants share it, a raw one
-    /// shares it with no one.
-    fn add(&mut self, name: String, servant: Registered) -> Result<(), ServerError> {
-        let shared = |raw: &str, other: &str| ServerError::SharedRawEndpoint {
-            address: self.address.clone(),
-            raw: raw.to_string(),
-            other: other.to_string(),
-        };
-        match (&mut self.served, servant) {
-            (GroupServed::Tars(servants), Registered::Tars(servant)) => {
-                servants.insert(name.clone(), servant);
-            }
-            (GroupServed::Tars(_), Registered::Raw { .. }) => {
-                return Err(shared(&name, &self.names[0]));
-            }
-            (GroupServed::Raw(binding), _) => return Err(shared(&binding.name, &name)),
-        }
-        self.names.push(name);
-        Ok(())
-    }
-}
-
-impl Default for ServerBuilder {
+impl Default for Settings {
     fn default() -> Self {
         Self {
-            registrations: Vec::new(),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             queue_budget: DEFAULT_QUEUE_BUDGET,
             total_queue_budget: DEFAULT_TOTAL_QUEUE_BUDGET,
@@ -187,58 +116,114 @@ impl Default for ServerBuilder {
     }
 }
 
+impl Settings {
+    /// The settings of the connections of a listener whose endpoints say `idle` (`-t`).
+    fn connections(
+        &self,
+        idle: Option<Duration>,
+        total_budget: &Arc<TotalBudget>,
+    ) -> ConnectionConfig {
+        ConnectionConfig {
+            max_frame_len: self.max_frame_len,
+            queue_budget: self.queue_budget,
+            total_budget: total_budget.clone(),
+            max_in_flight: self.max_in_flight,
+            idle_timeout: self.idle_timeout.or(idle).unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            frame_timeout: self.frame_timeout,
+            queue_timeout: self.queue_timeout,
+            stall_timeout: self.stall_timeout,
+            linger: self.shutdown_timeout,
+        }
+    }
+}
+
 impl fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let servants: Vec<_> = self
             .registrations
             .iter()
-            .map(|registration| (&registration.name, &registration.endpoint))
+            .map(|registration| (&registration.name, &registration.listen))
             .collect();
         f.debug_struct("ServerBuilder")
             .field("servants", &servants)
-            .field("max_frame_len", &self.max_frame_len)
-            .field("queue_budget", &self.queue_budget)
-            .field("total_queue_budget", &self.total_queue_budget)
-            .field("max_in_flight", &self.max_in_flight)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("frame_timeout", &self.frame_timeout)
-            .field("queue_timeout", &self.queue_timeout)
-            .field("stall_timeout", &self.stall_timeout)
-            .field("backlog", &self.backlog)
-            .field("max_connections", &self.max_connections)
-            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("settings", &self.settings)
             .finish()
     }
 }
 
+impl Server {
+    /// A builder for a server: see [`ServerBuilder`].
+    ///
+    /// ```
+    /// use tars_rpc::server::Server;
+    ///
+    /// let builder = Server::builder().max_in_flight(128);
+    /// ```
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+}
+
 impl ServerBuilder {
-    /// Adds the servant `name` (e.g. `TestApp.HelloServer.HelloObj`), reachable at `endpoint`:
-    /// `"tcp -h 127.0.0.1 -p 10000 -t 60000"` or `"127.0.0.1:10000"`.
+    /// Adds the servant `name` (e.g. `TestApp.HelloServer.HelloObj`), served at `listen`: an
+    /// endpoint string (`"tcp -h 127.0.0.1 -p 10000 -t 60000"` or `"127.0.0.1:10000"`) for
+    /// [`start`](Self::start) to bind, or a [`TcpListener`](tokio::net::TcpListener) already
+    /// bound (see [`Listen`]).
     ///
     /// Servants whose endpoints have the same `host:port` share one listener (but not with a
-    /// [raw servant](Self::raw_servant)); a servant is reachable only through its own listener. Port 0 lets the system choose a port (see
+    /// [raw servant](Self::raw_servant)), and so do servants whose endpoint's `host:port` is
+    /// the local address of a listener given for another servant; a servant is reachable only
+    /// through its own listener. Port 0 lets the system choose a port (see
     /// [`Server::local_addr`]); servants at the same `host:0` share that one listener. The
     /// endpoint's `-t` is the idle timeout of the listener's connections unless
     /// [`idle_timeout`](Self::idle_timeout) is set; the shortest wins when servants sharing a
     /// listener give different ones.
     ///
     /// An endpoint that does not parse is reported by [`start`](Self::start).
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// use tars_rpc::server::{Current, Servant, Server};
+    /// use tokio::net::TcpListener;
+    /// # struct Hello;
+    /// # impl Servant for Hello {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let address = listener.local_addr()?;
+    /// let server = Server::builder()
+    ///     .servant("TestApp.HelloServer.HelloObj", listener, Hello)
+    ///     .servant("TestApp.HelloServer.AdminObj", "tcp -h 127.0.0.1 -p 0 -t 60000", Hello)
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(server.local_addr("TestApp.HelloServer.HelloObj"), Some(address));
+    /// # server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn servant(
         mut self,
         name: impl Into<String>,
-        endpoint: impl AsRef<str>,
+        listen: impl Into<Listen>,
         servant: impl Servant,
     ) -> Self {
         self.registrations.push(Registration {
             name: name.into(),
-            endpoint: endpoint.as_ref().parse(),
+            listen: listen.into(),
             servant: Registered::Tars(Arc::new(servant)),
         });
         self
     }
 
     /// Adds the servant `name` speaking its own protocol (TarsCpp's `addServantProtocol` with a
-    /// servant overriding `doRequest`), reachable at `endpoint`: `splitter` cuts the requests
+    /// servant overriding `doRequest`), served at `listen` (an endpoint or a bound listener, as
+    /// for [`servant`](Self::servant)): `splitter` cuts the requests
     /// off each connection's input and `servant` handles each, replying and pushing with
     /// [`Current::send_raw`](super::Current::send_raw). See [`crate::protocol`].
     ///
@@ -286,13 +271,13 @@ impl ServerBuilder {
     pub fn raw_servant(
         mut self,
         name: impl Into<String>,
-        endpoint: impl AsRef<str>,
+        listen: impl Into<Listen>,
         splitter: impl FrameSplitter,
         servant: impl RawServant,
     ) -> Self {
         self.registrations.push(Registration {
             name: name.into(),
-            endpoint: endpoint.as_ref().parse(),
+            listen: listen.into(),
             servant: Registered::Raw {
                 splitter: Arc::new(splitter),
                 servant: Arc::new(servant),
@@ -309,8 +294,13 @@ impl ServerBuilder {
     /// For a [raw servant](Self::raw_servant), a connection is closed when more than this many
     /// bytes are buffered without its splitter cutting a request out of them, and
     /// [`Current::send_raw`](super::Current::send_raw) of a longer frame fails.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().max_frame_len(1024 * 1024);
+    /// ```
     pub fn max_frame_len(mut self, bytes: usize) -> Self {
-        self.max_frame_len = bytes;
+        self.settings.max_frame_len = bytes;
         self
     }
 
@@ -333,7 +323,7 @@ impl ServerBuilder {
     /// let builder = Server::builder().queue_budget(1024 * 1024);
     /// ```
     pub fn queue_budget(mut self, bytes: usize) -> Self {
-        self.queue_budget = bytes.max(1);
+        self.settings.queue_budget = bytes.max(1);
         self
     }
 
@@ -343,24 +333,40 @@ impl ServerBuilder {
     /// full until the slow clients read or are cut off. A push shared by many connections (a
     /// [broadcast](crate::server::Subscribers::broadcast)) counts once per connection it waits
     /// on, though its bytes are not copied. A connection's budget is at most this.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().total_queue_budget(256 * 1024 * 1024);
+    /// ```
     pub fn total_queue_budget(mut self, bytes: usize) -> Self {
-        self.total_queue_budget = bytes.max(1);
+        self.settings.total_queue_budget = bytes.max(1);
         self
     }
 
     /// How many requests of one connection may run at once, default 1024 (at least 1); a
     /// request runs until its reply is queued. At the limit the connection reads nothing until
     /// one finishes, which pushes back on the client.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().max_in_flight(64);
+    /// ```
     pub fn max_in_flight(mut self, requests: usize) -> Self {
-        self.max_in_flight = requests.max(1);
+        self.settings.max_in_flight = requests.max(1);
         self
     }
 
     /// Closes connections that have sent nothing for `timeout` while no request of theirs was
     /// running and nothing was waiting to be written to them. Overrides the endpoints' `-t`;
     /// without either, 60 s (TarsCpp's usual `-t 60000`). `Duration::MAX`: never.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().idle_timeout(Duration::from_secs(300));
+    /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
+        self.settings.idle_timeout = Some(timeout);
         self
     }
 
@@ -368,8 +374,14 @@ impl ServerBuilder {
     /// `timeout`, default 60 s, so that a peer cannot hold a partial frame (up to the
     /// [maximum frame](Self::max_frame_len)) for long. The clock does not run while the server
     /// itself holds reading back. `Duration::MAX`: never.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().frame_timeout(Duration::from_secs(5));
+    /// ```
     pub fn frame_timeout(mut self, timeout: Duration) -> Self {
-        self.frame_timeout = timeout;
+        self.settings.frame_timeout = timeout;
         self
     }
 
@@ -378,8 +390,14 @@ impl ServerBuilder {
     /// handler starting, or longer than its own `iTimeout` (its caller has given up by then):
     /// TarsCpp's `queuetimeout`, default 10 s. A raw servant's request is dropped instead.
     /// `Duration::MAX`: only the request's own timeout counts.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().queue_timeout(Duration::from_secs(3));
+    /// ```
     pub fn queue_timeout(mut self, timeout: Duration) -> Self {
-        self.queue_timeout = timeout;
+        self.settings.queue_timeout = timeout;
         self
     }
 
@@ -388,24 +406,40 @@ impl ServerBuilder {
     /// that reads, however slowly, is never cut off; it is only slowed down (see
     /// [`queue_budget`](Self::queue_budget)). What was queued for it is dropped, and
     /// [`Current::closed`](super::Current::closed) resolves. `Duration::MAX`: never.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().stall_timeout(Duration::from_secs(30));
+    /// ```
     pub fn stall_timeout(mut self, timeout: Duration) -> Self {
-        self.stall_timeout = timeout;
+        self.settings.stall_timeout = timeout;
         self
     }
 
-    /// The listen backlog of every listener, default 1024: how many connections the system
-    /// holds for the server before it accepts them. The system may cap it
-    /// (`net.core.somaxconn` on Linux).
+    /// The listen backlog of every listener the server binds, default 1024: how many
+    /// connections the system holds for the server before it accepts them. The system may cap
+    /// it (`net.core.somaxconn` on Linux). A listener given to the builder keeps its own.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().backlog(4096);
+    /// ```
     pub fn backlog(mut self, connections: u32) -> Self {
-        self.backlog = connections.max(1);
+        self.settings.backlog = connections.max(1);
         self
     }
 
     /// How many connections each listener keeps open at once, default 100,000 (TarsCpp's
     /// `maxconns`). Beyond it a new connection is accepted and closed at once, as TarsCpp does,
     /// with a warning logged at most once a second.
+    ///
+    /// ```
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().max_connections(10_000);
+    /// ```
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.max_connections = connections.max(1);
+        self.settings.max_connections = connections.max(1);
         self
     }
 
@@ -413,8 +447,14 @@ impl ServerBuilder {
     /// It also bounds how long a closed connection keeps writing its queued frames to a peer
     /// that reads slowly, and how long a connection whose client has closed its sending side
     /// waits for its running requests before it closes.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().shutdown_timeout(Duration::from_secs(3));
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
+        self.settings.shutdown_timeout = timeout;
         self
     }
 
@@ -426,157 +466,85 @@ impl ServerBuilder {
     /// [`ServerError::DuplicateServant`] for a name registered twice,
     /// [`ServerError::SharedRawEndpoint`] for a raw servant sharing its `host:port`,
     /// [`ServerError::NoServants`] without any servant, and [`ServerError::Bind`] when an
-    /// address cannot be listened on; no listener is left open then.
+    /// address cannot be listened on; no listener is left open then (the listeners given to
+    /// the builder are closed too).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it resolves, it has started nothing, and the listeners it bound or was
+    /// given are closed.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// use tars_rpc::server::{Current, Servant, Server, ServerError};
+    /// # struct Hello;
+    /// # impl Servant for Hello {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let started = Server::builder().servant("App.Server.Obj", "tcp -h 127.0.0.1", Hello).start().await;
+    /// assert!(matches!(started, Err(ServerError::Endpoint(_))), "no port");
+    /// # }
+    /// ```
     pub async fn start(self) -> Result<Server, ServerError> {
-        if self.registrations.is_empty() {
-            return Err(ServerError::NoServants);
-        }
-        // group the servants by `host:port`, keeping the order of registration
-        let mut groups: Vec<Group> = Vec::new();
-        let mut names: HashMap<String, usize> = HashMap::new();
-        for Registration {
-            name,
-            endpoint,
-            servant,
-        } in self.registrations
-        {
-            let endpoint = endpoint?;
-            let address = endpoint.address();
-            // a raw servant cannot share a listener: at port 0 it gets one of its own
-            let exclusive = matches!(servant, Registered::Raw { .. }) && endpoint.port() == 0;
-            let index = match exclusive {
-                true => groups.len(),
-                false => groups
-                    .iter()
-                    .position(|group| !group.exclusive && group.address == address)
-                    .unwrap_or(groups.len()),
-            };
-            if names.insert(name.clone(), index).is_some() {
-                return Err(ServerError::DuplicateServant(name));
-            }
-            if index == groups.len() {
-                groups.push(Group {
-                    address,
-                    exclusive,
-                    idle: None,
-                    names: vec![name.clone()],
-                    served: GroupServed::new(name, servant),
-                });
-            } else {
-                groups[index].add(name, servant)?;
-            }
-            let group = &mut groups[index];
-            group.idle = match (group.idle, endpoint.timeout()) {
-                (Some(current), Some(new)) => Some(current.min(new)),
-                (current, new) => current.or(new),
-            };
-        }
-
-        let mut bound: Vec<(TcpListener, SocketAddr, Group)> = Vec::with_capacity(groups.len());
-        for group in groups {
-            let bind_error = |source| ServerError::Bind {
-                address: group.address.clone(),
-                source,
-            };
-            let listener = bind(&group.address, self.backlog)
-                .await
-                .map_err(bind_error)?;
-            let local_addr = listener.local_addr().map_err(bind_error)?;
-            bound.push((listener, local_addr, group));
-        }
-
-        let mut servant_addrs = HashMap::with_capacity(names.len());
-        for (name, index) in names {
-            servant_addrs.insert(name, bound[index].1);
-        }
-        let local_addrs = bound.iter().map(|(_, addr, _)| *addr).collect();
-
-        let signals = Signals {
-            shutdown: CancellationToken::new(),
-            force: CancellationToken::new(),
-        };
-        let done = CancellationToken::new();
-        let total_budget = Arc::new(TotalBudget::new(self.total_queue_budget));
+        let Plan { groups, servants } = Plan::new(self.registrations)?;
+        let bound = bind_all(groups, self.settings.backlog).await?;
+        let servant_addrs = servants
+            .into_iter()
+            .map(|(name, index)| (name, bound[index].local_addr))
+            .collect();
+        let local_addrs = bound.iter().map(|bound| bound.local_addr).collect();
+        let signals = Signals::default();
+        let total_budget = Arc::new(TotalBudget::new(self.settings.total_queue_budget));
         let gauges = Arc::new(Gauges::default());
-        let mut accept_loops = Vec::with_capacity(bound.len());
-        for (listener, local_addr, group) in bound {
-            let Group {
-                idle,
-                names,
-                served,
-                ..
-            } = group;
-            let config = ConnectionConfig {
-                max_frame_len: self.max_frame_len,
-                queue_budget: self.queue_budget,
-                total_budget: total_budget.clone(),
-                max_in_flight: self.max_in_flight,
-                idle_timeout: self.idle_timeout.or(idle).unwrap_or(DEFAULT_IDLE_TIMEOUT),
-                frame_timeout: self.frame_timeout,
-                queue_timeout: self.queue_timeout,
-                stall_timeout: self.stall_timeout,
-                linger: self.shutdown_timeout,
-            };
-            let raw = matches!(served, GroupServed::Raw(_));
-            tracing::info!(address = %local_addr, servants = ?names, raw, "listening");
+        let accept_loops = self
+            .settings
+            .accept(bound, &signals, &total_budget, &gauges);
+        Ok(Server::launch(Launch {
+            accept_loops,
+            servant_addrs,
+            local_addrs,
+            signals,
+            total_budget,
+            gauges,
+            shutdown_timeout: self.settings.shutdown_timeout,
+        }))
+    }
+}
+
+impl Settings {
+    /// Spawns the accept loop of every listener.
+    fn accept(
+        &self,
+        bound: Vec<Bound>,
+        signals: &Signals,
+        total_budget: &Arc<TotalBudget>,
+        gauges: &Arc<Gauges>,
+    ) -> JoinSet<()> {
+        let mut accept_loops = JoinSet::new();
+        for Bound {
+            listener,
+            local_addr,
+            group,
+        } in bound
+        {
+            let (served, names, idle) = group.into_parts();
+            tracing::info!(address = %local_addr, servants = ?names, raw = served.is_raw(), "listening");
             let listening = Listening {
                 local_addr,
-                served: served.into_served(),
-                config: Arc::new(config),
+                served,
+                config: Arc::new(self.connections(idle, total_budget)),
                 max_connections: self.max_connections,
                 gauges: gauges.clone(),
             };
-            accept_loops.push(tokio::spawn(listener::accept_loop(
-                listener,
-                listening,
-                signals.clone(),
-            )));
+            let accept_loop = AcceptLoop::new(listener, listening, signals.clone());
+            accept_loops.spawn(accept_loop.run());
         }
-        tokio::spawn(listener::supervise(
-            accept_loops,
-            signals.clone(),
-            self.shutdown_timeout,
-            done.clone(),
-        ));
-
-        Ok(Server {
-            servant_addrs,
-            local_addrs,
-            handle: ServerHandle {
-                shutdown: signals.shutdown,
-                done,
-                total_budget,
-                gauges,
-            },
-        })
+        accept_loops
     }
-}
-
-/// Listens on `address` (`host:port`, the host resolved) with a backlog of `backlog`.
-async fn bind(address: &str, backlog: u32) -> io::Result<TcpListener> {
-    let mut last_error = None;
-    for addr in tokio::net::lookup_host(address).await? {
-        match bind_addr(addr, backlog) {
-            Ok(listener) => return Ok(listener),
-            Err(error) => last_error = Some(error),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the host resolved to no address",
-        )
-    }))
-}
-
-fn bind_addr(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    // as `TcpListener::bind` does: a restarted server can listen at once
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(backlog)
 }

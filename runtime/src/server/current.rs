@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::connection::ConnectionContext;
 use super::outgoing::Refusal;
@@ -22,6 +21,34 @@ use crate::packet::{
 /// It is cheap to clone and stays valid after the handler returns, so a handler can keep it to
 /// reach the connection later (to push, or to learn when it closes). A handler receives it by
 /// declaring a `&Current` parameter, which is not a wire parameter.
+///
+/// # Replying later
+///
+/// A handler replies by returning, and only then: the server writes the reply, once, with the
+/// request's id. To hold a reply until something happens (a long poll, brpc's "remote
+/// event"), the handler awaits it, and [`closed`](Self::closed) too, so that it stops holding
+/// when the client goes away. A held handler blocks no thread and no other request of its
+/// connection.
+///
+/// ```
+/// use tars_rpc::packet::ReturnCode;
+/// use tars_rpc::{Current, Error};
+/// use tokio::sync::watch;
+///
+/// /// Replies with the next event after `last_seen`, however long that takes.
+/// async fn wait_event(current: &Current, events: &watch::Sender<i64>, last_seen: i64) -> tars_rpc::Result<i64> {
+///     let mut events = events.subscribe();
+///     tokio::select! {
+///         event = events.wait_for(|&event| event > last_seen) => match event {
+///             Ok(event) => Ok(*event),
+///             Err(_) => Err(Error::new(ReturnCode::SERVER_UNKNOWN_ERR, "no more events")),
+///         },
+///         () = current.closed() => Err(Error::connect("the client went away")),
+///     }
+/// }
+/// ```
+///
+/// `examples/long_poll.rs` holds a thousand such replies at once.
 #[derive(Clone)]
 pub struct Current {
     inner: Arc<CurrentInner>,
@@ -104,68 +131,185 @@ impl Current {
     }
 
     /// The connection's id: the same for every request on one connection, unique in the process.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Whether two requests came on one connection.
+    /// fn same_connection(a: &Current, b: &Current) -> bool {
+    ///     a.connection_id() == b.connection_id()
+    /// }
+    /// ```
     pub fn connection_id(&self) -> u64 {
         self.inner.connection.id()
     }
 
     /// The client's address.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_local(current: &Current) -> bool {
+    ///     current.peer_addr().ip().is_loopback()
+    /// }
+    /// ```
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.connection.peer_addr()
     }
 
     /// The server's address the client connected to.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Which of the server's listeners the request came in on.
+    /// fn listener_port(current: &Current) -> u16 {
+    ///     current.local_addr().port()
+    /// }
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.connection.local_addr()
     }
 
     /// The request id (`iRequestId`); 0 for a request of a
     /// [`RawServant`](crate::server::RawServant).
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn describe(current: &Current) -> String {
+    ///     format!("request {} from {}", current.request_id(), current.peer_addr())
+    /// }
+    /// ```
     pub fn request_id(&self) -> i32 {
         self.inner.request_id
     }
 
     /// The servant the request is for, e.g. `TestApp.HelloServer.HelloObj`.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_admin(current: &Current) -> bool {
+    ///     current.servant_name().ends_with(".AdminObj")
+    /// }
+    /// ```
     pub fn servant_name(&self) -> &str {
         &self.inner.servant_name
     }
 
     /// The function called, by its wire name, e.g. `testHello`; empty for a request of a
     /// [`RawServant`](crate::server::RawServant), whose protocol names no function.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_read_only(current: &Current) -> bool {
+    ///     current.func_name().starts_with("get")
+    /// }
+    /// ```
     pub fn func_name(&self) -> &str {
         &self.inner.func_name
     }
 
     /// The caller's context (`context`).
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn trace_id(current: &Current) -> Option<&str> {
+    ///     current.context().get("trace_id").map(String::as_str)
+    /// }
+    /// ```
     pub fn context(&self) -> &Context {
         &self.inner.context
     }
 
     /// The framework's status pairs (`status`).
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// The grid key TARS's routing sets, if any.
+    /// fn grid(current: &Current) -> Option<&String> {
+    ///     current.status().get("STATUS_GRID_KEY")
+    /// }
+    /// ```
     pub fn status(&self) -> &Context {
         &self.inner.status
     }
 
     /// The packet type: normal or one-way.
+    ///
+    /// ```
+    /// use tars_rpc::packet::PacketType;
+    /// use tars_rpc::Current;
+    ///
+    /// assert!(!PacketType::NORMAL.is_oneway());
+    /// fn expects_reply(current: &Current) -> bool {
+    ///     current.packet_type() == PacketType::NORMAL
+    /// }
+    /// ```
     pub fn packet_type(&self) -> PacketType {
         self.inner.packet_type
     }
 
     /// Whether the caller expects no reply.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Logs the one-way calls, whose errors no caller sees.
+    /// fn log_failure(current: &Current, error: &tars_rpc::Error) {
+    ///     if current.is_oneway() {
+    ///         eprintln!("{} failed: {error}", current.func_name());
+    ///     }
+    /// }
+    /// ```
     pub fn is_oneway(&self) -> bool {
         self.inner.packet_type.is_oneway()
     }
 
     /// The protocol version (`iVersion`).
+    ///
+    /// ```
+    /// use tars_rpc::packet::Version;
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_tars(current: &Current) -> bool {
+    ///     current.version() == Version::TARS
+    /// }
+    /// ```
     pub fn version(&self) -> Version {
         self.inner.version
     }
 
     /// The message-type bits (`iMessageType`).
+    ///
+    /// ```
+    /// use tars_rpc::packet::MessageType;
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_dyed(current: &Current) -> bool {
+    ///     current.message_type().contains(MessageType::DYED)
+    /// }
+    /// ```
     pub fn message_type(&self) -> MessageType {
         self.inner.message_type
     }
 
     /// How long the caller waits for the reply (`iTimeout`), if it said.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::Current;
+    ///
+    /// /// How long the caller will still wait, if it said.
+    /// fn time_left(current: &Current) -> Option<Duration> {
+    ///     let waited = current.received_at().elapsed();
+    ///     current.timeout().map(|timeout| timeout.saturating_sub(waited))
+    /// }
+    /// ```
     pub fn timeout(&self) -> Option<Duration> {
         u64::try_from(self.inner.timeout)
             .ok()
@@ -176,6 +320,16 @@ impl Current {
     /// When the server had read the whole request (TarsCpp's `getRecvTime`): the time it
     /// waited before its handler started counts against its [`timeout`](Self::timeout) and the
     /// server's [queue timeout](crate::server::ServerBuilder::queue_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::Current;
+    ///
+    /// /// How long the request waited before its handler started.
+    /// fn queued_for(current: &Current) -> Duration {
+    ///     current.received_at().elapsed()
+    /// }
+    /// ```
     pub fn received_at(&self) -> Instant {
         self.inner.received_at
     }
@@ -205,11 +359,34 @@ impl Current {
 
     /// Sets the context sent back with the reply (`ResponsePacket.context`). It has no effect
     /// for a [`RawServant`](crate::server::RawServant)'s request, which gets no TARS reply.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Echoes the caller's trace id with the reply.
+    /// fn echo_trace(current: &Current) {
+    ///     if let Some(trace) = current.context().get("trace_id") {
+    ///         let mut context = current.response_context();
+    ///         context.insert("trace_id".to_string(), trace.clone());
+    ///         current.set_response_context(context);
+    ///     }
+    /// }
+    /// ```
     pub fn set_response_context(&self, context: Context) {
         *self.lock_response_context() = context;
     }
 
     /// The context that will be sent back with the reply.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// fn mark(current: &Current) {
+    ///     let mut context = current.response_context();
+    ///     context.insert("served_by".to_string(), "node-1".to_string());
+    ///     current.set_response_context(context);
+    /// }
+    /// ```
     pub fn response_context(&self) -> Context {
         self.lock_response_context().clone()
     }
@@ -220,6 +397,15 @@ impl Current {
     }
 
     /// Whether the connection has closed.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Keeps the subscribers whose clients are still connected.
+    /// fn prune(subscribers: &mut Vec<Current>) {
+    ///     subscribers.retain(|current| !current.is_closed());
+    /// }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.connection.is_closed()
     }
@@ -231,6 +417,22 @@ impl Current {
     /// stopped sending (a half-close), so the requests still running get the server's
     /// [shutdown timeout](crate::server::ServerBuilder::shutdown_timeout) to answer before the
     /// connection closes: a held request of a client that left ends within that time.
+    ///
+    /// ```
+    /// use tars_rpc::Current;
+    ///
+    /// /// Runs `work` until it is done or the client goes away, whichever comes first.
+    /// async fn unless_gone<T>(current: &Current, work: impl std::future::Future<Output = T>) -> Option<T> {
+    ///     tokio::select! {
+    ///         done = work => Some(done),
+    ///         () = current.closed() => None,
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
     pub async fn closed(&self) {
         self.inner.connection.closed_token().cancelled().await
     }
@@ -276,19 +478,25 @@ impl Current {
         self.inner.connection.on_close(Box::new(callback));
     }
 
-    /// The token cancelled when the connection closes.
-    pub fn closed_token(&self) -> CancellationToken {
-        self.inner.connection.closed_token().clone()
-    }
-
     /// Closes the connection: queued frames are still written, then the socket is shut down.
+    ///
+    /// ```
+    /// use tars_rpc::packet::ReturnCode;
+    /// use tars_rpc::{Current, Error};
+    ///
+    /// /// Answers, then hangs up on a client that sent something it should not have.
+    /// fn refuse(current: &Current) -> tars_rpc::Result<i32> {
+    ///     current.close_connection(); // the reply is still written before the socket closes
+    ///     Err(Error::new(ReturnCode(-99), "not allowed: goodbye"))
+    /// }
+    /// ```
     pub fn close_connection(&self) {
         self.inner.connection.close("closed by the servant");
     }
 
     /// The reply to this request, before encoding: same version, packet type, ids; the response
     /// context set by the handler.
-    pub fn response(&self, ret: ReturnCode, buffer: Bytes, result_desc: String) -> ResponsePacket {
+    fn response(&self, ret: ReturnCode, buffer: Bytes, result_desc: String) -> ResponsePacket {
         ResponsePacket {
             version: self.inner.version,
             packet_type: self.inner.packet_type,
@@ -302,65 +510,17 @@ impl Current {
         }
     }
 
-    /// Encodes `packet` as one frame and queues it on the connection, waiting for room in the
-    /// connection's outgoing queue if it has none (see [`push`](Self::push)): how a reply is
-    /// sent, for a handler that sends its own.
-    ///
-    /// # Errors
-    ///
-    /// [`SERVER_ENCODE_ERR`](ReturnCode::SERVER_ENCODE_ERR) if the packet is longer than the
-    /// connection's [maximum frame](crate::server::ServerBuilder::max_frame_len), or if this is
-    /// the connection of a [`RawServant`](crate::server::RawServant), whose client speaks the
-    /// servant's own protocol, not TARS (use [`send_raw`](Self::send_raw) there);
-    /// [`PROXY_CONNECT_ERR`](ReturnCode::PROXY_CONNECT_ERR) if the connection has closed.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropped while waiting for room, it queues nothing.
-    pub async fn send_packet(&self, packet: &ResponsePacket) -> Result<()> {
-        let frame = self.encode_packet(packet)?;
-        self.send_frame(frame).await
-    }
-
-    /// `packet` as one frame, if the connection takes TARS packets of its length.
-    fn encode_packet(&self, packet: &ResponsePacket) -> Result<Bytes> {
-        let connection = &self.inner.connection;
-        if connection.is_raw() {
-            return Err(Error::new(
-                ReturnCode::SERVER_ENCODE_ERR,
-                format!(
-                    "connection {} to {} speaks the custom protocol of servant `{}`: no TARS packet can be sent on it",
-                    connection.id(),
-                    connection.peer_addr(),
-                    self.servant_name()
-                ),
-            ));
-        }
+    /// The reply `packet` as one frame, if it is not too long for one.
+    fn encode_reply(&self, packet: &ResponsePacket) -> Result<Bytes> {
         let mut frame = BytesMut::new();
-        FrameCodec::new(connection.max_frame_len())
+        FrameCodec::new(self.inner.connection.max_frame_len())
             .write_frame(&mut frame, |buf| {
                 crate::TarsStruct::write_fields(packet, buf)
             })
-            .map_err(|error| Error::new(ReturnCode::SERVER_ENCODE_ERR, error.to_string()))?;
+            .map_err(|error| {
+                Error::with_source(ReturnCode::SERVER_ENCODE_ERR, error.to_string(), error)
+            })?;
         Ok(frame.freeze())
-    }
-
-    /// Queues a whole frame, waiting for room.
-    async fn send_frame(&self, frame: Bytes) -> Result<()> {
-        self.inner
-            .connection
-            .send(frame, None)
-            .await
-            .map_err(|_| self.closed_error())
-    }
-
-    fn closed_error(&self) -> Error {
-        let connection = &self.inner.connection;
-        Error::connect(format!(
-            "connection {} to {} is closed",
-            connection.id(),
-            connection.peer_addr()
-        ))
     }
 
     /// Queues a push on this request's connection (TarsCpp's `sendPushResponse`), however long
@@ -373,9 +533,10 @@ impl Current {
     /// during a burst loses pushes but not its connection. To wait for room instead, use
     /// [`push`](Self::push) or [`push_timeout`](Self::push_timeout).
     ///
-    /// The frame is queued as it is: to the clients of a
-    /// [`RawServant`](crate::server::RawServant), push only frames of its own protocol, made
-    /// with [`PushFrame::from_raw`].
+    /// A frame goes only to a connection of its own protocol: a TARS push to the clients of
+    /// TARS servants, a frame made with [`PushFrame::from_raw`] to the clients of a
+    /// [`RawServant`](crate::server::RawServant). The other way round, it is refused with
+    /// [`PushError::WrongProtocol`].
     ///
     /// ```
     /// use tars_rpc::packet::Context;
@@ -397,7 +558,8 @@ impl Current {
     /// The [`PushError`] says why and hands the frame back: [`Closed`](PushError::Closed),
     /// [`Full`](PushError::Full), [`TooLong`](PushError::TooLong) (longer than the connection's
     /// [maximum frame](crate::server::ServerBuilder::max_frame_len)), or
-    /// [`WrongProtocol`](PushError::WrongProtocol) (a TARS push to a raw servant's client).
+    /// [`WrongProtocol`](PushError::WrongProtocol) (a TARS push to a raw servant's client, or a
+    /// raw frame to a TARS servant's client).
     pub fn try_push(&self, frame: PushFrame) -> std::result::Result<(), PushError> {
         self.check_push(&frame)?;
         let raw = frame.is_raw();
@@ -445,6 +607,21 @@ impl Current {
     /// [`push`](Self::push), giving up after `timeout` with [`PushError::Timeout`], which hands
     /// the frame back.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::push::{PushError, PushFrame};
+    /// use tars_rpc::Current;
+    ///
+    /// /// Pushes `frame`, keeping it for later if the client does not make room within a second.
+    /// async fn push_or_keep(current: &Current, frame: PushFrame, later: &mut Vec<PushFrame>) {
+    ///     match current.push_timeout(frame, Duration::from_secs(1)).await {
+    ///         Ok(()) => {}
+    ///         Err(PushError::Timeout(frame)) => later.push(frame),
+    ///         Err(error) => eprintln!("push lost: {error}"),
+    ///     }
+    /// }
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`push`](Self::push), and [`Timeout`](PushError::Timeout).
@@ -479,8 +656,9 @@ impl Current {
     /// Refuses a frame this connection can never take.
     fn check_push(&self, frame: &PushFrame) -> std::result::Result<(), PushError> {
         let connection = &self.inner.connection;
-        if !frame.is_raw() && connection.is_raw() {
-            // a raw servant's client speaks its own protocol and would misread a TARS packet
+        if frame.is_raw() != connection.is_raw() {
+            // a raw servant's client speaks its own protocol and would misread a TARS packet;
+            // raw bytes on a TARS connection could break its framing or answer a request twice
             return Err(PushError::WrongProtocol(frame.clone()));
         }
         if frame.len() > connection.max_frame_len() {
@@ -499,8 +677,12 @@ impl Current {
     /// `push(PushFrame::from_raw(bytes))`.
     ///
     /// Frames go through the connection's one outgoing queue, as TARS replies and pushes do, so
-    /// they never interleave and leave in the order queued. On a TARS servant's connection,
-    /// `bytes` must be a whole TARS frame.
+    /// they never interleave and leave in the order queued.
+    ///
+    /// On a TARS servant's connection it queues nothing and fails with
+    /// [`PushError::WrongProtocol`]: there the server writes the replies (a handler replies by
+    /// returning) and pushes go as [`PushFrame`]s, so that no bytes can break the connection's
+    /// framing or answer a request twice.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -525,7 +707,8 @@ impl Current {
     /// # Errors
     ///
     /// [`PushError::Closed`] if the connection has closed, [`PushError::TooLong`] if `bytes`
-    /// is longer than the server's [maximum frame](crate::server::ServerBuilder::max_frame_len).
+    /// is longer than the server's [maximum frame](crate::server::ServerBuilder::max_frame_len),
+    /// [`PushError::WrongProtocol`] on the connection of a TARS servant.
     ///
     /// # Cancel safety
     ///
@@ -546,8 +729,15 @@ impl Current {
         }
         // encoded before waiting for room: the reply's buffer, often a slice of the request's
         // input, is let go while the frame waits
-        let frame = self.encode_packet(&self.response(ret, buffer, result_desc))?;
-        self.send_frame(frame).await
+        let frame = self.encode_reply(&self.response(ret, buffer, result_desc))?;
+        self.inner.connection.send(frame, None).await.map_err(|_| {
+            let connection = &self.inner.connection;
+            Error::connect(format!(
+                "connection {} to {} is closed",
+                connection.id(),
+                connection.peer_addr()
+            ))
+        })
     }
 }
 

@@ -1,13 +1,16 @@
 //! The TARS server: listeners, connections, and dispatch of requests to servants.
 //!
-//! Register [`Servant`]s with a [`ServerBuilder`], each at an endpoint; [`ServerBuilder::start`]
-//! binds one listener per distinct `host:port` and serves until [`Server::shutdown`] or
-//! [`ServerHandle::shutdown`].
+//! Register [`Servant`]s with a [`ServerBuilder`], each at a [`Listen`]: a listener the caller
+//! has bound, or an endpoint (`tcp -h 127.0.0.1 -p 10000 -t 60000`) for
+//! [`ServerBuilder::start`] to bind, one listener per distinct `host:port`. The [`Server`]
+//! serves until [`Server::shutdown`] or [`ServerHandle::shutdown`], or until it is dropped,
+//! which stops it at once: it owns every task it runs.
 //!
 //! ```
 //! use bytes::Bytes;
 //! use futures::future::BoxFuture;
 //! use tars_rpc::server::{Current, Servant, Server};
+//! use tokio::net::TcpListener;
 //!
 //! struct Echo;
 //!
@@ -18,13 +21,14 @@
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tars_rpc::server::ServerError> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = TcpListener::bind("127.0.0.1:0").await?;
+//! let address = listener.local_addr()?;
 //! let server = Server::builder()
-//!     .servant("TestApp.EchoServer.EchoObj", "tcp -h 127.0.0.1 -p 0 -t 60000", Echo)
+//!     .servant("TestApp.EchoServer.EchoObj", listener, Echo)
 //!     .start()
 //!     .await?;
-//! let address = server.local_addr("TestApp.EchoServer.EchoObj").unwrap();
-//! assert_ne!(address.port(), 0);
+//! assert_eq!(server.local_addr("TestApp.EchoServer.EchoObj"), Some(address));
 //! server.shutdown().await;
 //! # Ok(())
 //! # }
@@ -75,7 +79,11 @@
 //! received a request on it is told with [`Servant::on_connection_closed`] (TarsCpp's
 //! `doClose`).
 //!
-//! Listeners listen with a [backlog](ServerBuilder::backlog) of 1024 and keep at most
+//! A handler replies by returning; one that waits for something before it replies (a long poll)
+//! holds its reply as long as it waits: see [Replying later](Current#replying-later).
+//!
+//! Listeners the server binds listen with a [backlog](ServerBuilder::backlog) of 1024; every
+//! listener keeps at most
 //! [`max_connections`](ServerBuilder::max_connections) open, closing the others at once;
 //! [`Server::stats`] counts connections, refusals and queued bytes.
 //!
@@ -103,33 +111,34 @@
 //!   whole frames of its protocol with [`Current::send_raw`] (or
 //!   [`PushFrame::from_raw`] frames through
 //!   [`Subscribers`]); a handler that panics gets no reply (the
-//!   panic is logged and the connection stays up), no TARS packet can be sent
-//!   ([`Current::send_packet`] fails), and a graceful shutdown sends no close packet;
+//!   panic is logged and the connection stays up), no TARS packet can be sent (a TARS push
+//!   fails with [`PushError::WrongProtocol`], as [`Current::send_raw`] does on a TARS
+//!   servant's connection), and a graceful shutdown sends no close packet;
 //! * a splitter error, or more than [`max_frame_len`](ServerBuilder::max_frame_len) bytes
 //!   buffered without a request cut out of them, closes the connection with a warning naming
 //!   the peer and the reason;
 //! * its requests' [`Current`]s have the servant's registered name, an empty function name,
 //!   request id 0, and the defaults of a TARS request for the rest.
 
+// This file only declares the modules and re-exports their public items (and defines
+// `ServerError`): the modules may import from it (`use super::Item`) without a cycle, which
+// `tests/module_graph.rs` checks.
 mod builder;
 mod connection;
 mod current;
 mod dispatch;
+mod listen;
 mod listener;
 mod outgoing;
 mod push;
 mod raw;
+mod running;
 mod servant;
 mod session;
 mod subscribers;
+mod tasks;
 
-use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
 
 use crate::endpoint::EndpointError;
 
@@ -137,10 +146,12 @@ pub use builder::{ServerBuilder, DEFAULT_QUEUE_BUDGET, DEFAULT_TOTAL_QUEUE_BUDGE
 #[cfg(test)]
 pub(crate) use connection::ConnectionContext;
 pub use current::Current;
+pub use listen::Listen;
 #[cfg(test)]
 pub(crate) use outgoing::{OutgoingFrames, TotalBudget};
 pub use push::{PushError, PushFrame};
 pub use raw::RawServant;
+pub use running::{Server, ServerHandle, ServerStats};
 pub use servant::Servant;
 pub use subscribers::{BroadcastReport, Subscribers, Undelivered};
 
@@ -151,10 +162,10 @@ pub enum ServerError {
     /// A servant's endpoint string did not parse.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
-    /// A listener could not be bound.
+    /// A listener could not be bound, or a listener given to the builder could not be used.
     #[error("cannot listen on {address}: {source}")]
     Bind {
-        /// The `host:port` that could not be bound.
+        /// The `host:port` that could not be bound, or the address of the listener given.
         address: String,
         /// Why.
         #[source]
@@ -180,151 +191,4 @@ pub enum ServerError {
     /// No servant was registered: the server would serve nothing.
     #[error("no servant registered")]
     NoServants,
-}
-
-/// A running server, from [`ServerBuilder::start`].
-///
-/// Stop it with [`shutdown`](Self::shutdown), or from elsewhere with a [`ServerHandle`].
-/// Dropping it does **not** stop it: the server keeps serving in the background until a handle
-/// triggers the shutdown or the tokio runtime itself shuts down.
-#[derive(Debug)]
-pub struct Server {
-    servant_addrs: HashMap<String, SocketAddr>,
-    local_addrs: Vec<SocketAddr>,
-    handle: ServerHandle,
-}
-
-impl Server {
-    /// A builder for a server.
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder::default()
-    }
-
-    /// The address the servant `servant` is served at, with the port the system chose if its
-    /// endpoint said port 0; `None` for a servant not registered.
-    pub fn local_addr(&self, servant: &str) -> Option<SocketAddr> {
-        self.servant_addrs.get(servant).copied()
-    }
-
-    /// The addresses of every listener, in the order their endpoints were first registered.
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.local_addrs.clone()
-    }
-
-    /// A handle that can shut the server down from elsewhere.
-    pub fn handle(&self) -> ServerHandle {
-        self.handle.clone()
-    }
-
-    /// What the server holds now: see [`ServerStats`].
-    pub fn stats(&self) -> ServerStats {
-        self.handle.stats()
-    }
-
-    /// Shuts the server down gracefully and returns when it is done.
-    ///
-    /// The listeners stop accepting (new connections are refused) and the connections stop
-    /// reading requests. Every open TARS connection (not those of
-    /// [raw servants](ServerBuilder::raw_servant)) is sent TarsGo's close packet
-    /// ([`PushFrame::reconnect`]: request id 0,
-    /// `sResultDesc` `_reconnect_`) so that its client reconnects elsewhere; the requests
-    /// already running finish and their replies are written after it; then every connection is
-    /// closed (and its [close callbacks](Current::on_close) and servants'
-    /// [`on_connection_closed`](Servant::on_connection_closed) run, which the shutdown waits for
-    /// too). Whatever is still running after the
-    /// [shutdown timeout](ServerBuilder::shutdown_timeout) is cut short: its handlers are
-    /// cancelled and its connections dropped.
-    pub async fn shutdown(self) {
-        self.handle.shutdown();
-        self.wait().await;
-    }
-
-    /// Resolves when the server has shut down, e.g. after [`ServerHandle::shutdown`]; at once if
-    /// it already has.
-    pub async fn wait(&self) {
-        self.handle.done.cancelled().await;
-    }
-}
-
-/// A handle on a running [`Server`]: cheap to clone, it triggers the graceful shutdown from
-/// anywhere (a signal handler, an admin command).
-///
-/// ```
-/// # use bytes::Bytes;
-/// # use futures::future::BoxFuture;
-/// # use tars_rpc::server::{Current, Servant, Server};
-/// # struct Echo;
-/// # impl Servant for Echo {
-/// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
-/// #         Box::pin(async move { Ok(params) })
-/// #     }
-/// # }
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), tars_rpc::server::ServerError> {
-/// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
-/// let handle = server.handle();
-/// tokio::spawn(async move { handle.shutdown() });
-/// server.wait().await; // returns once the spawned task has shut the server down
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ServerHandle {
-    /// Cancelled to start the graceful shutdown.
-    shutdown: CancellationToken,
-    /// Cancelled once the shutdown has finished.
-    done: CancellationToken,
-    total_budget: Arc<outgoing::TotalBudget>,
-    gauges: Arc<listener::Gauges>,
-}
-
-impl ServerHandle {
-    /// Starts the graceful shutdown described at [`Server::shutdown`] and returns at once.
-    /// Calling it again, or after the server has stopped, does nothing.
-    pub fn shutdown(&self) {
-        self.shutdown.cancel();
-    }
-
-    /// What the server holds now: see [`ServerStats`].
-    pub fn stats(&self) -> ServerStats {
-        ServerStats {
-            connections: self.gauges.connections.load(Ordering::Relaxed),
-            refused_connections: self.gauges.refused.load(Ordering::Relaxed),
-            queued_bytes: self.total_budget.used(),
-        }
-    }
-}
-
-/// A snapshot of what a server holds, from [`Server::stats`] or [`ServerHandle::stats`].
-///
-/// ```
-/// # use bytes::Bytes;
-/// # use futures::future::BoxFuture;
-/// # use tars_rpc::server::{Current, Servant, Server};
-/// # struct Echo;
-/// # impl Servant for Echo {
-/// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
-/// #         Box::pin(async move { Ok(params) })
-/// #     }
-/// # }
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), tars_rpc::server::ServerError> {
-/// let server = Server::builder().servant("App.Server.EchoObj", "127.0.0.1:0", Echo).start().await?;
-/// let stats = server.stats();
-/// assert_eq!((stats.connections, stats.queued_bytes), (0, 0));
-/// # server.shutdown().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ServerStats {
-    /// Connections open on all listeners.
-    pub connections: usize,
-    /// Connections refused since the start because their listener was at its
-    /// [limit](ServerBuilder::max_connections).
-    pub refused_connections: u64,
-    /// Bytes of replies and pushes queued on all connections and not yet written (bounded by
-    /// the [total queue budget](ServerBuilder::total_queue_budget)).
-    pub queued_bytes: usize,
 }

@@ -43,11 +43,38 @@ pub struct PushFrame {
 impl PushFrame {
     /// Encodes a push of `function` whose `sBuffer` is `body` (the return value at tag 0, the
     /// out-parameters at their tags).
+    ///
+    /// ```
+    /// use tars_rpc::packet::Context;
+    /// use tars_rpc::push::PushFrame;
+    /// use tars_rpc::TarsStruct;
+    ///
+    /// #[derive(TarsStruct)]
+    /// struct Notice {
+    ///     #[tars(tag = 0)]
+    ///     ret: i32,
+    ///     #[tars(tag = 1)]
+    ///     text: String,
+    /// }
+    ///
+    /// let frame = PushFrame::new("notice", &Notice { ret: 0, text: "hello".into() }, &Context::new());
+    /// assert!(!frame.is_raw());
+    /// ```
     pub fn new<B: TarsStruct>(function: &str, body: &B, context: &Context) -> Self {
         Self::from_buffer(function, body.to_bytes(), context)
     }
 
     /// Encodes a push of `function` with an already encoded `sBuffer`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tars_rpc::packet::Context;
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// // the return value, 0, at tag 0: an empty struct body would be `Bytes::new()`
+    /// let frame = PushFrame::from_buffer("tick", Bytes::from_static(&[0x0c]), &Context::new());
+    /// assert!(frame.len() > 4);
+    /// ```
     pub fn from_buffer(function: &str, buffer: Bytes, context: &Context) -> Self {
         let packet = ResponsePacket {
             buffer,
@@ -59,6 +86,13 @@ impl PushFrame {
     }
 
     /// TarsGo's graceful-shutdown packet: request id 0, `sResultDesc` [`RECONNECT_MESSAGE`].
+    ///
+    /// ```
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// let frame = PushFrame::reconnect();
+    /// assert!(!frame.is_raw() && !frame.is_empty());
+    /// ```
     pub fn reconnect() -> Self {
         Self::from_packet(&ResponsePacket {
             result_desc: RECONNECT_MESSAGE.to_string(),
@@ -69,7 +103,8 @@ impl PushFrame {
     /// A push of `frame`, a whole frame already encoded in a custom protocol, to send as it is
     /// to the clients of a [`RawServant`](crate::server::RawServant), e.g. with
     /// [`Subscribers::broadcast`](super::Subscribers::broadcast) ([`Current::push`](crate::Current::push) of it is
-    /// [`Current::send_raw`](crate::Current::send_raw)).
+    /// [`Current::send_raw`](crate::Current::send_raw)). The clients of TARS servants are
+    /// never sent one ([`PushError::WrongProtocol`]).
     ///
     /// ```
     /// use bytes::{BufMut, BytesMut};
@@ -93,6 +128,14 @@ impl PushFrame {
     }
 
     /// Whether this frame is a custom protocol's ([`PushFrame::from_raw`]) rather than TARS's.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// assert!(PushFrame::from_raw(Bytes::from_static(b"ping")).is_raw());
+    /// assert!(!PushFrame::reconnect().is_raw());
+    /// ```
     pub fn is_raw(&self) -> bool {
         self.raw
     }
@@ -110,21 +153,52 @@ impl PushFrame {
     }
 
     /// The whole frame, length prefix included.
+    ///
+    /// ```
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// let frame = PushFrame::reconnect();
+    /// let length = u32::from_be_bytes(frame.as_bytes()[..4].try_into().unwrap());
+    /// assert_eq!(length as usize, frame.len());
+    /// ```
     pub fn as_bytes(&self) -> &Bytes {
         &self.frame
     }
 
     /// The whole frame, length prefix included.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// let bytes = PushFrame::from_raw(Bytes::from_static(b"ping")).into_bytes();
+    /// assert_eq!(bytes, "ping");
+    /// ```
     pub fn into_bytes(self) -> Bytes {
         self.frame
     }
 
     /// The length of the whole frame, length prefix included.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// assert_eq!(PushFrame::from_raw(Bytes::from_static(b"ping")).len(), 4);
+    /// ```
     pub fn len(&self) -> usize {
         self.frame.len()
     }
 
     /// Whether the frame is empty (only a custom protocol's frame can be).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tars_rpc::push::PushFrame;
+    ///
+    /// assert!(PushFrame::from_raw(Bytes::new()).is_empty());
+    /// assert!(!PushFrame::reconnect().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.frame.is_empty()
     }
@@ -173,13 +247,32 @@ pub enum PushError {
         max: usize,
     },
     /// The frame is of the wrong protocol for the connection: a TARS push to the client of a
-    /// [`RawServant`](crate::server::RawServant), which speaks the servant's own protocol.
-    #[error("a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there")]
+    /// [`RawServant`](crate::server::RawServant), which speaks the servant's own protocol, or
+    /// a frame of a custom protocol ([`PushFrame::from_raw`],
+    /// [`Current::send_raw`](crate::Current::send_raw)) to the client of a TARS servant.
+    #[error("{}", wrong_protocol(.0))]
     WrongProtocol(PushFrame),
+}
+
+/// What [`PushError::WrongProtocol`] says, for `frame`.
+fn wrong_protocol(frame: &PushFrame) -> &'static str {
+    if frame.is_raw() {
+        "a frame of a custom protocol cannot go to a connection of a TARS servant; push TARS frames there"
+    } else {
+        "a TARS push cannot go to a connection of a raw servant; push PushFrame::from_raw frames there"
+    }
 }
 
 impl PushError {
     /// The frame that was not queued.
+    ///
+    /// ```
+    /// use tars_rpc::push::PushError;
+    ///
+    /// fn log_failure(error: &PushError) {
+    ///     eprintln!("a push of {} bytes was not sent: {error}", error.frame().len());
+    /// }
+    /// ```
     pub fn frame(&self) -> &PushFrame {
         match self {
             Self::Closed(frame)
@@ -191,6 +284,22 @@ impl PushError {
     }
 
     /// The frame that was not queued, to retry or send elsewhere.
+    ///
+    /// ```
+    /// use tars_rpc::push::PushFrame;
+    /// use tars_rpc::Current;
+    ///
+    /// /// Pushes `frame` to the first client whose queue has room.
+    /// fn push_to_one(clients: &[Current], mut frame: PushFrame) -> Result<(), PushFrame> {
+    ///     for client in clients {
+    ///         match client.try_push(frame) {
+    ///             Ok(()) => return Ok(()),
+    ///             Err(error) => frame = error.into_frame(),
+    ///         }
+    ///     }
+    ///     Err(frame)
+    /// }
+    /// ```
     pub fn into_frame(self) -> PushFrame {
         match self {
             Self::Closed(frame)
@@ -202,6 +311,19 @@ impl PushError {
     }
 
     /// Whether the connection has closed: no push to it will ever go through.
+    ///
+    /// ```
+    /// use tars_rpc::push::PushFrame;
+    /// use tars_rpc::Current;
+    ///
+    /// /// Pushes to every client, forgetting those that have gone.
+    /// fn push_all(clients: &mut Vec<Current>, frame: &PushFrame) {
+    ///     clients.retain(|client| match client.try_push(frame.clone()) {
+    ///         Err(error) => !error.is_closed(),
+    ///         Ok(()) => true,
+    ///     });
+    /// }
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, Self::Closed(_))
     }

@@ -44,8 +44,10 @@ pub trait Servant: Send + Sync + 'static {
     /// request, in a task of its own started after the connection closed (and after the
     /// [`Current::on_close`] callbacks have run). A panic is caught and logged. The server's
     /// graceful shutdown waits for these calls, within its
-    /// [shutdown timeout](crate::server::ServerBuilder::shutdown_timeout); after the timeout
-    /// they carry on without being waited for.
+    /// [shutdown timeout](crate::server::ServerBuilder::shutdown_timeout). The server owns
+    /// them as it owns its other tasks: a call still running when the timeout runs out, or when
+    /// the [`Server`](crate::server::Server) is dropped, is cancelled (dropped at its next
+    /// `.await`), and one that would start only then runs up to its first `.await` that waits.
     ///
     /// ```
     /// use std::collections::HashMap;

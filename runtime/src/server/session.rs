@@ -2,7 +2,8 @@
 //! writer, which writes the queued frames.
 //!
 //! The connection task (the reader) owns the request tasks in a [`JoinSet`], so none outlives
-//! it, and waits for the writer before it ends. Whatever ends the connection cancels the
+//! it, and the writer task, which it waits for before it ends (both are aborted if the
+//! connection task is dropped). Whatever ends the connection cancels the
 //! context's `closed` token; the writer then writes what is queued (bounded by the linger
 //! time) and shuts the socket down, unless the connection was aborted, in which case it drops
 //! the socket at once.
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -43,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connection::{ConnectionContext, Running};
 use super::outgoing::{Held, Outgoing, OutgoingFrames, TotalBudget};
+use super::tasks::{OwnedTask, Signals};
 use crate::framing::{FrameSource, ProgressTimeout};
 use crate::support::log_join;
 
@@ -55,15 +58,6 @@ const MIN_READ: usize = 1024;
 /// The most one read takes: the input buffer never holds more than the maximum frame length
 /// plus this.
 const MAX_READ: usize = 64 * 1024;
-
-/// The server-wide shutdown tokens every task watches.
-#[derive(Debug, Clone)]
-pub(super) struct Signals {
-    /// Graceful shutdown: stop accepting and reading, finish what runs.
-    pub(super) shutdown: CancellationToken,
-    /// The shutdown timeout ran out: cancel the handlers, drop the connections.
-    pub(super) force: CancellationToken,
-}
 
 /// The settings of every connection of a listener.
 #[derive(Debug)]
@@ -146,127 +140,322 @@ async fn sleep_until(deadline: Option<Instant>) {
 pub(super) async fn serve<P: RequestProtocol>(
     stream: TcpStream,
     peer: SocketAddr,
-    mut protocol: P,
+    protocol: P,
     config: Arc<ConnectionConfig>,
     signals: Signals,
 ) {
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
-    }
-    let local_addr = match stream.local_addr() {
-        Ok(local_addr) => local_addr,
-        Err(error) => {
-            tracing::debug!(%peer, %error, "connection lost before it was served");
-            return;
-        }
+    let Some((mut session, mut reader)) = Session::open(stream, peer, protocol, config, signals)
+    else {
+        return;
     };
-    let (mut context, outgoing) = ConnectionContext::new(
-        peer,
-        local_addr,
-        config.max_frame_len,
-        config.queue_budget,
-        config.total_budget.clone(),
-    );
-    if P::RAW {
-        context = context.with_raw_protocol();
+    // runs the close callbacks even if this task is dropped, e.g. with its server
+    let _guard = CloseOnDrop(session.context.clone());
+    let end = session.read(&mut reader).await;
+    drop(reader);
+    let (finished, drain_deadline) = session.stop_reading(end);
+    let forced = session.drain(finished, drain_deadline).await;
+    session.close_out(forced).await;
+}
+
+/// One connection being served: what its task owns.
+struct Session<P> {
+    context: Arc<ConnectionContext>,
+    protocol: P,
+    config: Arc<ConnectionConfig>,
+    signals: Signals,
+    /// The requests' handlers (or the server's own answers), each until its reply is queued.
+    requests: JoinSet<()>,
+    /// Writes the queued frames; aborted if the session is dropped.
+    writer: OwnedTask<()>,
+}
+
+/// The reading side of a connection: its socket, the bytes read and not yet cut into requests,
+/// and its deadlines.
+struct Reader {
+    half: OwnedReadHalf,
+    input: BytesMut,
+    /// When the last read ended: every request it completed was received then.
+    received_at: Instant,
+    idle_deadline: Option<Instant>,
+    /// Set while a frame has begun to arrive and more of it is awaited.
+    frame_deadline: Option<Instant>,
+}
+
+impl<P: RequestProtocol> Session<P> {
+    /// Sets the connection up and spawns its writer; `None` for a connection lost already.
+    fn open(
+        stream: TcpStream,
+        peer: SocketAddr,
+        protocol: P,
+        config: Arc<ConnectionConfig>,
+        signals: Signals,
+    ) -> Option<(Self, Reader)> {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
+        let local_addr = match stream.local_addr() {
+            Ok(local_addr) => local_addr,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "connection lost before it was served");
+                return None;
+            }
+        };
+        let (mut context, outgoing) = ConnectionContext::new(
+            peer,
+            local_addr,
+            config.max_frame_len,
+            config.queue_budget,
+            config.total_budget.clone(),
+        );
+        if P::RAW {
+            context = context.with_raw_protocol();
+        }
+        let context = Arc::new(context);
+        tracing::debug!(connection = context.id(), %peer, %local_addr, raw = P::RAW, "connection opened");
+        let (read_half, write_half) = stream.into_split();
+        let writer = OwnedTask::spawn(write_frames(
+            write_half,
+            outgoing,
+            context.clone(),
+            config.stall_timeout,
+            config.linger,
+            signals.force.clone(),
+        ));
+        let reader = Reader {
+            half: read_half,
+            input: BytesMut::new(),
+            received_at: Instant::now(),
+            idle_deadline: deadline_after(config.idle_timeout),
+            frame_deadline: None,
+        };
+        let session = Self {
+            context,
+            protocol,
+            config,
+            signals,
+            requests: JoinSet::new(),
+            writer,
+        };
+        Some((session, reader))
     }
-    let context = Arc::new(context);
-    tracing::debug!(connection = context.id(), %peer, %local_addr, raw = P::RAW, "connection opened");
-    let (read_half, write_half) = stream.into_split();
-    let writer = tokio::spawn(write_frames(
-        write_half,
-        outgoing,
-        context.clone(),
-        config.stall_timeout,
-        config.linger,
-        signals.force.clone(),
-    ));
 
-    // runs the close callbacks even if this task is dropped, e.g. with its runtime
-    let _guard = CloseOnDrop(context.clone());
+    /// What to do once reading has stopped: why the connection will close when its requests
+    /// have been answered, and by when (if the peer is not to be waited for long).
+    fn stop_reading(&mut self, end: ReadEnd) -> (&'static str, Option<Instant>) {
+        match end {
+            ReadEnd::Shutdown => {
+                // e.g. TarsGo's close packet, so that the client reconnects elsewhere
+                if let Some(notice) = self.protocol.shutdown_notice() {
+                    if self.context.try_send(notice).is_err() {
+                        tracing::debug!(connection = self.context.id(), peer = %self.context.peer_addr(), "no room for the shutdown notice");
+                    }
+                }
+                // the shutdown timeout bounds it
+                ("server shutting down", None)
+            }
+            ReadEnd::PeerDone => (
+                "the peer closed the connection",
+                deadline_after(self.config.linger),
+            ),
+            ReadEnd::Close(reason) => {
+                self.context.close(&reason);
+                ("closed", None)
+            }
+        }
+    }
 
-    let mut requests = JoinSet::new();
-    let end = read_requests(
-        read_half,
-        &context,
-        &mut protocol,
-        &config,
-        &signals,
-        &mut requests,
-    )
-    .await;
-    // a connection that stopped reading stays open for its running requests' replies
-    let (finished, drain_deadline) = match end {
-        ReadEnd::Shutdown => {
-            // e.g. TarsGo's close packet, so that the client reconnects elsewhere
-            if let Some(notice) = protocol.shutdown_notice() {
-                if context.try_send(notice).is_err() {
-                    tracing::debug!(connection = context.id(), %peer, "no room for the shutdown notice");
+    /// Keeps the connection open for its running requests' replies until they have all been
+    /// queued (then closes it, for `finished`), it closes, or `deadline`; returns whether the
+    /// server's shutdown timeout ran out meanwhile.
+    async fn drain(&mut self, finished: &str, deadline: Option<Instant>) -> bool {
+        loop {
+            tokio::select! {
+                biased;
+                () = self.signals.force.cancelled() => return true,
+                () = self.context.closed_token().cancelled() => return false,
+                joined = self.requests.join_next() => match joined {
+                    Some(joined) => log_join(joined),
+                    None => {
+                        self.context.close(finished);
+                        return false;
+                    }
+                },
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    self.context.close("the peer closed its side, and its requests did not finish within the linger time");
+                    return false;
                 }
             }
-            // the shutdown timeout bounds it
-            ("server shutting down", None)
         }
-        ReadEnd::PeerDone => (
-            "the peer closed the connection",
-            deadline_after(config.linger),
-        ),
-        ReadEnd::Close(reason) => {
-            context.close(&reason);
-            ("closed", None)
-        }
-    };
+    }
 
-    // until the connection closes, which waits for the running requests
-    let forced = loop {
+    /// The connection is closed: runs its close callbacks, then its servants'
+    /// `on_connection_closed`, and waits for them, its requests and its writer to end (or
+    /// cuts them short when the shutdown timeout runs out).
+    async fn close_out(mut self, forced: bool) {
+        if forced {
+            self.cut_short().await;
+        }
+        self.context.run_close_callbacks();
+        let calls = self.protocol.closing();
+        if forced {
+            // no time is left to wait for them: each runs up to its first wait
+            for call in calls {
+                let _ = call.now_or_never();
+            }
+        } else {
+            self.wait_for(calls).await;
+        }
+        if let Err(error) = (&mut self.writer).await {
+            log_join(Err(error));
+        }
+        tracing::debug!(connection = self.context.id(), peer = %self.context.peer_addr(), "connection ended");
+    }
+
+    /// Waits for the running requests and the `calls` to end; cancels what is left of them
+    /// when the shutdown timeout runs out.
+    async fn wait_for(&mut self, calls: Vec<BoxFuture<'static, ()>>) {
+        let mut closing = JoinSet::new();
+        for call in calls {
+            closing.spawn(call);
+        }
+        while !(self.requests.is_empty() && closing.is_empty()) {
+            tokio::select! {
+                biased;
+                () = self.signals.force.cancelled() => {
+                    self.cut_short().await;
+                    closing.shutdown().await;
+                }
+                Some(joined) = self.requests.join_next(), if !self.requests.is_empty() => log_join(joined),
+                Some(joined) = closing.join_next(), if !closing.is_empty() => log_join(joined),
+            }
+        }
+    }
+
+    /// The shutdown timeout ran out: drops the connection and cancels its requests.
+    async fn cut_short(&mut self) {
+        self.context.abort("shutdown timeout reached");
+        self.requests.shutdown().await;
+    }
+
+    /// Reads and dispatches requests until the connection closes, the peer closes its side, or
+    /// the server shuts down.
+    ///
+    /// The requests already read are dispatched before anything more is read, while fewer than
+    /// `max_in_flight` run and the running requests and the queued frames together hold less
+    /// than the connection's budget; otherwise nothing is read until a request finishes or room
+    /// is made. Input that holds more than the maximum frame length without a whole request in
+    /// it closes the connection, so the input buffer never holds more than that plus one read;
+    /// an empty one is let go, so that an idle connection holds none.
+    async fn read(&mut self, reader: &mut Reader) -> ReadEnd {
+        loop {
+            let at_limit = match self.dispatch_read(reader) {
+                Ok(at_limit) => at_limit,
+                Err(end) => return end,
+            };
+            if let Err(end) = self.check_input(reader, at_limit) {
+                return end;
+            }
+            if let Some(end) = self.wait_for_input(reader, at_limit).await {
+                return end;
+            }
+        }
+    }
+
+    /// Dispatches the whole requests already read, while the limits allow; returns whether
+    /// a limit stopped it.
+    fn dispatch_read(&mut self, reader: &mut Reader) -> Result<bool, ReadEnd> {
+        loop {
+            if self.requests.len() >= self.config.max_in_flight || self.context.is_busy() {
+                return Ok(true);
+            }
+            let frame = match self.protocol.split(&mut reader.input) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(false),
+                Err(reason) => return Err(self.bad_input(reason, "bad frame")),
+            };
+            reader.idle_deadline = deadline_after(self.config.idle_timeout);
+            reader.frame_deadline = None;
+            let running = self.context.running(frame.len());
+            let handled = self.protocol.handle(
+                frame,
+                reader.received_at,
+                running,
+                &self.context,
+                &mut self.requests,
+            );
+            if let Err(reason) = handled {
+                return Err(self.bad_input(reason, "bad request"));
+            }
+        }
+    }
+
+    /// Looks at what is left of the input once the requests in it are dispatched: lets an
+    /// empty buffer go, refuses one too long for a frame, and starts the frame's clock.
+    fn check_input(&self, reader: &mut Reader, at_limit: bool) -> Result<(), ReadEnd> {
+        if at_limit {
+            // waiting on the server: the peer is not late
+            reader.frame_deadline = None;
+        } else if reader.input.is_empty() {
+            reader.input = BytesMut::new();
+        } else {
+            if reader.input.len() > self.config.max_frame_len {
+                let reason = format!("no frame within {} bytes", self.config.max_frame_len);
+                return Err(self.bad_input(reason, "bad frame"));
+            }
+            if reader.frame_deadline.is_none() {
+                reader.frame_deadline = deadline_after(self.config.frame_timeout);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for input (unless at a limit), a request to finish, room in the outgoing queue,
+    /// or a deadline; `Some` when reading is to stop.
+    async fn wait_for_input(&mut self, reader: &mut Reader, at_limit: bool) -> Option<ReadEnd> {
+        let outgoing = self.context.outgoing();
+        let no_room = outgoing.is_exhausted();
         tokio::select! {
             biased;
-            () = signals.force.cancelled() => break true,
-            () = context.closed_token().cancelled() => break false,
-            joined = requests.join_next() => match joined {
-                Some(joined) => log_join(joined),
-                None => {
-                    context.close(finished);
-                    break false;
+            () = self.signals.shutdown.cancelled() => Some(ReadEnd::Shutdown),
+            // closed from elsewhere: a servant, a failed or stalled write
+            () = self.context.closed_token().cancelled() => Some(ReadEnd::Close("closed".into())),
+            Some(joined) = self.requests.join_next(), if !self.requests.is_empty() => {
+                log_join(joined);
+                None
+            }
+            () = outgoing.wait_for_room(), if no_room => None,
+            ready = reader.half.readable(), if !at_limit => match ready.and_then(|()| read_into(&reader.half, &mut reader.input)) {
+                Ok(0) => Some(ReadEnd::PeerDone),
+                Ok(_) => {
+                    reader.received_at = Instant::now();
+                    None
                 }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => None,
+                Err(error) => Some(ReadEnd::Close(format!("read failed: {error}"))),
             },
-            () = sleep_until(drain_deadline), if drain_deadline.is_some() => {
-                context.close("the peer closed its side, and its requests did not finish within the linger time");
-                break false;
+            () = sleep_until(reader.idle_deadline), if reader.idle_deadline.is_some() => {
+                // a connection waiting for its replies, or still writing them, is not idle
+                if self.requests.is_empty() && outgoing.queued_bytes() == 0 {
+                    return Some(ReadEnd::Close("idle timeout".into()));
+                }
+                reader.idle_deadline = deadline_after(self.config.idle_timeout);
+                None
+            }
+            () = sleep_until(reader.frame_deadline), if reader.frame_deadline.is_some() => {
+                let reason = format!(
+                    "a frame did not arrive in full within {} ms of its first byte",
+                    self.config.frame_timeout.as_millis()
+                );
+                Some(self.bad_input(reason, "slow frame"))
             }
         }
-    };
-    if forced {
-        context.abort("shutdown timeout reached");
-        requests.shutdown().await;
     }
 
-    // the connection is closed: its callbacks, then its servants' `on_connection_closed`
-    context.run_close_callbacks();
-    let mut closing = JoinSet::new();
-    for call in protocol.closing() {
-        closing.spawn(call);
+    /// Logs input that can never be a request, naming the peer: the connection closes.
+    fn bad_input(&self, reason: String, what: &str) -> ReadEnd {
+        tracing::warn!(connection = self.context.id(), peer = %self.context.peer_addr(), reason, "{what}; closing the connection");
+        ReadEnd::Close(reason)
     }
-    if forced {
-        closing.detach_all();
-    }
-    while !(requests.is_empty() && closing.is_empty()) {
-        tokio::select! {
-            biased;
-            () = signals.force.cancelled() => {
-                context.abort("shutdown timeout reached");
-                requests.shutdown().await;
-                // they were promised a call: let them finish without holding up the shutdown
-                closing.detach_all();
-            }
-            Some(joined) = requests.join_next(), if !requests.is_empty() => log_join(joined),
-            Some(joined) = closing.join_next(), if !closing.is_empty() => log_join(joined),
-        }
-    }
-    if let Err(error) = writer.await {
-        log_join(Err(error));
-    }
-    tracing::debug!(connection = context.id(), %peer, "connection ended");
 }
 
 /// Closes the connection and runs its close callbacks when dropped: at the end of
@@ -277,106 +466,6 @@ impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         self.0.close("connection task ended");
         self.0.run_close_callbacks();
-    }
-}
-
-/// Reads and dispatches requests until the connection closes, the peer closes its side, or the
-/// server shuts down.
-///
-/// The requests already read are dispatched before anything more is read, while fewer than
-/// `max_in_flight` run and the running requests and the queued frames together hold less than
-/// the connection's budget; otherwise nothing is read until a request finishes or room is
-/// made. Input that holds more than the maximum frame length without a whole request in it
-/// closes the connection, so the input buffer never holds more than that plus one read; an
-/// empty one is let go, so that an idle connection holds none.
-async fn read_requests<P: RequestProtocol>(
-    read_half: OwnedReadHalf,
-    context: &Arc<ConnectionContext>,
-    protocol: &mut P,
-    config: &ConnectionConfig,
-    signals: &Signals,
-    requests: &mut JoinSet<()>,
-) -> ReadEnd {
-    let mut input = BytesMut::new();
-    // when the last read ended: every request it completed was received then
-    let mut received_at = Instant::now();
-    let mut idle_deadline = deadline_after(config.idle_timeout);
-    // set while a frame has begun to arrive and more of it is awaited
-    let mut frame_deadline = None;
-    let outgoing = context.outgoing();
-    let bad_input = |reason: String, what: &str| {
-        tracing::warn!(connection = context.id(), peer = %context.peer_addr(), reason, "{what}; closing the connection");
-        ReadEnd::Close(reason)
-    };
-    loop {
-        // dispatch the whole requests already read, while the limits allow
-        let at_limit = loop {
-            if requests.len() >= config.max_in_flight || context.is_busy() {
-                break true;
-            }
-            match protocol.split(&mut input) {
-                Ok(Some(frame)) => {
-                    idle_deadline = deadline_after(config.idle_timeout);
-                    frame_deadline = None;
-                    let running = context.running(frame.len());
-                    if let Err(reason) =
-                        protocol.handle(frame, received_at, running, context, requests)
-                    {
-                        return bad_input(reason, "bad request");
-                    }
-                }
-                Ok(None) => break false,
-                Err(reason) => return bad_input(reason, "bad frame"),
-            }
-        };
-        if at_limit {
-            // waiting on the server: the peer is not late
-            frame_deadline = None;
-        } else if input.is_empty() {
-            input = BytesMut::new();
-        } else {
-            if input.len() > config.max_frame_len {
-                let reason = format!("no frame within {} bytes", config.max_frame_len);
-                return bad_input(reason, "bad frame");
-            }
-            if frame_deadline.is_none() {
-                frame_deadline = deadline_after(config.frame_timeout);
-            }
-        }
-        let no_room = outgoing.is_exhausted();
-        tokio::select! {
-            biased;
-            () = signals.shutdown.cancelled() => return ReadEnd::Shutdown,
-            // closed from elsewhere: a servant, a failed or stalled write
-            () = context.closed_token().cancelled() => return ReadEnd::Close("closed".into()),
-            Some(joined) = requests.join_next(), if !requests.is_empty() => log_join(joined),
-            () = outgoing.wait_for_room(), if no_room => {}
-            ready = read_half.readable(), if !at_limit => {
-                if let Err(error) = ready {
-                    return ReadEnd::Close(format!("read failed: {error}"));
-                }
-                match read_into(&read_half, &mut input) {
-                    Ok(0) => return ReadEnd::PeerDone,
-                    Ok(_) => received_at = Instant::now(),
-                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(error) => return ReadEnd::Close(format!("read failed: {error}")),
-                }
-            }
-            () = sleep_until(idle_deadline), if idle_deadline.is_some() => {
-                // a connection waiting for its replies, or still writing them, is not idle
-                if requests.is_empty() && outgoing.queued_bytes() == 0 {
-                    return ReadEnd::Close("idle timeout".into());
-                }
-                idle_deadline = deadline_after(config.idle_timeout);
-            }
-            () = sleep_until(frame_deadline), if frame_deadline.is_some() => {
-                let reason = format!(
-                    "a frame did not arrive in full within {} ms of its first byte",
-                    config.frame_timeout.as_millis()
-                );
-                return bad_input(reason, "slow frame");
-            }
-        }
     }
 }
 

@@ -109,6 +109,17 @@ pub struct BroadcastReport {
 
 impl BroadcastReport {
     /// Whether the push was queued on every registered client's connection.
+    ///
+    /// ```
+    /// use tars_rpc::push::{PushFrame, Subscribers};
+    ///
+    /// fn tell_everyone(subscribers: &Subscribers, frame: &PushFrame) {
+    ///     let report = subscribers.broadcast(frame);
+    ///     if !report.is_complete() {
+    ///         eprintln!("{} of {} clients missed it", report.failed.len(), report.failed.len() + report.delivered);
+    ///     }
+    /// }
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty()
     }
@@ -132,6 +143,13 @@ impl Inner {
 
 impl Subscribers {
     /// An empty registry.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    ///
+    /// let subscribers = Subscribers::new();
+    /// assert!(subscribers.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -142,6 +160,18 @@ impl Subscribers {
     ///
     /// The client is removed automatically when its connection closes (at once if it already
     /// has); the registry is not kept alive by its clients' connections.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    /// use tars_rpc::Current;
+    ///
+    /// /// The handler of `registerPush`: the client gets every broadcast from now on.
+    /// fn register_push(subscribers: &Subscribers, current: &Current) {
+    ///     if !subscribers.add(current) {
+    ///         eprintln!("{} registered again", current.peer_addr());
+    ///     }
+    /// }
+    /// ```
     pub fn add(&self, current: &Current) -> bool {
         let id = current.connection_id();
         let (added, watch) = {
@@ -161,27 +191,78 @@ impl Subscribers {
 
     /// Removes the client of connection `connection_id` and returns its `Current`, if it was
     /// registered.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    /// use tars_rpc::Current;
+    ///
+    /// /// The handler of `unregisterPush`.
+    /// fn unregister_push(subscribers: &Subscribers, current: &Current) -> bool {
+    ///     subscribers.remove(current.connection_id()).is_some()
+    /// }
+    /// ```
     pub fn remove(&self, connection_id: u64) -> Option<Current> {
         self.inner.lock().currents.remove(&connection_id)
     }
 
     /// Whether the client of connection `connection_id` is registered.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    /// use tars_rpc::Current;
+    ///
+    /// fn is_registered(subscribers: &Subscribers, current: &Current) -> bool {
+    ///     subscribers.contains(current.connection_id())
+    /// }
+    /// ```
     pub fn contains(&self, connection_id: u64) -> bool {
         self.inner.lock().currents.contains_key(&connection_id)
     }
 
     /// How many clients are registered.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    ///
+    /// fn report(subscribers: &Subscribers) {
+    ///     println!("{} clients registered", subscribers.len());
+    /// }
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.lock().currents.len()
     }
 
     /// Whether no client is registered.
+    ///
+    /// ```
+    /// use tars_rpc::push::{PushFrame, Subscribers};
+    ///
+    /// /// Encodes and sends a push only if someone listens.
+    /// fn maybe_push(subscribers: &Subscribers, make: impl FnOnce() -> PushFrame) {
+    ///     if !subscribers.is_empty() {
+    ///         subscribers.broadcast(&make());
+    ///     }
+    /// }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.inner.lock().currents.is_empty()
     }
 
     /// A snapshot of the registered `Current`s (in no particular order), to iterate over or
     /// to push to selectively with [`Current::push`] or [`Current::try_push`].
+    ///
+    /// ```
+    /// use tars_rpc::push::{PushFrame, Subscribers};
+    ///
+    /// /// Pushes to the clients on this machine only.
+    /// fn push_to_local(subscribers: &Subscribers, frame: &PushFrame) {
+    ///     for current in subscribers.currents() {
+    ///         if current.peer_addr().ip().is_loopback() {
+    ///             let _ = current.try_push(frame.clone());
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub fn currents(&self) -> Vec<Current> {
         self.inner.lock().currents.values().cloned().collect()
     }
@@ -193,6 +274,20 @@ impl Subscribers {
     /// A client whose connection has closed is removed; one whose queue is full misses this
     /// push and stays registered (see [slow clients](Self#slow-clients)). The registry is not
     /// locked while pushing: clients added meanwhile may miss this push.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tars_rpc::packet::Context;
+    /// use tars_rpc::push::{PushFrame, Subscribers};
+    ///
+    /// fn tick(subscribers: &Subscribers, sequence: u64) {
+    ///     let frame = PushFrame::from_buffer("tick", Bytes::new(), &Context::new()); // encoded once
+    ///     let report = subscribers.broadcast(&frame);
+    ///     for missed in report.failed {
+    ///         eprintln!("tick {sequence} missed {}: {}", missed.current.peer_addr(), missed.error);
+    ///     }
+    /// }
+    /// ```
     pub fn broadcast(&self, frame: &PushFrame) -> BroadcastReport {
         let mut report = BroadcastReport::default();
         for current in self.currents() {
