@@ -35,11 +35,12 @@
 
 // The modules depend on each other in this order only (each on some of those before it):
 // config, request, message -> wire -> raw -> connection -> push -> object -> supervisor ->
-// proxy -> communicator; balance depends on none of them.
+// proxy -> communicator; balance and discovery depend on none of them.
 pub mod balance;
 mod communicator;
 mod config;
 mod connection;
+pub mod discovery;
 mod message;
 mod object;
 mod proxy;

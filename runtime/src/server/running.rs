@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::listener::Gauges;
 use super::outgoing::TotalBudget;
-use super::tasks::{OwnedTask, Signals};
+use super::tasks::{spawn_owned, OwnedTask, Signals};
 use crate::support::log_join;
 
 /// A running server, from [`ServerBuilder::start`](super::ServerBuilder::start).
@@ -94,7 +94,7 @@ impl Server {
             servant_addrs: launch.servant_addrs,
             local_addrs: launch.local_addrs,
             handle,
-            _tasks: OwnedTask::spawn(shutdown),
+            _tasks: spawn_owned(shutdown),
         }
     }
 

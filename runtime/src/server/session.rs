@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connection::{ConnectionContext, Running};
 use super::outgoing::{Held, Outgoing, OutgoingFrames, TotalBudget};
-use super::tasks::{OwnedTask, Signals};
+use super::tasks::{spawn_owned, OwnedTask, Signals};
 use crate::framing::{FrameSource, ProgressTimeout};
 use crate::support::log_join;
 
@@ -213,7 +213,7 @@ impl<P: RequestProtocol> Session<P> {
         let context = Arc::new(context);
         tracing::debug!(connection = context.id(), %peer, %local_addr, raw = P::RAW, "connection opened");
         let (read_half, write_half) = stream.into_split();
-        let writer = OwnedTask::spawn(write_frames(
+        let writer = spawn_owned(write_frames(
             write_half,
             outgoing,
             context.clone(),

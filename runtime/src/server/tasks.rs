@@ -3,7 +3,7 @@
 //! Every task the server spawns has an owner that stops it when dropped, so that dropping a
 //! [`Server`](super::Server) stops everything it started:
 //!
-//! * the [`Server`](super::Server) owns its shutdown task ([`OwnedTask`]);
+//! * the [`Server`](super::Server) owns its shutdown task ([`OwnedTask`], aborted when dropped);
 //! * the shutdown task owns the accept loops (a [`JoinSet`](tokio::task::JoinSet));
 //! * each accept loop owns its connections' tasks (a `JoinSet`), and closes its listener before
 //!   it lets them go;
@@ -18,11 +18,9 @@
 //! each owner waits for its tasks to end.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 /// The server-wide shutdown tokens every task watches.
 #[derive(Debug, Clone, Default)]
@@ -35,26 +33,11 @@ pub(super) struct Signals {
 
 /// A spawned task, aborted when this is dropped (a `JoinHandle` would let it run on). Awaiting
 /// it waits for the task to end.
-#[derive(Debug)]
-pub(super) struct OwnedTask<T>(JoinHandle<T>);
+pub(super) type OwnedTask<T> = AbortOnDropHandle<T>;
 
-impl<T: Send + 'static> OwnedTask<T> {
-    /// Spawns `task` on the current tokio runtime.
-    pub(super) fn spawn(task: impl Future<Output = T> + Send + 'static) -> Self {
-        Self(tokio::spawn(task))
-    }
-}
-
-impl<T> Future for OwnedTask<T> {
-    type Output = Result<T, JoinError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for OwnedTask<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// Spawns `task` on the current tokio runtime, owned by the handle returned.
+pub(super) fn spawn_owned<T: Send + 'static>(
+    task: impl Future<Output = T> + Send + 'static,
+) -> OwnedTask<T> {
+    AbortOnDropHandle::new(tokio::spawn(task))
 }
