@@ -48,7 +48,7 @@ pub mod push {
     };
     pub use tars_rpc_runtime::packet::RECONNECT_MESSAGE;
     pub use tars_rpc_runtime::server::{
-        BroadcastReport, PushError, PushFrame, Subscribers, Undelivered,
+        BroadcastReport, ConnectionId, PushError, PushFrame, Subscribers, Undelivered,
     };
 }
 

@@ -153,7 +153,7 @@ pub use push::{PushError, PushFrame};
 pub use raw::RawServant;
 pub use running::{Server, ServerHandle, ServerStats};
 pub use servant::Servant;
-pub use subscribers::{BroadcastReport, Subscribers, Undelivered};
+pub use subscribers::{BroadcastReport, ConnectionId, Subscribers, Undelivered};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,11 @@
-//! [`Subscribers`]: a registry of the clients to push to.
+//! [`Subscribers`]: a registry of the clients to push to, by connection or by keys of the
+//! user's own (a user id, a topic, a peer's IP address).
 
+use std::borrow::Borrow;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use std::time::Duration;
@@ -19,6 +23,36 @@ use super::Current;
 ///
 /// It is cheap to clone: clones share one registry. An idle subscriber costs its `Current`, an
 /// entry here and a close callback on its connection, and no task.
+///
+/// # Keys
+///
+/// `Subscribers` (that is, `Subscribers<ConnectionId>`) keys its clients by connection id, as
+/// TarsCpp's push example keys its map. `Subscribers<K>` keys them by anything else: a user id,
+/// a topic, the peer's IP address. A connection [`join`](Self::join)s any number of keys
+/// and [`leave`](Self::leave)s them; a key may hold any number of connections (a user on
+/// two devices, a topic's readers); [`send_to`](Self::send_to) pushes to the connections of
+/// one key, [`broadcast`](Self::broadcast) to every connection once. A connection that closes
+/// leaves all its keys by itself.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use tars_rpc::push::{PushFrame, Subscribers};
+/// use tars_rpc::Current;
+///
+/// /// `subscribe(topic)`: the caller gets that topic's pushes until it unsubscribes or leaves.
+/// fn subscribe(topics: &Subscribers<String>, current: &Current, topic: String) {
+///     topics.join(topic, current);
+/// }
+///
+/// fn publish(topics: &Subscribers<String>, topic: &str, frame: &PushFrame) -> usize {
+///     topics.send_to(topic, frame).delivered
+/// }
+///
+/// /// TarsCpp's other demo keys by the peer's IP address.
+/// fn register_by_ip(by_ip: &Subscribers<IpAddr>, current: &Current) {
+///     by_ip.join(current.peer_addr().ip(), current);
+/// }
+/// ```
 ///
 /// # Slow clients
 ///
@@ -79,23 +113,49 @@ use super::Current;
 /// let servant = Hello { subscribers: subscribers.clone() };
 /// # let _ = (servant, push_loop);
 /// ```
-#[derive(Clone, Default)]
-pub struct Subscribers {
-    inner: Arc<Inner>,
+#[derive(Clone)]
+pub struct Subscribers<K = ConnectionId> {
+    inner: Arc<Inner<K>>,
 }
 
-#[derive(Default)]
-struct Inner {
-    registry: Mutex<Registry>,
+impl<K> Default for Subscribers<K> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry {
+                    connections: HashMap::new(),
+                    keys: HashMap::new(),
+                    watched: HashSet::new(),
+                }),
+            }),
+        }
+    }
 }
 
-#[derive(Default)]
-struct Registry {
-    /// The registered clients, by connection id.
-    currents: HashMap<u64, Current>,
+struct Inner<K> {
+    registry: Mutex<Registry<K>>,
+}
+
+/// The key of a plain [`Subscribers`] registry: a client's connection, by its
+/// [`Current::connection_id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+struct Registry<K> {
+    /// The registered connections, by connection id: the latest `Current` each was added with,
+    /// and the keys it has joined.
+    connections: HashMap<u64, Subscriber<K>>,
+    /// The connections of each key.
+    keys: HashMap<K, HashSet<u64>>,
     /// The connections whose close callback (which removes them) has been registered and has
     /// not run yet: so that adding a client again does not register another one.
     watched: HashSet<u64>,
+}
+
+struct Subscriber<K> {
+    current: Current,
+    /// Few per connection, usually one: a vector is smaller than a set.
+    keys: Vec<K>,
 }
 
 /// What a [`Subscribers::broadcast`] or [`Subscribers::broadcast_timeout`] did.
@@ -135,14 +195,43 @@ pub struct Undelivered {
     pub error: PushError,
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Registry> {
+impl<K> Inner<K> {
+    fn lock(&self) -> MutexGuard<'_, Registry<K>> {
         crate::support::lock(&self.registry)
     }
 }
 
+impl<K: Eq + Hash> Registry<K> {
+    /// Takes connection `id` out of every key it joined; returns its entry.
+    fn remove_connection(&mut self, id: u64) -> Option<Subscriber<K>> {
+        let subscriber = self.connections.remove(&id)?;
+        for key in &subscriber.keys {
+            self.leave_key(key, id);
+        }
+        Some(subscriber)
+    }
+
+    /// Takes connection `id` out of `key`'s set, dropping the key once nobody is in it.
+    fn leave_key(&mut self, key: &K, id: u64) {
+        if let Some(members) = self.keys.get_mut(key) {
+            members.remove(&id);
+            if members.is_empty() {
+                self.keys.remove(key);
+            }
+        }
+    }
+
+    /// The `Current`s of the connections of `ids`.
+    fn currents<'a>(&self, ids: impl IntoIterator<Item = &'a u64>) -> Vec<Current> {
+        ids.into_iter()
+            .filter_map(|id| self.connections.get(id))
+            .map(|subscriber| subscriber.current.clone())
+            .collect()
+    }
+}
+
 impl Subscribers {
-    /// An empty registry.
+    /// An empty registry of clients by connection id.
     ///
     /// ```
     /// use tars_rpc::push::Subscribers;
@@ -173,24 +262,117 @@ impl Subscribers {
     /// }
     /// ```
     pub fn add(&self, current: &Current) -> bool {
+        self.join(ConnectionId(current.connection_id()), current)
+    }
+}
+
+impl<K: Eq + Hash + Clone + Send + Sync + 'static> Subscribers<K> {
+    /// An empty registry of clients by keys of type `K`.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    ///
+    /// let by_user: Subscribers<i64> = Subscribers::keyed();
+    /// let by_topic = Subscribers::<String>::keyed();
+    /// assert!(by_user.is_empty() && by_topic.is_empty());
+    /// ```
+    pub fn keyed() -> Self {
+        Self::default()
+    }
+
+    /// Adds the client of `current`'s connection to `key` and returns `true`, or `false` if
+    /// it had joined `key` already; either way the connection's registered `Current` becomes
+    /// this one. A connection may join any number of keys.
+    ///
+    /// The client leaves every key automatically when its connection closes (at once if it
+    /// already has); the registry is not kept alive by its clients' connections.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    /// use tars_rpc::Current;
+    ///
+    /// /// `login(userId)`: pushes for that user reach this connection (and the user's others).
+    /// fn login(users: &Subscribers<i64>, current: &Current, user_id: i64) {
+    ///     users.join(user_id, current);
+    /// }
+    /// ```
+    pub fn join(&self, key: K, current: &Current) -> bool {
         let id = current.connection_id();
-        let (added, watch) = {
+        let mut replaced = None;
+        let (joined, watch) = {
             let mut registry = self.inner.lock();
-            let replaced = registry.currents.insert(id, current.clone());
-            let watch = registry.watched.insert(id);
-            // `replaced` is dropped after the lock is released
-            (replaced.is_none(), watch)
+            let joined = match registry.connections.entry(id) {
+                Entry::Occupied(mut entry) => {
+                    let subscriber = entry.get_mut();
+                    replaced = Some(std::mem::replace(&mut subscriber.current, current.clone()));
+                    let new = !subscriber.keys.contains(&key);
+                    if new {
+                        subscriber.keys.push(key.clone());
+                    }
+                    new
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(Subscriber {
+                        current: current.clone(),
+                        keys: vec![key.clone()],
+                    });
+                    true
+                }
+            };
+            registry.keys.entry(key).or_default().insert(id);
+            (joined, registry.watched.insert(id))
         };
+        // the replaced Current (perhaps a connection's last handle) goes after the lock
+        drop(replaced);
         if watch {
             let registry = Arc::downgrade(&self.inner);
             // outside the lock: on a closed connection the callback runs at once and takes it
             current.on_close(move || forget(&registry, id));
         }
-        added
+        joined
     }
 
-    /// Removes the client of connection `connection_id` and returns its `Current`, if it was
-    /// registered.
+    /// Takes connection `connection_id` out of `key`; `true` if it was in. A connection that
+    /// leaves its last key leaves the registry.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    /// use tars_rpc::Current;
+    ///
+    /// /// `unsubscribe(topic)`.
+    /// fn unsubscribe(topics: &Subscribers<String>, current: &Current, topic: &str) -> bool {
+    ///     topics.leave(topic, current.connection_id())
+    /// }
+    /// ```
+    pub fn leave<Q>(&self, key: &Q, connection_id: u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let removed = {
+            let mut registry = self.inner.lock();
+            let Some(subscriber) = registry.connections.get_mut(&connection_id) else {
+                return false;
+            };
+            let Some(position) = subscriber
+                .keys
+                .iter()
+                .position(|joined| joined.borrow() == key)
+            else {
+                return false;
+            };
+            let key = subscriber.keys.swap_remove(position);
+            let last = subscriber.keys.is_empty();
+            registry.leave_key(&key, connection_id);
+            last.then(|| registry.connections.remove(&connection_id))
+                .flatten()
+        };
+        drop(removed);
+        true
+    }
+
+    /// Removes the client of connection `connection_id` from every key and returns its
+    /// `Current`, if it was registered.
     ///
     /// ```
     /// use tars_rpc::push::Subscribers;
@@ -202,10 +384,11 @@ impl Subscribers {
     /// }
     /// ```
     pub fn remove(&self, connection_id: u64) -> Option<Current> {
-        self.inner.lock().currents.remove(&connection_id)
+        let removed = self.inner.lock().remove_connection(connection_id);
+        removed.map(|subscriber| subscriber.current)
     }
 
-    /// Whether the client of connection `connection_id` is registered.
+    /// Whether the client of connection `connection_id` is registered (under any key).
     ///
     /// ```
     /// use tars_rpc::push::Subscribers;
@@ -216,10 +399,10 @@ impl Subscribers {
     /// }
     /// ```
     pub fn contains(&self, connection_id: u64) -> bool {
-        self.inner.lock().currents.contains_key(&connection_id)
+        self.inner.lock().connections.contains_key(&connection_id)
     }
 
-    /// How many clients are registered.
+    /// How many connections are registered (each once, whatever keys it joined).
     ///
     /// ```
     /// use tars_rpc::push::Subscribers;
@@ -229,7 +412,7 @@ impl Subscribers {
     /// }
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.lock().currents.len()
+        self.inner.lock().connections.len()
     }
 
     /// Whether no client is registered.
@@ -245,11 +428,61 @@ impl Subscribers {
     /// }
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.inner.lock().currents.is_empty()
+        self.inner.lock().connections.is_empty()
     }
 
-    /// A snapshot of the registered `Current`s (in no particular order), to iterate over or
-    /// to push to selectively with [`Current::push`] or [`Current::try_push`].
+    /// How many connections have joined `key`.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    ///
+    /// fn readers(topics: &Subscribers<String>, topic: &str) -> usize {
+    ///     topics.count(topic)
+    /// }
+    /// ```
+    pub fn count<Q>(&self, key: &Q) -> usize
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner.lock().keys.get(key).map_or(0, HashSet::len)
+    }
+
+    /// The keys that have at least one connection (a snapshot, in no particular order).
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    ///
+    /// fn topics_in_use(topics: &Subscribers<String>) -> Vec<String> {
+    ///     topics.keys()
+    /// }
+    /// ```
+    pub fn keys(&self) -> Vec<K> {
+        self.inner.lock().keys.keys().cloned().collect()
+    }
+
+    /// The keys connection `connection_id` has joined (a snapshot).
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    /// use tars_rpc::Current;
+    ///
+    /// fn my_topics(topics: &Subscribers<String>, current: &Current) -> Vec<String> {
+    ///     topics.keys_of(current.connection_id())
+    /// }
+    /// ```
+    pub fn keys_of(&self, connection_id: u64) -> Vec<K> {
+        let registry = self.inner.lock();
+        registry
+            .connections
+            .get(&connection_id)
+            .map(|subscriber| subscriber.keys.clone())
+            .unwrap_or_default()
+    }
+
+    /// A snapshot of the registered `Current`s, one per connection (in no particular order),
+    /// to iterate over or to push to selectively with [`Current::push`] or
+    /// [`Current::try_push`].
     ///
     /// ```
     /// use tars_rpc::push::{PushFrame, Subscribers};
@@ -264,12 +497,34 @@ impl Subscribers {
     /// }
     /// ```
     pub fn currents(&self) -> Vec<Current> {
-        self.inner.lock().currents.values().cloned().collect()
+        let registry = self.inner.lock();
+        registry.currents(registry.connections.keys())
+    }
+
+    /// A snapshot of the `Current`s of the connections that joined `key`.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    ///
+    /// fn peers_of(users: &Subscribers<i64>, user_id: i64) -> Vec<std::net::SocketAddr> {
+    ///     users.currents_of(&user_id).iter().map(|current| current.peer_addr()).collect()
+    /// }
+    /// ```
+    pub fn currents_of<Q>(&self, key: &Q) -> Vec<Current>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let registry = self.inner.lock();
+        match registry.keys.get(key) {
+            Some(members) => registry.currents(members),
+            None => Vec::new(),
+        }
     }
 
     /// Queues `frame` on the connection of every registered client whose outgoing queue has
     /// room now, without waiting, and reports on how many connections it was queued and which
-    /// it missed.
+    /// it missed. Each connection gets it once, whatever keys it joined.
     ///
     /// A client whose connection has closed is removed; one whose queue is full misses this
     /// push and stays registered (see [slow clients](Self#slow-clients)). The registry is not
@@ -289,12 +544,26 @@ impl Subscribers {
     /// }
     /// ```
     pub fn broadcast(&self, frame: &PushFrame) -> BroadcastReport {
-        let mut report = BroadcastReport::default();
-        for current in self.currents() {
-            let pushed = current.try_push(frame.clone());
-            self.record(&mut report, current, pushed);
-        }
-        report
+        self.push_now(self.currents(), frame)
+    }
+
+    /// Queues `frame` on the connections that joined `key`, as [`broadcast`](Self::broadcast)
+    /// does for all: without waiting, skipping (and reporting) those whose queue is full.
+    ///
+    /// ```
+    /// use tars_rpc::push::{PushFrame, Subscribers};
+    ///
+    /// /// An event for one user reaches every device the user is logged in on.
+    /// fn notify_user(users: &Subscribers<i64>, user_id: i64, frame: &PushFrame) -> bool {
+    ///     users.send_to(&user_id, frame).delivered > 0
+    /// }
+    /// ```
+    pub fn send_to<Q>(&self, key: &Q, frame: &PushFrame) -> BroadcastReport
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.push_now(self.currents_of(key), frame)
     }
 
     /// Queues `frame` on the connection of every registered client, waiting for room on those
@@ -325,10 +594,60 @@ impl Subscribers {
     ///
     /// Dropped while waiting, it has queued the push on some clients and not on the others.
     pub async fn broadcast_timeout(&self, frame: &PushFrame, timeout: Duration) -> BroadcastReport {
+        self.push_waiting(self.currents(), frame, timeout).await
+    }
+
+    /// Queues `frame` on the connections that joined `key`, waiting up to `timeout` for room
+    /// on the slow ones, as [`broadcast_timeout`](Self::broadcast_timeout) does for all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::push::{PushFrame, Subscribers};
+    ///
+    /// async fn publish(topics: &Subscribers<String>, topic: &str, frame: &PushFrame) {
+    ///     let report = topics.send_to_timeout(topic, frame, Duration::from_secs(2)).await;
+    ///     if !report.is_complete() {
+    ///         eprintln!("{} readers of {topic} missed it", report.failed.len());
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it has queued the push on some clients and not on the others.
+    pub async fn send_to_timeout<Q>(
+        &self,
+        key: &Q,
+        frame: &PushFrame,
+        timeout: Duration,
+    ) -> BroadcastReport
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.push_waiting(self.currents_of(key), frame, timeout)
+            .await
+    }
+
+    fn push_now(&self, currents: Vec<Current>, frame: &PushFrame) -> BroadcastReport {
+        let mut report = BroadcastReport::default();
+        for current in currents {
+            let pushed = current.try_push(frame.clone());
+            self.record(&mut report, current, pushed);
+        }
+        report
+    }
+
+    async fn push_waiting(
+        &self,
+        currents: Vec<Current>,
+        frame: &PushFrame,
+        timeout: Duration,
+    ) -> BroadcastReport {
         let deadline = tokio::time::Instant::now().checked_add(timeout);
         let mut report = BroadcastReport::default();
         let mut slow = Vec::new();
-        for current in self.currents() {
+        for current in currents {
             match current.try_push(frame.clone()) {
                 Err(PushError::Full(frame)) => slow.push((current, frame)),
                 pushed => self.record(&mut report, current, pushed),
@@ -378,9 +697,9 @@ impl Subscribers {
         let removed = {
             let mut registry = self.inner.lock();
             let id = current.connection_id();
-            match registry.currents.get(&id) {
-                Some(registered) if registered.same_request(current) => {
-                    registry.currents.remove(&id)
+            match registry.connections.get(&id) {
+                Some(registered) if registered.current.same_request(current) => {
+                    registry.remove_connection(id)
                 }
                 _ => None,
             }
@@ -390,26 +709,27 @@ impl Subscribers {
 }
 
 /// The close callback: forgets connection `id`, if the registry still exists.
-fn forget(registry: &Weak<Inner>, id: u64) {
+fn forget<K: Eq + Hash>(registry: &Weak<Inner<K>>, id: u64) {
     let Some(inner) = registry.upgrade() else {
         return;
     };
     let removed = {
         let mut registry = inner.lock();
         registry.watched.remove(&id);
-        registry.currents.remove(&id)
+        registry.remove_connection(id)
     };
     // the Current (perhaps the last handle on the connection) is dropped outside the lock
     drop(removed);
 }
 
-impl fmt::Debug for Subscribers {
+impl<K: fmt::Debug> fmt::Debug for Subscribers<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let registry = self.inner.lock();
-        let mut connections: Vec<u64> = registry.currents.keys().copied().collect();
+        let mut connections: Vec<u64> = registry.connections.keys().copied().collect();
         connections.sort_unstable();
         f.debug_struct("Subscribers")
             .field("connections", &connections)
+            .field("keys", &registry.keys.len())
             .finish()
     }
 }
@@ -576,6 +896,108 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn keys_route_pushes_to_the_connections_that_joined_them() {
+        let frame = push();
+        let (alice_phone, mut alice_phone_queue) = connection(1024);
+        let (alice_laptop, mut alice_laptop_queue) = connection(1024);
+        let (bob, mut bob_queue) = connection(1024);
+        let users = Subscribers::<String>::keyed();
+        assert!(users.join("alice".into(), &current(&alice_phone, 1)));
+        assert!(users.join("alice".into(), &current(&alice_laptop, 1)));
+        assert!(users.join("bob".into(), &current(&bob, 1)));
+        // the laptop follows bob too; joining twice is no new join
+        assert!(users.join("bob".into(), &current(&alice_laptop, 2)));
+        assert!(!users.join("bob".into(), &current(&alice_laptop, 3)));
+        assert_eq!(
+            (users.len(), users.count("alice"), users.count("bob")),
+            (3, 2, 2)
+        );
+        let mut keys = users.keys();
+        keys.sort();
+        assert_eq!(keys, ["alice", "bob"]);
+        assert_eq!(users.currents_of("bob").len(), 2);
+
+        let report = users.send_to("alice", &frame);
+        assert_eq!((report.delivered, report.failed.len()), (2, 0));
+        assert!(
+            bob_queue.try_recv().is_err(),
+            "bob's connection gets no alice push"
+        );
+        write_one(&alice_phone, &mut alice_phone_queue);
+        write_one(&alice_laptop, &mut alice_laptop_queue);
+        assert_eq!(
+            users.send_to("carol", &frame).delivered,
+            0,
+            "a key nobody joined"
+        );
+
+        // a broadcast reaches each connection once, whatever keys it joined
+        assert_eq!(users.broadcast(&frame).delivered, 3);
+        for (connection, queue) in [
+            (&alice_phone, &mut alice_phone_queue),
+            (&alice_laptop, &mut alice_laptop_queue),
+            (&bob, &mut bob_queue),
+        ] {
+            write_one(connection, queue);
+            assert!(queue.try_recv().is_err(), "one copy per connection");
+        }
+
+        // leaving: the laptop leaves alice and stays for bob; bob leaves his only key and goes
+        assert!(users.leave("alice", alice_laptop.id()));
+        assert!(!users.leave("alice", alice_laptop.id()), "left already");
+        assert_eq!(users.keys_of(alice_laptop.id()), ["bob"]);
+        assert!(users.leave("bob", bob.id()));
+        assert!(!users.contains(bob.id()));
+        assert_eq!(
+            (users.len(), users.count("alice"), users.count("bob")),
+            (2, 1, 1)
+        );
+
+        // a closed connection leaves every key it joined
+        alice_laptop.close("test");
+        alice_laptop.run_close_callbacks();
+        assert_eq!(users.count("bob"), 0);
+        assert_eq!(users.keys(), ["alice"]);
+        assert_eq!(
+            users.remove(alice_phone.id()).map(|c| c.request_id()),
+            Some(1)
+        );
+        assert!(users.is_empty() && users.keys().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_to_timeout_waits_for_the_keys_slow_connections_only() {
+        let frame = push();
+        let (slow, mut slow_queue) = connection(frame.len());
+        let (other, _other_queue) = connection(frame.len());
+        let by_ip = Subscribers::<std::net::IpAddr>::keyed();
+        let here: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let there: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        by_ip.join(here, &current(&slow, 1));
+        by_ip.join(there, &current(&other, 1));
+        assert_eq!(by_ip.broadcast(&frame).delivered, 2, "both queues now full");
+
+        let send = tokio::spawn({
+            let (by_ip, frame) = (by_ip.clone(), frame.clone());
+            async move {
+                by_ip
+                    .send_to_timeout(&here, &frame, Duration::from_secs(5))
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            !send.is_finished(),
+            "waits for room on the key's connection"
+        );
+        write_one(&slow, &mut slow_queue);
+        let report = send.await.unwrap();
+        assert!(report.is_complete() && report.delivered == 1, "{report:?}");
+        // the other key's full connection was not waited for, nor touched
+        assert_eq!(by_ip.count(&there), 1);
+    }
+
+    #[tokio::test]
     async fn an_empty_registry_broadcasts_to_no_one() {
         let subscribers = Subscribers::new();
         assert!(subscribers.is_empty());
@@ -587,7 +1009,7 @@ mod tests {
         assert!(report.is_complete() && report.delivered == 0);
         assert_eq!(
             format!("{subscribers:?}"),
-            "Subscribers { connections: [] }"
+            "Subscribers { connections: [], keys: 0 }"
         );
     }
 }
