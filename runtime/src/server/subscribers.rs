@@ -208,6 +208,10 @@ impl<K: Eq + Hash> Registry<K> {
         for key in &subscriber.keys {
             self.leave_key(key, id);
         }
+        // after a crowd has left, give back most of the room it took (amortized: only when
+        // four fifths of it stand empty)
+        shrink_when_sparse(&mut self.connections);
+        shrink_when_sparse(&mut self.keys);
         Some(subscriber)
     }
 
@@ -705,6 +709,14 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Subscribers<K> {
             }
         };
         drop(removed);
+    }
+}
+
+/// Halves a map's room once it is at most a fifth full, keeping small maps as they are.
+fn shrink_when_sparse<A: Eq + Hash, B>(map: &mut HashMap<A, B>) {
+    const SMALL: usize = 64;
+    if map.capacity() > SMALL && map.len() * 5 <= map.capacity() {
+        map.shrink_to(map.capacity() / 2);
     }
 }
 
