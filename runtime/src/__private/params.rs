@@ -469,6 +469,7 @@ pub fn decode_push<F: Function>(push: &PushMessage) -> RpcResult<ReplyValues<F>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::ReturnCode;
 
     /// `int testHello(string sReq, out string sRsp)`
     enum TestHello {}
