@@ -850,7 +850,6 @@ async fn servers_register_themselves_and_turn_inactive_when_they_stop() {
     let locator = Locator::new(&address).unwrap();
     let (_hello, port) = hello_server(HELLO).await;
     let at = endpoint("127.0.0.1", port);
-    let mut changes = registry.changes();
     let state = |registry: &DevRegistry| {
         let (active, inactive) = registry.endpoints(HELLO);
         (active.len(), inactive.len())
@@ -868,13 +867,7 @@ async fn servers_register_themselves_and_turn_inactive_when_they_stop() {
 
     // the server goes away (its registration is dropped): the endpoint turns inactive
     drop(registration);
-    timeout(WAIT, async {
-        while state(&registry) != (0, 1) {
-            changes.changed().await.unwrap();
-        }
-    })
-    .await
-    .expect("inactive once the registration's connection closed");
+    wait_for_endpoints(&registry, HELLO, 0, 1).await;
     assert_eq!(
         discover(&locator, HELLO, Lookup::SameGroup)
             .await
@@ -939,6 +932,57 @@ async fn servers_register_themselves_and_turn_inactive_when_they_stop() {
     assert_eq!(timeout(WAIT, gone).await.unwrap().unwrap(), 0);
     let again = registrar.unregister_endpoint(HELLO.into(), "127.0.0.1".into(), port.into());
     assert_eq!(timeout(WAIT, again).await.unwrap().unwrap(), 1);
+}
+
+/// Waits (within [`WAIT`]) until `registry` has `active` and `inactive` endpoints of `object`.
+async fn wait_for_endpoints(registry: &DevRegistry, object: &str, active: usize, inactive: usize) {
+    let mut changes = registry.changes();
+    let counts = || {
+        let (a, i) = registry.endpoints(object);
+        (a.len(), i.len())
+    };
+    timeout(WAIT, async {
+        while counts() != (active, inactive) {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "{object}: {:?} endpoints (active, inactive), not ({active}, {inactive})",
+            counts()
+        )
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_is_made_again_when_the_registry_restarts() {
+    let registry = DevRegistry::new();
+    let (server, address) = serve(&registry).await;
+    let registry_address = server.local_addr(QUERY_OBJ).unwrap();
+    let (_hello, port) = hello_server(HELLO).await;
+    let _registration = timeout(
+        WAIT,
+        register_with(&address, HELLO, endpoint("127.0.0.1", port)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    wait_for_endpoints(&registry, HELLO, 1, 0).await;
+
+    // the registry stops: the registration's connection closes with it
+    timeout(WAIT, server.shutdown()).await.unwrap();
+    wait_for_endpoints(&registry, HELLO, 0, 1).await;
+
+    // it starts again at the same address, keeping what it had: the registration connects
+    // again by itself and registers again
+    let listener = TcpListener::bind(registry_address).await.unwrap();
+    let _server = Server::builder()
+        .servant(QUERY_OBJ, listener, registry.clone())
+        .start()
+        .await
+        .unwrap();
+    wait_for_endpoints(&registry, HELLO, 1, 0).await;
 }
 
 // ---------------------------------------------------------------------------------------------

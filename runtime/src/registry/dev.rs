@@ -30,8 +30,9 @@ const NOT_SUPPORTED: i32 = -1;
 const REGISTRAR_FUNCTIONS: [&str; 2] = ["registerEndpoint", "unregisterEndpoint"];
 
 /// The functions a [`DevRegistry`] serves beyond `QueryF`, on the same object: servers in other
-/// processes add themselves with them. [`register_with`](super::register_with) calls them for
-/// a Rust server; any TARS client can, through this IDL:
+/// processes add themselves with them. They are this crate's, not part of TARS (tarsregistry
+/// learns of servers from tarsnode). [`register_with`](super::register_with) calls them for a
+/// Rust server; any TARS client can, through this IDL:
 ///
 /// ```text
 /// module tars {
@@ -310,7 +311,8 @@ impl DevRegistry {
     }
 
     /// Adds `endpoint` to `object`, active, replacing its entry at the same host and port.
-    /// Put it in a set with [`EndpointF::in_set`].
+    /// Put it in a set with [`EndpointF::in_set`]. It is served as given, even one that clients
+    /// cannot call (UDP, say), which they then leave out.
     ///
     /// ```
     /// use tars_rpc::endpoint::Endpoint;
@@ -495,6 +497,20 @@ impl DevRegistry {
     /// A receiver whose value counts the changes made so far (additions, removals,
     /// registrations, loads, endpoints turning inactive): await
     /// [`changed`](watch::Receiver::changed) on it to learn of the next one.
+    ///
+    /// ```
+    /// use tars_rpc::endpoint::Endpoint;
+    /// use tars_rpc::registry::DevRegistry;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let registry = DevRegistry::new();
+    /// let mut changes = registry.changes();
+    /// registry.add("A.B.Obj", Endpoint::new("127.0.0.1", 18015));
+    /// changes.changed().await.unwrap(); // at once: something changed since `changes()`
+    /// assert_eq!(*changes.borrow(), 1);
+    /// # }
+    /// ```
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.shared.version.subscribe()
     }
