@@ -855,10 +855,7 @@ async fn servers_register_themselves_and_turn_inactive_when_they_stop() {
         (active.len(), inactive.len())
     };
 
-    let registration = timeout(WAIT, register_with(&address, HELLO, at.clone()))
-        .await
-        .unwrap()
-        .unwrap();
+    let registration = answer(register_with(&address, HELLO, at.clone())).await;
     assert_eq!(registration.object(), HELLO);
     assert_eq!(
         discover(&locator, HELLO, Lookup::SameGroup).await.unwrap(),
@@ -877,13 +874,12 @@ async fn servers_register_themselves_and_turn_inactive_when_they_stop() {
     );
 
     // it comes back, in a set, and leaves for good
-    let registration = timeout(
-        WAIT,
-        register_with(&address, HELLO, EndpointF::from(&at).in_set("app.sz.1")),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let registration = answer(register_with(
+        &address,
+        HELLO,
+        EndpointF::from(&at).in_set("app.sz.1"),
+    ))
+    .await;
     assert_eq!(state(&registry), (1, 0));
     let found = discover(&locator, HELLO, Lookup::SameSet("app.sz.1".into()))
         .await
@@ -961,13 +957,7 @@ async fn a_registration_is_made_again_when_the_registry_restarts() {
     let (server, address) = serve(&registry).await;
     let registry_address = server.local_addr(QUERY_OBJ).unwrap();
     let (_hello, port) = hello_server(HELLO).await;
-    let _registration = timeout(
-        WAIT,
-        register_with(&address, HELLO, endpoint("127.0.0.1", port)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let _registration = answer(register_with(&address, HELLO, endpoint("127.0.0.1", port))).await;
     wait_for_endpoints(&registry, HELLO, 1, 0).await;
 
     // the registry stops: the registration's connection closes with it
@@ -1024,13 +1014,7 @@ async fn a_node_client_calls_rust_servers_it_finds_through_the_dev_registry() {
 
     // a server registering itself, as one in another process would
     let (_hello, port) = hello_server(HELLO).await;
-    let _registration = timeout(
-        WAIT,
-        register_with(&address, HELLO, endpoint("127.0.0.1", port)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let _registration = answer(register_with(&address, HELLO, endpoint("127.0.0.1", port))).await;
     let output = node_registry_client(&["call", &address, HELLO]).await;
     assert_eq!(output.stdout, b"ok\n", "{}", describe(&output));
 
