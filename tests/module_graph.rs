@@ -1,6 +1,7 @@
 //! The runtime's modules import each other without a cycle: neither the top-level modules
 //! (`codec`, `packet`, `framing`, `protocol`, `endpoint`, `error`, `support`, `server`,
-//! `client`, `__private`) nor the files of one directory (`server/`, `client/`, `codec/`).
+//! `client`, `registry`, `__private`) nor the files of one directory (`server/`, `client/`,
+//! `codec/`, `registry/`).
 //!
 //! The test reads the sources under `runtime/src`; it does not compile them.
 //!
@@ -793,6 +794,7 @@ fn the_top_level_modules_do_not_import_each_other_in_a_cycle() {
         "support",
         "server",
         "client",
+        "registry",
         "__private",
     ];
     for module in expected {
@@ -824,6 +826,11 @@ fn the_files_of_client_do_not_import_each_other_in_a_cycle() {
 #[test]
 fn the_files_of_codec_do_not_import_each_other_in_a_cycle() {
     assert_directory_acyclic("codec");
+}
+
+#[test]
+fn the_files_of_registry_do_not_import_each_other_in_a_cycle() {
+    assert_directory_acyclic("registry");
 }
 
 /// The parser finds what it must: a parent's use of a child in its code is an edge, a pure

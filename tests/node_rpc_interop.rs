@@ -9,16 +9,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, ChildStdin, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::interop::{
     check_oneway_and_timeout, check_round_trips, HelloProxy, HelloServant, InteropImp,
     InteropProxy, InteropServant,
 };
-use common::{describe, ensure_node, node_dir};
+use common::{describe, ensure_node, node_dir, spawn_node};
 use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::{Server, ServerBuilder};
@@ -38,24 +36,8 @@ struct NodeServer {
 
 impl NodeServer {
     fn start() -> Self {
-        ensure_node();
-        let mut child = Command::new("node")
-            .args(["rpc_server.js", "0", "0"])
-            .current_dir(node_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node starts");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = receiver
+        let (child, stdin, lines) = spawn_node(&["rpc_server.js", "0", "0"]);
+        let line = lines
             .recv_timeout(Duration::from_secs(20))
             .expect("rpc_server.js prints READY within 20 s");
         let ports: Vec<u16> = line
@@ -67,7 +49,7 @@ impl NodeServer {
         assert_eq!(ports.len(), 2, "{line:?}");
         Self {
             child,
-            stdin,
+            stdin: Some(stdin),
             interop_port: ports[0],
             hello_port: ports[1],
         }

@@ -1,4 +1,5 @@
-//! The runtime of `tars-rpc`: the TARS codec, packets and framing, the server and the client.
+//! The runtime of `tars-rpc`: the TARS codec, packets and framing, the server, the client and
+//! the registry.
 //!
 //! Use it through the `tars-rpc` crate, which re-exports everything here together with the macros.
 
@@ -11,6 +12,7 @@ pub mod error;
 pub mod framing;
 pub mod packet;
 pub mod protocol;
+pub mod registry;
 pub mod server;
 
 #[doc(hidden)]

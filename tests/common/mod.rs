@@ -2,10 +2,10 @@
 //! `tests/node/codec_interop.js`) and helpers to run the Node peers in `tests/node`.
 #![allow(dead_code)]
 
-use std::io::ErrorKind;
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{mpsc, OnceLock};
 
 use std::collections::BTreeMap;
 
@@ -197,4 +197,31 @@ pub fn ensure_node() {
     if let Err(message) = ready {
         panic!("{message}");
     }
+}
+
+/// Starts `node args...` in `tests/node` (after [`ensure_node`]) with its stdin and stdout piped
+/// and its stderr inherited: the child, its stdin, and the lines it prints, read on a thread of
+/// their own (the channel closes when its stdout does).
+pub fn spawn_node(args: &[&str]) -> (Child, ChildStdin, mpsc::Receiver<String>) {
+    ensure_node();
+    let mut child = Command::new("node")
+        .args(args)
+        .current_dir(node_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node starts");
+    let stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, stdin, lines)
 }

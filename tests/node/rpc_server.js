@@ -265,4 +265,8 @@ function main(argv) {
     });
 }
 
-main(process.argv.slice(2));
+module.exports.startServant = startServant;
+
+if (require.main === module) {
+    main(process.argv.slice(2));
+}
