@@ -1,14 +1,23 @@
 //! [`Communicator`]: makes proxies and keeps one object per proxy string; its
-//! [builder](CommunicatorBuilder), and the [builder of raw proxies](RawProxyBuilder).
+//! [builder](CommunicatorBuilder), the [builder of proxies](ProxyBuilder) and the
+//! [builder of raw proxies](RawProxyBuilder).
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::config::{Config, ReconnectBackoff};
+use super::cache::CacheFile;
+use super::config::{Config, ReconnectBackoff, MIN_REFRESH_INTERVAL};
+use super::connection::Owner;
+use super::discovery::{Discovery, Lookup};
+use super::endpoints::{Discovered, Endpoints};
+use super::load_balance::{LoadBalance, TarsBalance};
 use super::proxy::{ObjectProxy, Proxy, TypedProxy};
 use super::raw::{ClientProtocol, RawWire};
 use super::wire::TarsWire;
@@ -21,7 +30,13 @@ use crate::support::lock;
 /// As in TarsCpp, the same proxy string gives proxies of one object, sharing its connections,
 /// for as long as any of them lives. Dropping every proxy of an object closes its connections;
 /// the communicator keeps no object alive. Proxies keep working after the communicator is
-/// dropped.
+/// dropped; [`shutdown`](Self::shutdown) stops them all.
+///
+/// A proxy string names its endpoints (`App.Server.Obj@tcp -h HOST -p PORT[:...]`), or only
+/// the object (`App.Server.Obj`): the object is then looked up through the communicator's
+/// [discovery](CommunicatorBuilder::discovery) (the TARS registry, a [`StaticDiscovery`] or
+/// your own) before its first call, and again in the background every
+/// [refresh interval](CommunicatorBuilder::refresh_interval).
 ///
 /// Making proxies needs no runtime; calls run on the tokio runtime that awaits them, which
 /// must have the time and I/O drivers enabled. [`Communicator::new`] has the default settings;
@@ -37,26 +52,73 @@ use crate::support::lock;
 /// assert_eq!(proxy.servant_name(), "TestApp.HelloServer.HelloObj");
 /// assert_eq!(proxy.endpoints().len(), 2);
 ///
-/// assert!(communicator.proxy("no endpoints").is_err());
+/// // no discovery: an object named without endpoints cannot be found
+/// assert!(communicator.proxy("TestApp.HelloServer.HelloObj").is_err());
 /// ```
+///
+/// [`StaticDiscovery`]: super::discovery::StaticDiscovery
 #[derive(Clone, Default)]
 pub struct Communicator {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
+/// Which object a proxy string names: its endpoints, or its name and how it is looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ObjectKey {
+    Fixed(ProxyAddress),
+    Discovered(String, Lookup),
+}
+
 struct Inner {
     config: Config,
+    discovery: Option<Arc<dyn Discovery>>,
+    load_balance: Arc<dyn LoadBalance>,
+    /// Every task of the communicator's objects is spawned here.
+    tasks: TaskTracker,
+    /// Cancelled by [`Communicator::shutdown`]: every object's token is a child.
+    shutdown: CancellationToken,
     /// The objects by address; an entry outlives its object only until the next insertion.
-    objects: Mutex<HashMap<ProxyAddress, Weak<ObjectProxy<TarsWire>>>>,
+    objects: Mutex<HashMap<ObjectKey, Weak<ObjectProxy<TarsWire>>>>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        CommunicatorBuilder::default().inner()
+    }
 }
 
 impl fmt::Debug for Communicator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Communicator")
             .field("config", &self.inner.config)
+            .field("discovery", &self.inner.discovery.is_some())
+            .field("shut_down", &self.inner.shutdown.is_cancelled())
             .finish_non_exhaustive()
     }
+}
+
+/// Why a proxy could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The proxy string is not `Servant@endpoints`, or its endpoints do not parse.
+    #[error(transparent)]
+    Address(#[from] EndpointError),
+    /// The proxy string names an object without endpoints, and is no object name (it is
+    /// empty or holds white space).
+    #[error("invalid object name `{0}`: expected `App.Server.Obj`, or `App.Server.Obj@tcp -h HOST -p PORT`")]
+    InvalidName(String),
+    /// The proxy string names an object without endpoints, and the communicator has no
+    /// [discovery](CommunicatorBuilder::discovery) to look it up.
+    #[error(
+        "{0} names no endpoints, and the communicator has no discovery to look it up: write \
+         `{0}@tcp -h HOST -p PORT`, or give the communicator a discovery \
+         (CommunicatorBuilder::discovery)"
+    )]
+    NoDiscovery(String),
+    /// The communicator was shut down.
+    #[error("the communicator was shut down")]
+    ShutDown,
 }
 
 impl Communicator {
@@ -82,12 +144,15 @@ impl Communicator {
         CommunicatorBuilder::default()
     }
 
-    /// Parses `"Servant@endpoints"` (see [`ProxyAddress`]) and returns a typed proxy of it,
-    /// such as the `{Trait}Proxy` of a `#[tars_interface]` trait.
+    /// Parses a proxy string and returns a typed proxy of it, such as the `{Trait}Proxy` of a
+    /// `#[tars_interface]` trait: `App.Server.Obj@endpoints` (see [`ProxyAddress`]), or
+    /// `App.Server.Obj` alone, looked up through the communicator's
+    /// [discovery](CommunicatorBuilder::discovery). The same as
+    /// `proxy_builder(address).build()` (see [`ProxyBuilder`]).
     ///
     /// The same string twice returns proxies sharing one object and its connections, as
-    /// TarsCpp caches its `ObjectProxy` by name. Nothing connects until the first call (or
-    /// [`connect`](TypedProxy::connect)).
+    /// TarsCpp caches its `ObjectProxy` by name. Nothing connects, and nothing is looked up,
+    /// until the first call (or [`connect`](TypedProxy::connect)).
     ///
     /// ```
     /// use tars_rpc::client::{Communicator, Proxy};
@@ -97,33 +162,58 @@ impl Communicator {
     /// ```
     ///
     /// # Errors
-    /// If `address` is not a proxy string.
-    pub fn string_to_proxy<P: TypedProxy>(&self, address: &str) -> Result<P, EndpointError> {
-        self.proxy(address).map(P::from_proxy)
+    /// If `address` is not a proxy string; if it names no endpoints and the communicator has
+    /// no discovery ([`ProxyError::NoDiscovery`]); once the communicator is shut down.
+    pub fn string_to_proxy<P: TypedProxy>(&self, address: &str) -> Result<P, ProxyError> {
+        self.proxy_builder(address).build()
     }
 
-    /// Parses `"Servant@endpoints"` (see [`ProxyAddress`]) and returns an untyped proxy of it;
-    /// see [`string_to_proxy`](Self::string_to_proxy).
+    /// Parses a proxy string and returns an untyped proxy of it; see
+    /// [`string_to_proxy`](Self::string_to_proxy).
     ///
     /// # Errors
-    /// If `address` is not a proxy string.
-    pub fn proxy(&self, address: &str) -> Result<Proxy, EndpointError> {
-        let address: ProxyAddress = address.parse()?;
+    /// As [`string_to_proxy`](Self::string_to_proxy).
+    pub fn proxy(&self, address: &str) -> Result<Proxy, ProxyError> {
+        self.proxy_builder(address).build()
+    }
+
+    /// A builder of a proxy of `address` with options beyond the proxy string: how its
+    /// object is looked up ([`ProxyBuilder::lookup`]).
+    ///
+    /// ```
+    /// use tars_rpc::client::discovery::{Lookup, StaticDiscovery};
+    /// use tars_rpc::client::{Communicator, Proxy};
+    ///
+    /// let communicator = Communicator::builder().discovery(StaticDiscovery::new()).build();
+    /// let every_instance: Proxy = communicator
+    ///     .proxy_builder("TestApp.HelloServer.HelloObj")
+    ///     .lookup(Lookup::All)
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = every_instance;
+    /// ```
+    pub fn proxy_builder(&self, address: &str) -> ProxyBuilder {
+        ProxyBuilder {
+            communicator: self.clone(),
+            address: address.to_string(),
+            lookup: None,
+        }
+    }
+
+    /// The object of `key`, shared with the proxies made of it before, or made by `make`.
+    fn object(
+        &self,
+        key: ObjectKey,
+        make: impl FnOnce(&Inner) -> Arc<ObjectProxy<TarsWire>>,
+    ) -> Arc<ObjectProxy<TarsWire>> {
         let mut objects = lock(&self.inner.objects);
-        if let Some(object) = objects.get(&address).and_then(Weak::upgrade) {
-            return Ok(Proxy::new(object));
+        if let Some(object) = objects.get(&key).and_then(Weak::upgrade) {
+            return object;
         }
         objects.retain(|_, object| object.strong_count() > 0);
-        let config = &self.inner.config;
-        let wire = TarsWire::new(address.servant(), config.max_frame_len);
-        let object = ObjectProxy::new(
-            address.clone(),
-            config.clone(),
-            wire,
-            config.keepalive_interval,
-        );
-        objects.insert(address, Arc::downgrade(&object));
-        Ok(Proxy::new(object))
+        let object = make(&self.inner);
+        objects.insert(key, Arc::downgrade(&object));
+        object
     }
 
     /// A proxy speaking `protocol` to `endpoints`, with the default options: the same as
@@ -177,10 +267,163 @@ impl Communicator {
     ) -> RawProxyBuilder {
         RawProxyBuilder {
             config: self.inner.config.clone(),
+            load_balance: self.inner.load_balance.clone(),
+            owner: Owner::new(self.inner.tasks.clone(), &self.inner.shutdown),
             endpoints: endpoints.to_string(),
             protocol: Box::new(protocol),
             heartbeat: None,
         }
+    }
+
+    /// Stops everything the communicator started, and waits until it has: the refresh of
+    /// every object looked up, every connection (closed; the calls in flight on them fail with
+    /// [`ReturnCode::PROXY_CONNECT_ERR`](crate::packet::ReturnCode::PROXY_CONNECT_ERR), -8)
+    /// with its reader, writer and supervisor, the push handlers' tasks and the `on_connect`
+    /// hooks still running (dropped). Then the discovery's
+    /// [`shutdown`](super::discovery::Discovery::shutdown).
+    ///
+    /// Afterwards calls through the communicator's proxies, raw ones included, fail at once
+    /// with -8 ("the communicator was shut down"), and making a proxy fails with
+    /// [`ProxyError::ShutDown`]. Calling it again waits for the same.
+    ///
+    /// ```
+    /// use tars_rpc::client::Communicator;
+    /// use tars_rpc::packet::ReturnCode;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let communicator = Communicator::new();
+    /// let proxy = communicator.proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
+    /// communicator.shutdown().await;
+    /// let error = proxy.ping().await.unwrap_err();
+    /// assert_eq!(error.code(), ReturnCode::PROXY_CONNECT_ERR);
+    /// assert!(communicator.proxy("A.B.C@tcp -h 127.0.0.1 -p 1").is_err());
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Dropping the future leaves the shutdown under way: every task has been told to stop,
+    /// only the waiting is given up.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        let first = !inner.shutdown.is_cancelled();
+        inner.shutdown.cancel();
+        inner.tasks.close();
+        inner.tasks.wait().await;
+        if first {
+            if let Some(discovery) = &inner.discovery {
+                discovery.shutdown().await;
+            }
+        }
+    }
+}
+
+/// The options of a proxy, from [`Communicator::proxy_builder`]. Its settings otherwise are
+/// its communicator's.
+///
+/// ```
+/// use tars_rpc::client::discovery::{Lookup, StaticDiscovery};
+/// use tars_rpc::client::{Communicator, Proxy};
+///
+/// let communicator = Communicator::builder()
+///     .discovery(StaticDiscovery::new())
+///     .set_division("app.sz.1")
+///     .build();
+/// // the whole object, whatever the set (the communicator's lookups ask for set app.sz.1)
+/// let proxy: Proxy = communicator
+///     .proxy_builder("TestApp.HelloServer.HelloObj")
+///     .lookup(Lookup::Any)
+///     .build()
+///     .unwrap();
+/// # let _ = proxy;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ProxyBuilder {
+    communicator: Communicator,
+    address: String,
+    lookup: Option<Lookup>,
+}
+
+impl ProxyBuilder {
+    /// What lookups of the object ask the discovery for: [`Lookup::Any`] or [`Lookup::All`]
+    /// (every endpoint, whatever its group: TarsCpp's `findObjectById4Any` and
+    /// `findObjectById4All`), or [`Lookup::SameSet`] with a set of your choice (TarsCpp's
+    /// `invokeSetId`). Default: [`Lookup::SameSet`] with the communicator's
+    /// [set division](CommunicatorBuilder::set_division) if it has one, else
+    /// [`Lookup::SameGroup`]. Proxies of one object name with different lookups are different
+    /// objects, with connections of their own. A proxy string that names its endpoints is not
+    /// looked up: the lookup is ignored.
+    pub fn lookup(mut self, lookup: Lookup) -> Self {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// The proxy, typed (any [`TypedProxy`], [`Proxy`] included): see
+    /// [`Communicator::string_to_proxy`].
+    ///
+    /// # Errors
+    /// As [`Communicator::string_to_proxy`].
+    pub fn build<P: TypedProxy>(self) -> Result<P, ProxyError> {
+        let inner = &self.communicator.inner;
+        if inner.shutdown.is_cancelled() {
+            return Err(ProxyError::ShutDown);
+        }
+        let address = self.address.trim();
+        let object = if address.contains('@') {
+            let address: ProxyAddress = address.parse()?;
+            let key = ObjectKey::Fixed(address.clone());
+            self.communicator.object(key, |inner| {
+                let servant = address.servant();
+                let endpoints =
+                    Endpoints::fixed(servant, address.endpoints(), inner.load_balance.clone());
+                inner.tars_object(servant, endpoints)
+            })
+        } else {
+            if address.is_empty() || address.contains(char::is_whitespace) {
+                return Err(ProxyError::InvalidName(address.to_string()));
+            }
+            let Some(discovery) = &inner.discovery else {
+                return Err(ProxyError::NoDiscovery(address.to_string()));
+            };
+            let config = &inner.config;
+            let lookup = self.lookup.unwrap_or_else(|| match &config.division {
+                Some(division) => Lookup::SameSet(division.clone()),
+                None => Lookup::SameGroup,
+            });
+            let key = ObjectKey::Discovered(address.to_string(), lookup.clone());
+            self.communicator.object(key, |inner| {
+                let cache = config
+                    .cache_dir
+                    .as_ref()
+                    .map(|dir| CacheFile::new(dir, address, &lookup));
+                let discovered =
+                    Discovered::new(discovery.clone(), lookup, config.refresh_interval, cache);
+                let endpoints =
+                    Endpoints::discovered(address, discovered, inner.load_balance.clone());
+                inner.tars_object(address, endpoints)
+            })
+        };
+        Ok(P::from_proxy(Proxy::new(object)))
+    }
+}
+
+impl Inner {
+    /// A new TARS object named `servant` at `endpoints`.
+    fn tars_object(
+        &self,
+        servant: &str,
+        endpoints: Endpoints<TarsWire>,
+    ) -> Arc<ObjectProxy<TarsWire>> {
+        let config = &self.config;
+        ObjectProxy::new(
+            servant,
+            endpoints,
+            config.clone(),
+            TarsWire::new(servant, config.max_frame_len),
+            config.keepalive_interval,
+            Owner::new(self.tasks.clone(), &self.shutdown),
+        )
     }
 }
 
@@ -190,6 +433,7 @@ impl Communicator {
 /// ```
 /// use std::time::Duration;
 /// use tars_rpc::client::Communicator;
+/// use tars_rpc::client::discovery::StaticDiscovery;
 ///
 /// let communicator = Communicator::builder()
 ///     .call_timeout(Duration::from_millis(500))
@@ -198,13 +442,28 @@ impl Communicator {
 ///     .keepalive_interval(Duration::from_secs(30))
 ///     .reconnect_backoff(Duration::from_millis(50), Duration::from_secs(2))
 ///     .push_queue_capacity(256)
+///     .discovery(StaticDiscovery::new())
+///     .refresh_interval(Duration::from_secs(30))
+///     .failed_endpoint_backoff(Duration::from_millis(500), Duration::from_secs(10))
 ///     .build();
 /// # let _ = communicator;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[must_use]
 pub struct CommunicatorBuilder {
     config: Config,
+    discovery: Option<Arc<dyn Discovery>>,
+    load_balance: Option<Arc<dyn LoadBalance>>,
+}
+
+impl fmt::Debug for CommunicatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommunicatorBuilder")
+            .field("config", &self.config)
+            .field("discovery", &self.discovery.is_some())
+            .field("load_balance", &self.load_balance.is_some())
+            .finish()
+    }
 }
 
 impl CommunicatorBuilder {
@@ -258,13 +517,100 @@ impl CommunicatorBuilder {
         self
     }
 
+    /// Where objects named without endpoints (`App.Server.Obj`) are looked up: the TARS
+    /// registry (`tars_rpc::registry::Locator`, TarsCpp's `locator`), a
+    /// [`StaticDiscovery`](super::discovery::StaticDiscovery), or your own
+    /// [`Discovery`]. Default: none, and such names are refused
+    /// ([`ProxyError::NoDiscovery`]).
+    ///
+    /// An object is looked up before its first call (concurrent first calls wait for the one
+    /// lookup), then in the background every [refresh interval](Self::refresh_interval) by a
+    /// task of its own, which ends when its last proxy is dropped. A lookup that fails keeps
+    /// the endpoints in force; only active endpoints take calls. A change takes effect
+    /// without failing the calls in flight: endpoints that stay keep their connections, and
+    /// the connections of endpoints that left close once their calls are done.
+    ///
+    /// ```
+    /// use tars_rpc::client::discovery::StaticDiscovery;
+    /// use tars_rpc::client::{Communicator, Proxy};
+    ///
+    /// let discovery = StaticDiscovery::new()
+    ///     .with("TestApp.HelloServer.HelloObj", "tcp -h 10.0.0.1 -p 10000:tcp -h 10.0.0.2 -p 10000")
+    ///     .unwrap();
+    /// let communicator = Communicator::builder().discovery(discovery).build();
+    /// let proxy: Proxy = communicator.string_to_proxy("TestApp.HelloServer.HelloObj").unwrap();
+    /// # let _ = proxy;
+    /// ```
+    pub fn discovery(mut self, discovery: impl Discovery) -> Self {
+        self.discovery = Some(Arc::new(discovery));
+        self
+    }
+
+    /// Makes lookups ask for the endpoints of the set `division`, `name.area.group` (such as
+    /// `app.sz.1`; `*` for any group): [`Lookup::SameSet`] rather than
+    /// [`Lookup::SameGroup`], TarsCpp's `enableset` with `setdivision`. A proxy may ask
+    /// otherwise ([`ProxyBuilder::lookup`]). Default: none.
+    pub fn set_division(mut self, division: impl Into<String>) -> Self {
+        self.config.division = Some(division.into());
+        self
+    }
+
+    /// How often objects found through the [discovery](Self::discovery) are looked up again.
+    /// At least 5 s: a shorter interval is raised to 5 s. After a failed lookup the next comes
+    /// sooner (2 s, then 30 s after three failures in a row; 10 s after a lookup that found no
+    /// active endpoint), never later than the interval. Default: 60 s, as TarsCpp's
+    /// `refresh-endpoint-interval`.
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.config.refresh_interval = interval.max(MIN_REFRESH_INTERVAL);
+        self
+    }
+
+    /// Keeps the last good endpoint list of each object found through the
+    /// [discovery](Self::discovery) in a file under `dir` (made if needed), and reads it when
+    /// the first lookup of an object fails, as TarsGo's `.tarsdat` (TarsCpp's `AppCache`): a
+    /// client that starts while the registry is down still finds the endpoints. The file is
+    /// replaced whole at every change; a file that does not read back is ignored with a
+    /// warning. Default: no cache.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// How calls choose among an object's endpoints: see [`LoadBalance`]. Default:
+    /// [`TarsBalance`], TarsCpp's routing (round robin, static weights, hash routing).
+    pub fn load_balance(mut self, load_balance: impl LoadBalance) -> Self {
+        self.load_balance = Some(Arc::new(load_balance));
+        self
+    }
+
+    /// How long an endpoint that failed is left out: a connect refused or timed out, or a
+    /// connection lost to an error ([`CloseReason::is_failure`](super::CloseReason::is_failure)),
+    /// marks the endpoint down for `initial`, then twice as long after each failure in a row,
+    /// up to `max`. Calls go to the other endpoints meanwhile; once the wait is over, the
+    /// next call picked for the endpoint tries it again, and a connection made marks it up.
+    /// When every endpoint is down, a call tries the one whose wait ends first rather than
+    /// failing at once. Unlike TarsCpp, a refused connection counts as a failure. Default: from
+    /// 1 s, doubling up to 30 s (TarsCpp retries a failed endpoint every 30 s).
+    pub fn failed_endpoint_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.failed_endpoint_backoff = ReconnectBackoff::new(initial, max);
+        self
+    }
+
     /// The communicator.
     pub fn build(self) -> Communicator {
         Communicator {
-            inner: Arc::new(Inner {
-                config: self.config,
-                objects: Mutex::default(),
-            }),
+            inner: Arc::new(self.inner()),
+        }
+    }
+
+    fn inner(self) -> Inner {
+        Inner {
+            config: self.config,
+            discovery: self.discovery,
+            load_balance: self.load_balance.unwrap_or_else(|| Arc::new(TarsBalance)),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            objects: Mutex::default(),
         }
     }
 }
@@ -293,6 +639,8 @@ impl CommunicatorBuilder {
 #[must_use]
 pub struct RawProxyBuilder {
     config: Config,
+    load_balance: Arc<dyn LoadBalance>,
+    owner: Owner,
     endpoints: String,
     protocol: Box<dyn ClientProtocol>,
     heartbeat: Option<(Duration, Bytes)>,
@@ -336,8 +684,16 @@ impl RawProxyBuilder {
             Some((interval, payload)) if !interval.is_zero() => (interval, Some(payload)),
             _ => (Duration::ZERO, None),
         };
+        let endpoints = Endpoints::fixed(address.servant(), address.endpoints(), self.load_balance);
         let wire = RawWire::new(self.protocol, name, self.config.max_frame_len, payload);
-        let object = ObjectProxy::new(address, self.config, wire, interval);
+        let object = ObjectProxy::new(
+            address.servant(),
+            endpoints,
+            self.config,
+            wire,
+            interval,
+            self.owner,
+        );
         Ok(Proxy::new(object))
     }
 }

@@ -1,9 +1,17 @@
 //! The settings every proxy of a [`Communicator`](super::Communicator) shares, set through its
 //! [builder](super::CommunicatorBuilder), and the [`ReconnectBackoff`] among them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
+
+/// The default interval between lookups of an object resolved through a discovery (TarsCpp's
+/// `refresh-endpoint-interval`).
+pub(super) const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The shortest interval between lookups the builder accepts.
+pub(super) const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The settings of a communicator's proxies (the builder's documentation tells each).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +22,14 @@ pub(super) struct Config {
     pub(super) keepalive_interval: Duration,
     pub(super) reconnect_backoff: ReconnectBackoff,
     pub(super) push_queue_capacity: usize,
+    /// How long an endpoint that failed is passed over, doubling with each failure in a row.
+    pub(super) failed_endpoint_backoff: ReconnectBackoff,
+    /// The interval between lookups of an object resolved through the discovery.
+    pub(super) refresh_interval: Duration,
+    /// The set division (`name.area.group`) lookups ask for, if any.
+    pub(super) division: Option<String>,
+    /// Where each resolved object's last good endpoint list is kept, if anywhere.
+    pub(super) cache_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -25,6 +41,13 @@ impl Default for Config {
             keepalive_interval: Duration::from_secs(10),
             reconnect_backoff: ReconnectBackoff::default(),
             push_queue_capacity: 1024,
+            failed_endpoint_backoff: ReconnectBackoff::new(
+                Duration::from_secs(1),
+                Duration::from_secs(30),
+            ),
+            refresh_interval: DEFAULT_REFRESH_INTERVAL,
+            division: None,
+            cache_dir: None,
         }
     }
 }
@@ -34,7 +57,9 @@ const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(1);
 
 /// How long to wait between reconnect attempts: `initial`, then twice as long after every
 /// attempt, up to `max` (see
-/// [`CommunicatorBuilder::reconnect_backoff`](super::CommunicatorBuilder::reconnect_backoff)).
+/// [`CommunicatorBuilder::reconnect_backoff`](super::CommunicatorBuilder::reconnect_backoff));
+/// also how long a failed endpoint is passed over (see
+/// [`CommunicatorBuilder::failed_endpoint_backoff`](super::CommunicatorBuilder::failed_endpoint_backoff)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ReconnectBackoff {
     /// The first wait. Default: 100 ms.

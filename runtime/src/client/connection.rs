@@ -13,15 +13,25 @@
 //! other task stops, and the next call through the [`EndpointSlot`] connects again.
 //!
 //! TarsGo's `_reconnect_` packet (TARS only) *retires* a connection: it takes no new calls, the calls in
-//! flight on it still get their replies, and it closes once the last of them is done. A third
-//! task per connection, the supervisor, runs the hooks, the keep-alive and, in push mode,
-//! the reconnection: it knows the connection, not the other way round.
+//! flight on it still get their replies, and it closes once the last of them is done. An
+//! endpoint that leaves its object's list (a discovery refresh) retires its connection the same
+//! way. A third task per connection, the supervisor, runs the hooks, the keep-alive and, in
+//! push mode, the reconnection: it knows the connection, not the other way round.
+//!
+//! Every task is spawned on the communicator's [`TaskTracker`] and watches its object's
+//! shutdown token ([`Owner`]): dropping the object, or shutting the communicator down, closes
+//! the connection and ends its tasks.
+//!
+//! An [`EndpointSlot`] also keeps the endpoint's health: a connect that fails, or a connection
+//! lost to an error, marks it down for a while that doubles with each failure in a row
+//! ([`failed_endpoint_backoff`](super::CommunicatorBuilder::failed_endpoint_backoff)); a
+//! connection made marks it up again.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,6 +43,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::config::{Config, ReconnectBackoff};
@@ -79,12 +90,20 @@ pub enum CloseReason {
     Dropped,
     /// The connection's tasks stopped unfinished: their runtime shut down.
     Stopped,
+    /// The endpoint left the object's list (a refresh of its
+    /// [discovery](super::CommunicatorBuilder::discovery) no longer reports it), and the calls
+    /// in flight on the connection are done.
+    Removed,
+    /// The communicator was shut down ([`Communicator::shutdown`](super::Communicator::shutdown)).
+    Shutdown,
 }
 
 impl CloseReason {
     /// Whether the connection closed because something failed, rather than because the
     /// server or this side chose to close it ([`Eof`](Self::Eof),
-    /// [`Reconnect`](Self::Reconnect), [`Dropped`](Self::Dropped), [`Stopped`](Self::Stopped)).
+    /// [`Reconnect`](Self::Reconnect), [`Dropped`](Self::Dropped), [`Stopped`](Self::Stopped),
+    /// [`Removed`](Self::Removed), [`Shutdown`](Self::Shutdown)). A failure marks the endpoint
+    /// down for a while.
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
@@ -104,6 +123,8 @@ impl fmt::Display for CloseReason {
             Self::BadPacket(error) => write!(f, "undecodable packet: {error}"),
             Self::Dropped => f.write_str("dropped"),
             Self::Stopped => f.write_str("stopped: the runtime shut down"),
+            Self::Removed => f.write_str("the endpoint left the object's list"),
+            Self::Shutdown => f.write_str("the communicator was shut down"),
         }
     }
 }
@@ -137,8 +158,9 @@ struct Pending<W: Wire> {
     /// Why the connection closed, once it has: what waiting calls fail with, and the reason
     /// for `on_close` hooks.
     closed: Option<(Error, CloseReason)>,
-    /// Whether the server asked to reconnect: the connection closes once `calls` is empty.
-    retired: bool,
+    /// Why the connection was retired (the server asked to reconnect, or the endpoint left
+    /// the list), if it was: it closes with this once `calls` is empty.
+    retired: Option<(CloseReason, Error)>,
 }
 
 impl<W: Wire> Default for Pending<W> {
@@ -147,7 +169,7 @@ impl<W: Wire> Default for Pending<W> {
             calls: HashMap::new(),
             last_id: 0,
             closed: None,
-            retired: false,
+            retired: None,
         }
     }
 }
@@ -261,15 +283,23 @@ impl<W: Wire> Shared<W> {
         Error::connect(format!("connection to {} closed", self.endpoint))
     }
 
-    /// The server asked to reconnect: take no new calls, and close once the calls in flight
-    /// are done (at once if there are none).
-    fn retire(&self) {
+    /// Takes no new calls, and closes with `reason` once the calls in flight are done (at
+    /// once if there are none): the server asked to reconnect, or the endpoint left the list.
+    pub(super) fn retire(&self, reason: CloseReason) {
+        let why = match &reason {
+            CloseReason::Reconnect => "the server asked to reconnect",
+            _ => "the endpoint left the object's list",
+        };
+        let error = Error::connect(format!("connection to {} closed: {why}", self.endpoint));
         let drained = {
             let mut pending = self.pending();
-            pending.retired = true;
+            if pending.retired.is_some() || pending.closed.is_some() {
+                return;
+            }
+            pending.retired = Some((reason, error));
             pending.calls.is_empty()
         };
-        debug!(endpoint = %self.endpoint, "the server asked to reconnect");
+        debug!(endpoint = %self.endpoint, "retired: {why}");
         self.retired.cancel();
         if drained {
             self.close_retired();
@@ -278,13 +308,10 @@ impl<W: Wire> Shared<W> {
 
     /// Closes a retired connection whose last call is done.
     fn close_retired(&self) {
-        self.close(
-            CloseReason::Reconnect,
-            Error::connect(format!(
-                "connection to {} closed: the server asked to reconnect",
-                self.endpoint
-            )),
-        );
+        let retired = self.pending().retired.clone();
+        if let Some((reason, error)) = retired {
+            self.close(reason, error);
+        }
     }
 
     /// Removes a call's entry; closes a retired connection once its last call is done.
@@ -292,7 +319,8 @@ impl<W: Wire> Shared<W> {
         let (call, drained) = {
             let mut pending = self.pending();
             let call = pending.calls.remove(&request_id);
-            let drained = pending.retired && pending.calls.is_empty() && pending.closed.is_none();
+            let drained =
+                pending.retired.is_some() && pending.calls.is_empty() && pending.closed.is_none();
             (call, drained)
         };
         if drained {
@@ -315,6 +343,56 @@ impl<W: Wire> Shared<W> {
                 "dropped a reply for no waiting call (it timed out or was cancelled, or the \
                  id was never one of a call)"
             ),
+        }
+    }
+}
+
+/// Who owns the tasks of an object's connections, and tells them to stop.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Owner {
+    /// The communicator's tracker: every task is spawned on it, so that
+    /// [`Communicator::shutdown`](super::Communicator::shutdown) can wait for them all.
+    pub(super) tasks: TaskTracker,
+    /// The object's token, a child of `communicator`: cancelled when the object is dropped or
+    /// the communicator shut down. Every task of the object's connections stops then.
+    pub(super) object: CancellationToken,
+    /// The communicator's token: cancelled by its shutdown.
+    pub(super) communicator: CancellationToken,
+}
+
+impl Owner {
+    /// The owner of a new object's tasks, under the communicator's `tasks` and `communicator`
+    /// token.
+    pub(super) fn new(tasks: TaskTracker, communicator: &CancellationToken) -> Self {
+        Self {
+            tasks,
+            object: communicator.child_token(),
+            communicator: communicator.clone(),
+        }
+    }
+
+    /// Whether the communicator was shut down (rather than the object dropped).
+    pub(super) fn is_shut_down(&self) -> bool {
+        self.communicator.is_cancelled()
+    }
+
+    /// Why connections close when the object's token is cancelled, and what their calls in
+    /// flight fail with.
+    fn stop_reason(&self, endpoint: &Endpoint) -> (CloseReason, Error) {
+        if self.is_shut_down() {
+            (
+                CloseReason::Shutdown,
+                Error::connect(format!(
+                    "connection to {endpoint} closed: the communicator was shut down"
+                )),
+            )
+        } else {
+            (
+                CloseReason::Dropped,
+                Error::connect(format!(
+                    "connection to {endpoint} closed: the proxy was dropped"
+                )),
+            )
         }
     }
 }
@@ -358,12 +436,14 @@ impl<W: Wire> Drop for Connection<W> {
 
 impl<W: Wire> Connection<W> {
     /// Connects to `endpoint` within the configured connect timeout and starts the reader and
-    /// the writer; the reader decodes with `wire` and hands every push to `pushes`.
+    /// the writer on `owner`'s tracker, both stopping when its object token is cancelled; the
+    /// reader decodes with `wire` and hands every push to `pushes`.
     pub(super) async fn open(
         endpoint: &Endpoint,
         config: &Config,
         wire: Arc<W>,
         pushes: impl FnMut(W::Push) + Send + 'static,
+        owner: &Owner,
     ) -> Result<Self> {
         let stream = match tokio::time::timeout(
             config.connect_timeout,
@@ -403,11 +483,14 @@ impl<W: Wire> Connection<W> {
             hooks_done: CancellationToken::new(),
         });
         let (frames, queue) = mpsc::channel(QUEUE_LEN);
-        tokio::spawn(run_writer(shared.clone(), queue, write));
-        tokio::spawn(run_reader(
+        owner
+            .tasks
+            .spawn(run_writer(shared.clone(), queue, write, owner.clone()));
+        owner.tasks.spawn(run_reader(
             shared.clone(),
             FramedRead::new(read, WireDecoder::new(wire.clone())),
             pushes,
+            owner.clone(),
         ));
         Ok(Self {
             shared,
@@ -520,17 +603,19 @@ impl<W: Wire> Connection<W> {
     }
 }
 
-/// The writer task: writes queued frames until the connection closes.
+/// The writer task: writes queued frames until the connection closes or its owner stops.
 async fn run_writer<W: Wire>(
     shared: Arc<Shared<W>>,
     mut queue: mpsc::Receiver<Bytes>,
     write: OwnedWriteHalf,
+    owner: Owner,
 ) {
     let _close = CloseOnDrop(shared.clone());
     let mut writer = write;
     let (reason, error) = tokio::select! {
         biased;
         () = shared.closed.cancelled() => return,
+        () = owner.object.cancelled() => owner.stop_reason(&shared.endpoint),
         error = write_frames(&shared, &mut queue, &mut writer) => match error {
             Some(error) => {
                 let message = format!("cannot send to {}: {error}", shared.endpoint);
@@ -559,16 +644,18 @@ async fn write_frames<W: Wire>(
 }
 
 /// The reader task: completes calls with their replies and routes pushes until the connection
-/// closes.
+/// closes or its owner stops.
 async fn run_reader<W: Wire>(
     shared: Arc<Shared<W>>,
     mut input: FramedRead<OwnedReadHalf, WireDecoder<W>>,
     mut pushes: impl FnMut(W::Push),
+    owner: Owner,
 ) {
     let _close = CloseOnDrop(shared.clone());
     let (reason, error) = tokio::select! {
         biased;
         () = shared.closed.cancelled() => return,
+        () = owner.object.cancelled() => owner.stop_reason(&shared.endpoint),
         closed = read_incoming(&shared, &mut input, &mut pushes) => closed,
     };
     shared.close(reason, error);
@@ -611,7 +698,7 @@ async fn read_incoming<W: Wire>(
                 request_id,
                 response,
             } => shared.complete(request_id, response),
-            Incoming::Reconnect => shared.retire(),
+            Incoming::Reconnect => shared.retire(CloseReason::Reconnect),
             Incoming::Push(push) => pushes(push),
             Incoming::Skip(why) => debug!(%endpoint, "dropped {why}"),
         }
@@ -620,8 +707,6 @@ async fn read_incoming<W: Wire>(
 
 /// One endpoint of an object and its current connection, if any.
 pub(super) struct EndpointSlot<W: Wire> {
-    /// The position of the endpoint in the object's list.
-    index: usize,
     endpoint: Endpoint,
     current: Mutex<Option<Arc<Connection<W>>>>,
     /// The wait before the next reconnect attempt in push mode: zero until an attempt is made,
@@ -630,35 +715,82 @@ pub(super) struct EndpointSlot<W: Wire> {
     /// Held while connecting, so that concurrent calls share one attempt; holds the time and
     /// error of the last failed attempt.
     connecting: tokio::sync::Mutex<Option<(Instant, Error)>>,
-    /// When the last attempt failed, readable without waiting for an attempt in progress.
-    failed_at: Mutex<Option<Instant>>,
+    health: Health,
+    /// Set once the endpoint has left its object's list: it connects no more.
+    removed: AtomicBool,
+}
+
+/// Whether an endpoint is up: a failure (a connect refused or timed out, a connection lost to
+/// an error) marks it down until a retry time that backs off with each failure in a row.
+#[derive(Default)]
+struct Health {
+    /// Whether the last attempt failed: read without a lock on every call.
+    failing: AtomicBool,
+    /// When the endpoint is tried again, and the wait that led there.
+    retry: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl<W: Wire> EndpointSlot<W> {
-    pub(super) fn new(index: usize, endpoint: Endpoint) -> Self {
+    pub(super) fn new(endpoint: Endpoint) -> Self {
         Self {
-            index,
             endpoint,
             current: Mutex::new(None),
             reconnect_delay: Mutex::new(Duration::ZERO),
             connecting: tokio::sync::Mutex::new(None),
-            failed_at: Mutex::new(None),
+            health: Health::default(),
+            removed: AtomicBool::new(false),
         }
-    }
-
-    /// Whether the last attempt to connect failed less than `interval` ago.
-    pub(super) fn failed_within(&self, interval: Duration) -> bool {
-        lock(&self.failed_at).is_some_and(|at| at.elapsed() < interval)
-    }
-
-    /// The position of the endpoint in the object's list.
-    pub(super) fn index(&self) -> usize {
-        self.index
     }
 
     /// The endpoint.
     pub(super) fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// Whether the endpoint failed and is not yet due for a retry.
+    pub(super) fn is_down(&self) -> bool {
+        self.health.failing.load(Ordering::Relaxed)
+            && lock(&self.health.retry).is_some_and(|(at, _)| Instant::now() < at)
+    }
+
+    /// When the endpoint is due for a retry: `None` if it has not failed.
+    pub(super) fn retry_at(&self) -> Option<Instant> {
+        if !self.health.failing.load(Ordering::Relaxed) {
+            return None;
+        }
+        lock(&self.health.retry).map(|(at, _)| at)
+    }
+
+    /// Marks the endpoint down: until now plus the wait after the last one (`backoff`'s first
+    /// wait after a success).
+    pub(super) fn record_failure(&self, backoff: &ReconnectBackoff) {
+        let mut retry = lock(&self.health.retry);
+        let delay = backoff.next(retry.map_or(Duration::ZERO, |(_, delay)| delay));
+        *retry = Some((Instant::now() + delay, delay));
+        self.health.failing.store(true, Ordering::Relaxed);
+        debug!(endpoint = %self.endpoint, ?delay, "endpoint down");
+    }
+
+    /// Marks the endpoint up: a connection was made.
+    fn record_success(&self) {
+        if self.health.failing.swap(false, Ordering::Relaxed) {
+            *lock(&self.health.retry) = None;
+        }
+    }
+
+    /// The endpoint left its object's list: it connects no more, and its connection takes no
+    /// new calls and closes once its calls in flight are done.
+    pub(super) fn remove(&self) {
+        self.removed.store(true, Ordering::Relaxed);
+        let current = lock(&self.current).clone();
+        if let Some(connection) = current {
+            connection.shared.retire(CloseReason::Removed);
+        }
+    }
+
+    /// Whether the endpoint left its object's list.
+    pub(super) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
     }
 
     /// The open connection taking calls, if there is one.
@@ -692,8 +824,13 @@ impl<W: Wire> EndpointSlot<W> {
 
     /// The open connection, and whether `open` just made it: `open` runs if there is none.
     /// Calls that wait while another connects share its outcome rather than trying again one
-    /// after the other.
-    pub(super) async fn connection<F, Fut>(&self, open: F) -> Result<(Arc<Connection<W>>, bool)>
+    /// after the other. A failed attempt marks the endpoint down (see [`Self::is_down`]),
+    /// waiting `backoff` before it is tried again.
+    pub(super) async fn connection<F, Fut>(
+        &self,
+        backoff: &ReconnectBackoff,
+        open: F,
+    ) -> Result<(Arc<Connection<W>>, bool)>
     where
         F: FnOnce(Endpoint) -> Fut,
         Fut: Future<Output = Result<Connection<W>>>,
@@ -706,6 +843,12 @@ impl<W: Wire> EndpointSlot<W> {
         if let Some(connection) = self.live() {
             return Ok((connection, false));
         }
+        if self.is_removed() {
+            return Err(Error::connect(format!(
+                "{} left the object's endpoint list",
+                self.endpoint
+            )));
+        }
         if let Some((at, error)) = &*last_failure {
             if *at >= started {
                 return Err(error.clone());
@@ -717,14 +860,17 @@ impl<W: Wire> EndpointSlot<W> {
                 // a retired connection left here closes once its calls in flight are done
                 *lock(&self.current) = Some(connection.clone());
                 *last_failure = None;
-                *lock(&self.failed_at) = None;
+                self.record_success();
+                if self.is_removed() {
+                    // removed while connecting: this call may use it, no other will
+                    connection.shared.retire(CloseReason::Removed);
+                }
                 Ok((connection, true))
             }
             Err(error) => {
                 debug!(endpoint = %self.endpoint, %error, "connect failed");
-                let now = Instant::now();
-                *last_failure = Some((now, error.clone()));
-                *lock(&self.failed_at) = Some(now);
+                *last_failure = Some((Instant::now(), error.clone()));
+                self.record_failure(backoff);
                 Err(error)
             }
         }

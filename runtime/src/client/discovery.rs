@@ -3,7 +3,22 @@
 //! [`StaticDiscovery`], a fixed table.
 //!
 //! The TARS registry (`QueryF`) is one discovery, `tars_rpc::registry::Locator`; a user's own
-//! (a file, another naming service) is another implementation of the trait.
+//! (a file, another naming service) is another implementation of the trait. Give it to
+//! [`CommunicatorBuilder::discovery`](super::CommunicatorBuilder::discovery); proxies of
+//! objects named without endpoints (`App.Server.Obj`) then resolve through it:
+//!
+//! ```
+//! use tars_rpc::client::discovery::StaticDiscovery;
+//! use tars_rpc::client::{Communicator, Proxy};
+//!
+//! let discovery = StaticDiscovery::new()
+//!     .with("TestApp.HelloServer.HelloObj", "tcp -h 127.0.0.1 -p 18015")
+//!     .unwrap();
+//! let communicator = Communicator::builder().discovery(discovery).build();
+//! let proxy: Proxy = communicator.string_to_proxy("TestApp.HelloServer.HelloObj").unwrap();
+//! // looked up on the first call (or `proxy.refresh()`), then every refresh interval
+//! assert!(proxy.endpoints().is_empty());
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -83,6 +98,13 @@ pub trait Discovery: Send + Sync + 'static {
         object: &'a str,
         lookup: &'a Lookup,
     ) -> BoxFuture<'a, Result<Instances>>;
+
+    /// Releases what the discovery holds (the registry's connections, its tasks): called once
+    /// by [`Communicator::shutdown`](super::Communicator::shutdown), after which no lookup is
+    /// made. Does nothing unless implemented.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// A fixed table of objects and their endpoints: a [`Discovery`] for tests and for setups

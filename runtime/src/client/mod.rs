@@ -3,9 +3,19 @@
 //! A [`Communicator`] turns a proxy string, `App.Server.Obj@tcp -h HOST -p PORT[:...]`, into a
 //! [`Proxy`], or into a typed proxy ([`TypedProxy`]) that `#[tars_interface]` generates around
 //! one. Proxies of one string share an object with one connection per endpoint, made on the
-//! first call (or by [`Proxy::connect`]) and made again after a loss. Calls go to the endpoints
-//! in turn; concurrent calls share a connection and are matched to their replies by request
-//! id.
+//! first call (or by [`Proxy::connect`]) and made again after a loss. Concurrent calls share a
+//! connection and are matched to their replies by request id.
+//!
+//! A proxy string may also name the object alone, `App.Server.Obj`: its endpoints are then
+//! found through the communicator's [`Discovery`](discovery::Discovery) (the TARS registry, a
+//! [`StaticDiscovery`](discovery::StaticDiscovery), your own) before the first call, and
+//! refreshed in the background; see [`CommunicatorBuilder::discovery`].
+//!
+//! Calls go to the endpoints as the communicator's [`LoadBalance`](load_balance::LoadBalance)
+//! picks them: by default as TarsCpp does, in turn (or by static weights), or by a hash of a
+//! key the call carries ([`Proxy::with_hash`], [`Proxy::with_consistent_hash`]), to the
+//! endpoint a TarsCpp client picks for the same key. An endpoint that fails is left out for a
+//! while ([`CommunicatorBuilder::failed_endpoint_backoff`]).
 //!
 //! Every call has a timeout (3 s unless configured) and fails with a TARS return code: the
 //! servant's, or the framework's -7 for a timeout and -8 for a connection that could not be
@@ -35,12 +45,16 @@
 
 // The modules depend on each other in this order only (each on some of those before it):
 // config, request, message -> wire -> raw -> connection -> push -> object -> supervisor ->
-// proxy -> communicator; balance and discovery depend on none of them.
+// balance, discovery -> load_balance, cache -> endpoints -> proxy -> communicator; balance and
+// discovery depend on none of the modules before them.
 pub mod balance;
+mod cache;
 mod communicator;
 mod config;
 mod connection;
 pub mod discovery;
+mod endpoints;
+pub mod load_balance;
 mod message;
 mod object;
 mod proxy;
@@ -50,7 +64,9 @@ mod request;
 mod supervisor;
 mod wire;
 
-pub use communicator::{Communicator, CommunicatorBuilder, RawProxyBuilder};
+pub use communicator::{
+    Communicator, CommunicatorBuilder, ProxyBuilder, ProxyError, RawProxyBuilder,
+};
 pub use connection::CloseReason;
 pub use message::{FromPush, PushMessage};
 pub use proxy::{Proxy, TypedProxy};

@@ -3,15 +3,17 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::config::Config;
-use super::connection::{CloseReason, Connection, EndpointSlot};
+use super::connection::{CloseReason, Connection, EndpointSlot, Owner};
+use super::endpoints::{connect_added, run_refresh, EndpointList, Endpoints};
+use super::load_balance::Route;
 use super::message::PushMessage;
 use super::object::ObjectShared;
 use super::push::{PushHandler, PushStream};
@@ -19,81 +21,108 @@ use super::raw::{RawRequest, RawWire};
 use super::request::Request;
 use super::supervisor;
 use super::wire::{TarsWire, Wire};
-use crate::endpoint::{Endpoint, ProxyAddress};
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::packet::{Context, PacketType, ResponsePacket, ReturnCode};
 use crate::TarsStruct;
-
-/// How long an endpoint that failed to connect is tried only after the others.
-const RETRY_FAILED_AFTER: Duration = Duration::from_secs(5);
 
 /// A servant at its endpoints, with one connection per endpoint (TarsCpp's `ObjectProxy`),
 /// speaking the wire `W`. Every handle made from the same proxy string shares one; dropping
 /// the last handle drops it, which closes its connections and stops every task they run.
 pub(super) struct ObjectProxy<W: Wire> {
-    address: ProxyAddress,
-    slots: Vec<Arc<EndpointSlot<W>>>,
-    /// Round-robin position: the endpoint of the next call, modulo the number of endpoints.
-    next_slot: AtomicUsize,
+    /// The servant name (a raw proxy's may be empty).
+    name: String,
+    endpoints: Arc<Endpoints<W>>,
     shared: Arc<ObjectShared<W>>,
+    /// The task refreshing a discovered list, started by the first lookup; aborted when the
+    /// object is dropped.
+    refresh_task: OnceLock<AbortOnDropHandle<()>>,
 }
 
 impl<W: Wire> ObjectProxy<W> {
-    /// An object of `address` speaking `wire`, keeping connections alive every `keepalive`
-    /// in push mode (zero: not at all).
+    /// An object named `name` at `endpoints`, speaking `wire`, keeping connections alive every
+    /// `keepalive` in push mode (zero: not at all), its tasks owned by `owner`.
     pub(super) fn new(
-        address: ProxyAddress,
+        name: &str,
+        endpoints: Endpoints<W>,
         config: Config,
         wire: W,
         keepalive: Duration,
+        owner: Owner,
     ) -> Arc<Self> {
         Arc::new(Self {
-            slots: address
-                .endpoints()
-                .iter()
-                .cloned()
-                .enumerate()
-                .map(|(index, endpoint)| Arc::new(EndpointSlot::new(index, endpoint)))
-                .collect(),
-            next_slot: AtomicUsize::new(0),
-            shared: Arc::new(ObjectShared::new(wire, config, keepalive)),
-            address,
+            name: name.to_string(),
+            endpoints: Arc::new(endpoints),
+            shared: Arc::new(ObjectShared::new(wire, config, keepalive, owner)),
+            refresh_task: OnceLock::new(),
         })
     }
 
-    fn no_endpoint(&self) -> Error {
+    /// The error of a call after the communicator was shut down.
+    fn shut_down(&self) -> Error {
         Error::new(
-            ReturnCode::ADAPTER_NULL,
-            format!("{} has no endpoint", self.address.servant()),
+            ReturnCode::PROXY_CONNECT_ERR,
+            format!(
+                "cannot call {}: the communicator was shut down",
+                if self.name.is_empty() {
+                    "a raw proxy"
+                } else {
+                    &self.name
+                }
+            ),
         )
     }
 
-    /// A connection for the next call: the endpoint at `pinned` if set; else the next endpoint
-    /// in turn, or if it cannot be reached the others in order. Endpoints whose last connect
-    /// failed recently come last.
-    async fn connection(&self, pinned: Option<usize>) -> Result<Arc<Connection<W>>> {
-        if let Some(slot) = pinned.and_then(|index| self.slots.get(index)) {
-            return supervisor::connection(slot, &self.shared).await;
+    /// The endpoint list in force; for an object found through a discovery and not looked up
+    /// yet, looks it up first and starts the refresh task.
+    async fn list(&self) -> Result<Arc<EndpointList<W>>> {
+        if let Some(list) = self.endpoints.current() {
+            return Ok(list);
         }
-        let count = self.slots.len();
-        if count == 0 {
-            return Err(self.no_endpoint());
-        }
-        let first = self.next_slot.fetch_add(1, Ordering::Relaxed);
-        let in_turn = (0..count).map(|i| &self.slots[(first + i) % count]);
-        let (healthy, failed): (Vec<_>, Vec<_>) =
-            in_turn.partition(|slot| !slot.failed_within(RETRY_FAILED_AFTER));
-        let mut last_error = None;
-        for slot in healthy.into_iter().chain(failed) {
-            match supervisor::connection(slot, &self.shared).await {
-                Ok(connection) => return Ok(connection),
-                Err(error) => last_error = Some(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| Error::connect("no endpoint")))
+        self.start_refresh();
+        self.endpoints.resolve().await
     }
 
-    /// Connects to the endpoint at `index`, and waits for the `on_connect` hooks of its
+    /// Starts the task refreshing a discovered list, unless it runs already.
+    fn start_refresh(&self) {
+        if self.endpoints.is_discovered() && !self.shared.shutdown.is_cancelled() {
+            self.refresh_task.get_or_init(|| {
+                let task = run_refresh(self.endpoints.clone(), self.shared.clone());
+                AbortOnDropHandle::new(self.shared.owner.tasks.spawn(task))
+            });
+        }
+    }
+
+    /// A connection for a call with `route`: to `pinned` if set; else to the endpoint the
+    /// balancer picks and, if that one cannot be reached, to the next it picks, each endpoint
+    /// at most once.
+    async fn connection(
+        &self,
+        pinned: Option<&Arc<EndpointSlot<W>>>,
+        route: Route,
+    ) -> Result<Arc<Connection<W>>> {
+        if self.shared.owner.is_shut_down() {
+            return Err(self.shut_down());
+        }
+        if let Some(slot) = pinned {
+            return supervisor::connection(slot, &self.shared).await;
+        }
+        let list = self.list().await?;
+        let mut tried = Vec::new();
+        let mut last_error = None;
+        while let Some(index) = list.pick(route, &tried) {
+            match supervisor::connection(&list.slots()[index], &self.shared).await {
+                Ok(connection) => return Ok(connection),
+                Err(error) => {
+                    tried.push(index);
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| self.endpoints.no_endpoint()))
+    }
+
+    /// Connects to the endpoint of `slot`, and waits for the `on_connect` hooks of its
     /// connection (or for the connection to close).
     async fn connect_slot(&self, slot: &Arc<EndpointSlot<W>>) -> Result<()> {
         let connection = supervisor::connection(slot, &self.shared).await?;
@@ -104,6 +133,20 @@ impl<W: Wire> ObjectProxy<W> {
         }
         Ok(())
     }
+
+    /// Looks the object up now (see [`Proxy::refresh`]).
+    async fn refresh(&self) -> Result<()> {
+        if !self.endpoints.is_discovered() {
+            return Ok(());
+        }
+        if self.shared.owner.is_shut_down() {
+            return Err(self.shut_down());
+        }
+        self.start_refresh();
+        let added = self.endpoints.refresh().await?;
+        connect_added(&self.shared, added);
+        Ok(())
+    }
 }
 
 impl<W: Wire> Drop for ObjectProxy<W> {
@@ -111,8 +154,10 @@ impl<W: Wire> Drop for ObjectProxy<W> {
         // first, so that no task reconnects what is closed next
         self.shared.shutdown.cancel();
         self.shared.push.clear();
-        for slot in &self.slots {
-            slot.close(CloseReason::Dropped);
+        if let Some(list) = self.endpoints.current() {
+            for slot in list.slots() {
+                slot.close(CloseReason::Dropped);
+            }
         }
     }
 }
@@ -275,8 +320,10 @@ pub struct Proxy<W: Wire = TarsWire> {
     timeout: Duration,
     /// The context of TARS requests.
     context: Arc<Context>,
-    /// The endpoint every call goes to, by index, rather than each endpoint in turn.
-    pinned: Option<usize>,
+    /// The endpoint every call goes to, rather than the one the balancer picks.
+    pinned: Option<Arc<EndpointSlot<W>>>,
+    /// How calls choose their endpoint.
+    route: Route,
 }
 
 impl<W: Wire> Clone for Proxy<W> {
@@ -285,7 +332,8 @@ impl<W: Wire> Clone for Proxy<W> {
             object: self.object.clone(),
             timeout: self.timeout,
             context: self.context.clone(),
-            pinned: self.pinned,
+            pinned: self.pinned.clone(),
+            route: self.route,
         }
     }
 }
@@ -293,9 +341,9 @@ impl<W: Wire> Clone for Proxy<W> {
 impl<W: Wire> fmt::Debug for Proxy<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("Proxy");
-        let servant = self.object.address.servant();
+        let servant = &self.object.name;
         if !servant.is_empty() {
-            debug.field("servant", &servant);
+            debug.field("servant", servant);
         }
         let endpoints: Vec<String> = self.endpoints().iter().map(ToString::to_string).collect();
         debug
@@ -304,8 +352,11 @@ impl<W: Wire> fmt::Debug for Proxy<W> {
         if !self.context.is_empty() {
             debug.field("context", &self.context);
         }
-        if let Some(endpoint) = self.pinned.and_then(|index| endpoints.get(index)) {
-            debug.field("pinned", endpoint);
+        if let Some(slot) = &self.pinned {
+            debug.field("pinned", &slot.endpoint().to_string());
+        }
+        if self.route != Route::Any {
+            debug.field("route", &self.route);
         }
         debug.finish()
     }
@@ -319,18 +370,21 @@ impl<W: Wire> Proxy<W> {
             object,
             context: Arc::default(),
             pinned: None,
+            route: Route::Any,
         }
     }
 
-    /// A handle on `object` whose calls all go to the endpoint at `index`.
-    fn pinned(object: Arc<ObjectProxy<W>>, index: usize) -> Self {
+    /// A handle on `object` whose calls all go to the endpoint of `slot`.
+    fn pinned(object: Arc<ObjectProxy<W>>, slot: Arc<EndpointSlot<W>>) -> Self {
         Self {
-            pinned: Some(index),
+            pinned: Some(slot),
             ..Self::new(object)
         }
     }
 
-    /// The endpoints, called in turn.
+    /// The active endpoints, those calls go to, as named in the proxy string or as the last
+    /// lookup found them (none before the first lookup of an object resolved through a
+    /// [discovery](super::CommunicatorBuilder::discovery)).
     ///
     /// ```
     /// use tars_rpc::client::Communicator;
@@ -340,8 +394,12 @@ impl<W: Wire> Proxy<W> {
     ///     .unwrap();
     /// assert_eq!(proxy.endpoints()[1].host(), "10.0.0.2");
     /// ```
-    pub fn endpoints(&self) -> &[Endpoint] {
-        self.object.address.endpoints()
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.object
+            .endpoints
+            .current()
+            .map(|list| list.active().to_vec())
+            .unwrap_or_default()
     }
 
     /// The call timeout of this handle: the communicator's
@@ -370,6 +428,104 @@ impl<W: Wire> Proxy<W> {
             timeout,
             ..self.clone()
         }
+    }
+
+    /// How calls through this handle choose their endpoint: [`Route::Any`] unless set with
+    /// [`with_hash`](Self::with_hash) or [`with_consistent_hash`](Self::with_consistent_hash).
+    pub fn route(&self) -> Route {
+        self.route
+    }
+
+    /// A handle on the same connections whose calls go to the endpoint `code` hashes to,
+    /// TarsCpp's `tars_hash(code)`: with the default balancing
+    /// ([`TarsBalance`](super::load_balance::TarsBalance)), exactly the endpoint a TarsCpp
+    /// client sends the same code to over the same endpoint list, so that C++ and Rust
+    /// clients send a key to the same instance. See [`Route::Hash`] for the rule, and
+    /// [`balance`](super::balance) for TarsCpp's order of endpoints.
+    ///
+    /// The endpoint depends on the endpoint list: it changes for some codes when endpoints
+    /// come or go. When the endpoint chosen is down, the call goes where TarsCpp's fallback
+    /// sends it (modulo over the endpoints left).
+    ///
+    /// ```
+    /// use tars_rpc::client::Communicator;
+    /// use tars_rpc::client::load_balance::Route;
+    ///
+    /// let proxy = Communicator::new()
+    ///     .proxy("A.B.C@tcp -h 10.0.0.1 -p 10000:tcp -h 10.0.0.2 -p 10000")
+    ///     .unwrap();
+    /// let user_42 = proxy.with_hash(42);
+    /// assert_eq!(user_42.route(), Route::Hash(42));
+    /// assert_eq!(proxy.route(), Route::Any);
+    /// ```
+    #[must_use]
+    pub fn with_hash(&self, code: u64) -> Self {
+        Self {
+            route: Route::Hash(code),
+            ..self.clone()
+        }
+    }
+
+    /// A handle on the same connections whose calls go to the endpoint `code` falls on in
+    /// TarsCpp's consistent-hash ring, TarsCpp's `tars_consistent_hash(code)`: with the
+    /// default balancing, the endpoint a TarsCpp client chooses for the same code and list.
+    /// When endpoints come or go, only the codes on their part of the ring move.
+    ///
+    /// TarsCpp's quirks come with it: the ring's nodes are **hosts** (several ports on one
+    /// host get one share, all of it going to the lowest of them), and the low 32 bits of the
+    /// code are the position on the ring as they are, so small codes (ids 1, 2, 3...) all land
+    /// on one host. Hash keys before routing by them: [`balance::spread`](super::balance::spread)
+    /// spreads them well, and a C++ client that must agree applies the same function.
+    ///
+    /// ```
+    /// use tars_rpc::client::balance::spread;
+    /// use tars_rpc::client::Communicator;
+    /// use tars_rpc::client::load_balance::Route;
+    ///
+    /// let proxy = Communicator::new()
+    ///     .proxy("A.B.C@tcp -h 10.0.0.1 -p 10000:tcp -h 10.0.0.2 -p 10000")
+    ///     .unwrap();
+    /// let user_42 = proxy.with_consistent_hash(spread(42));
+    /// assert_eq!(user_42.route(), Route::ConsistentHash(spread(42)));
+    /// ```
+    #[must_use]
+    pub fn with_consistent_hash(&self, code: u64) -> Self {
+        Self {
+            route: Route::ConsistentHash(code),
+            ..self.clone()
+        }
+    }
+
+    /// Looks the object up now, through the communicator's
+    /// [discovery](super::CommunicatorBuilder::discovery), rather than at the next refresh;
+    /// the list found takes effect as a refresh's does. Does nothing for a proxy whose
+    /// endpoints are named in its proxy string.
+    ///
+    /// ```no_run
+    /// use tars_rpc::client::discovery::StaticDiscovery;
+    /// use tars_rpc::client::{Communicator, Proxy};
+    ///
+    /// # async fn run() -> tars_rpc::Result<()> {
+    /// let discovery = StaticDiscovery::new().with("A.B.C", "tcp -h 127.0.0.1 -p 18015").unwrap();
+    /// let communicator = Communicator::builder().discovery(discovery).build();
+    /// let proxy: Proxy = communicator.string_to_proxy("A.B.C").unwrap();
+    /// proxy.refresh().await?;
+    /// assert_eq!(proxy.endpoints()[0].port(), 18015);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// When the lookup fails or finds no active endpoint: the proxy keeps the endpoints it
+    /// had. One that had none yet takes the cached list if there is one
+    /// ([`cache_dir`](super::CommunicatorBuilder::cache_dir)), and still returns the error.
+    /// [`ReturnCode::PROXY_CONNECT_ERR`](crate::packet::ReturnCode::PROXY_CONNECT_ERR) (-8)
+    /// once the communicator is shut down.
+    ///
+    /// # Cancel safety
+    /// Dropping the future may leave the lookup unapplied; the next refresh makes up for it.
+    pub async fn refresh(&self) -> Result<()> {
+        self.object.refresh().await
     }
 
     /// Hands every push of this object's connections to `handler`; replaces any previous
@@ -477,9 +633,10 @@ impl<W: Wire> Proxy<W> {
         let object = Arc::downgrade(&self.object);
         self.object
             .shared
-            .add_connect_hook(Arc::new(move |index, endpoint| {
+            .add_connect_hook(Arc::new(move |slot: Arc<EndpointSlot<W>>| {
                 let object = object.upgrade()?;
-                Some(hook(Self::pinned(object, index), endpoint).boxed())
+                let endpoint = slot.endpoint().clone();
+                Some(hook(Self::pinned(object, slot), endpoint).boxed())
             }));
     }
 
@@ -507,7 +664,10 @@ impl<W: Wire> Proxy<W> {
     /// Connects to every endpoint now (only to its own if this handle is one an `on_connect`
     /// hook received), rather than on the first call, and returns once the `on_connect` hooks
     /// of the connections made have run: a push client that registers in a hook is registered
-    /// when this returns. Endpoints already connected are left as they are.
+    /// when this returns. Endpoints already connected are left as they are; endpoints marked
+    /// down are tried too, and are up again if they connect. An object resolved through a
+    /// discovery is looked up first if it has not been yet; in push mode, endpoints that a
+    /// later refresh adds are connected as they come.
     ///
     /// ```no_run
     /// use tars_rpc::client::Communicator;
@@ -527,25 +687,28 @@ impl<W: Wire> Proxy<W> {
     /// If no endpoint could be connected: the error of the last that failed,
     /// [`ReturnCode::PROXY_CONNECT_ERR`] (-8) after the communicator's
     /// [`connect_timeout`](super::CommunicatorBuilder::connect_timeout) at the most. It
-    /// succeeds if any endpoint was connected, even if the others were not.
+    /// succeeds if any endpoint was connected, even if the others were not. The lookup's
+    /// error if the object could not be looked up.
     ///
     /// # Cancel safety
     /// Dropping the future leaves the connections made so far open, and their hooks running.
     pub async fn connect(&self) -> Result<()> {
         let object = &self.object;
-        let slots = match self.pinned {
-            Some(index) => object.slots.get(index..=index).unwrap_or_default(),
-            None => &object.slots,
-        };
-        if slots.is_empty() {
-            return Err(object.no_endpoint());
+        if object.shared.owner.is_shut_down() {
+            return Err(object.shut_down());
         }
+        let slots = match &self.pinned {
+            Some(slot) => vec![slot.clone()],
+            None => object.list().await?.slots().to_vec(),
+        };
         let attempts = slots.iter().map(|slot| object.connect_slot(slot));
         let mut outcomes = futures::future::join_all(attempts).await;
         if outcomes.iter().any(Result::is_ok) {
             return Ok(());
         }
-        outcomes.pop().unwrap_or_else(|| Err(object.no_endpoint()))
+        outcomes
+            .pop()
+            .unwrap_or_else(|| Err(object.endpoints.no_endpoint()))
     }
 }
 
@@ -560,7 +723,7 @@ impl Proxy<TarsWire> {
     /// assert_eq!(proxy.servant_name(), "A.B.C");
     /// ```
     pub fn servant_name(&self) -> &str {
-        self.object.address.servant()
+        &self.object.name
     }
 
     /// A handle on the same connections whose requests carry `context`.
@@ -644,7 +807,10 @@ impl Proxy<TarsWire> {
     /// As [`invoke`](Self::invoke).
     pub async fn invoke_raw(&self, func: &str, buffer: &[u8]) -> Result<ResponsePacket> {
         let request = self.request(func, buffer, PacketType::NORMAL);
-        let connection = self.object.connection(self.pinned).await?;
+        let connection = self
+            .object
+            .connection(self.pinned.as_ref(), self.route)
+            .await?;
         connection.call(&request, self.timeout).await
     }
 
@@ -658,7 +824,10 @@ impl Proxy<TarsWire> {
     /// As [`invoke_oneway`](Self::invoke_oneway).
     pub async fn invoke_raw_oneway(&self, func: &str, buffer: &[u8]) -> Result<()> {
         let request = self.request(func, buffer, PacketType::ONEWAY);
-        let connection = self.object.connection(self.pinned).await?;
+        let connection = self
+            .object
+            .connection(self.pinned.as_ref(), self.route)
+            .await?;
         connection.send_oneway(&request, self.timeout).await
     }
 
@@ -761,7 +930,10 @@ impl Proxy<RawWire> {
     /// Dropping the future abandons the call: a response that comes later is dropped. The
     /// request may have been sent.
     pub async fn call(&self, payload: &[u8]) -> Result<Bytes> {
-        let connection = self.object.connection(self.pinned).await?;
+        let connection = self
+            .object
+            .connection(self.pinned.as_ref(), self.route)
+            .await?;
         connection.call(&self.request(payload), self.timeout).await
     }
 
@@ -775,7 +947,10 @@ impl Proxy<RawWire> {
     /// # Cancel safety
     /// Dropping the future before it returns may or may not have queued the request.
     pub async fn send(&self, payload: &[u8]) -> Result<()> {
-        let connection = self.object.connection(self.pinned).await?;
+        let connection = self
+            .object
+            .connection(self.pinned.as_ref(), self.route)
+            .await?;
         connection
             .send_oneway(&self.request(payload), self.timeout)
             .await
@@ -878,6 +1053,33 @@ pub trait TypedProxy: Sized + Clone + Send + Sync + 'static {
     #[must_use]
     fn with_context(&self, context: Context) -> Self {
         Self::from_proxy(self.proxy().with_context(context))
+    }
+
+    /// A handle on the same connections whose calls go where TarsCpp's `tars_hash(code)`
+    /// sends them: see [`Proxy::with_hash`].
+    #[must_use]
+    fn with_hash(&self, code: u64) -> Self {
+        Self::from_proxy(self.proxy().with_hash(code))
+    }
+
+    /// A handle on the same connections whose calls go where TarsCpp's
+    /// `tars_consistent_hash(code)` sends them: see [`Proxy::with_consistent_hash`].
+    #[must_use]
+    fn with_consistent_hash(&self, code: u64) -> Self {
+        Self::from_proxy(self.proxy().with_consistent_hash(code))
+    }
+
+    /// Looks the object up now through the communicator's discovery: see
+    /// [`Proxy::refresh`].
+    ///
+    /// # Errors
+    /// When the lookup fails or finds no active endpoint.
+    ///
+    /// # Cancel safety
+    /// Dropping the future may leave the lookup unapplied; the next refresh makes up for it.
+    fn refresh(&self) -> impl Future<Output = Result<()>> + Send {
+        let proxy = self.proxy().clone();
+        async move { proxy.refresh().await }
     }
 
     /// Runs `hook` after every successful connect, with this typed proxy pinned to the

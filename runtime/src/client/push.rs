@@ -19,6 +19,7 @@ use futures::{FutureExt, Stream};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::message::{FromPush, PushMessage};
@@ -219,18 +220,23 @@ pub(super) struct PushState<W: Wire> {
     streams: Mutex<Vec<mpsc::Sender<W::Push>>>,
     /// The buffer of each stream and of each connection's push task.
     capacity: usize,
-    /// Cancelled when the object is dropped: every push task stops.
+    /// Cancelled when the object is dropped or the communicator shut down: every push task
+    /// stops.
     shutdown: CancellationToken,
+    /// Where push tasks are spawned: the communicator's tracker.
+    tasks: TaskTracker,
 }
 
 impl<W: Wire> PushState<W> {
-    /// Buffers of `capacity` pushes (at least 1); push tasks stop once `shutdown` is cancelled.
-    pub(super) fn new(capacity: usize, shutdown: CancellationToken) -> Self {
+    /// Buffers of `capacity` pushes (at least 1); push tasks run on `tasks` and stop once
+    /// `shutdown` is cancelled.
+    pub(super) fn new(capacity: usize, shutdown: CancellationToken, tasks: TaskTracker) -> Self {
         Self {
             handler: Mutex::default(),
             streams: Mutex::default(),
             capacity: capacity.max(1),
             shutdown,
+            tasks,
         }
     }
 
@@ -326,7 +332,9 @@ impl<W: Wire> PushRoute<W> {
         let endpoint = &self.endpoint;
         let queue = self.queue.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(state.capacity);
-            tokio::spawn(run_handler(receiver, state.clone(), endpoint.clone()));
+            state
+                .tasks
+                .spawn(run_handler(receiver, state.clone(), endpoint.clone()));
             sender
         });
         match queue.try_send(push) {

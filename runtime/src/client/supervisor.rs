@@ -6,7 +6,9 @@
 //! The supervisor holds the object's [`ObjectShared`] (hooks, handler, config: nothing that
 //! owns the object) and only weak references to the connection and its endpoint slot, so it
 //! keeps neither the object nor the connection alive. It stops when the connection closes
-//! (after reconnecting, in push mode) or at once when the object is dropped.
+//! (after reconnecting, in push mode, unless the endpoint left the object's list) or at once
+//! when the object is dropped or the communicator shut down. A connection that closes on a
+//! failure ([`CloseReason::is_failure`]) marks its endpoint down.
 
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -27,10 +29,12 @@ pub(super) async fn connection<W: Wire>(
     slot: &Arc<EndpointSlot<W>>,
     object: &Arc<ObjectShared<W>>,
 ) -> Result<Arc<Connection<W>>> {
+    let backoff = &object.config.failed_endpoint_backoff;
     let (connection, made) = slot
-        .connection(|endpoint| async move {
+        .connection(backoff, |endpoint| async move {
             let pushes = object.push_route(&endpoint);
-            Connection::open(&endpoint, &object.config, object.wire.clone(), pushes).await
+            let wire = object.wire.clone();
+            Connection::open(&endpoint, &object.config, wire, pushes, &object.owner).await
         })
         .await?;
     if made {
@@ -45,11 +49,10 @@ fn spawn<W: Wire>(
     slot: &Arc<EndpointSlot<W>>,
     object: &Arc<ObjectShared<W>>,
 ) {
-    tokio::spawn(supervise(
+    object.owner.tasks.spawn(supervise(
         Arc::downgrade(connection),
         connection.shared().clone(),
         Arc::downgrade(slot),
-        slot.index(),
         object.clone(),
     ));
 }
@@ -58,10 +61,13 @@ async fn supervise<W: Wire>(
     connection: Weak<Connection<W>>,
     shared: Arc<Shared<W>>,
     slot: Weak<EndpointSlot<W>>,
-    index: usize,
     object: Arc<ObjectShared<W>>,
 ) {
-    run_connect_hooks(&object, index, &shared);
+    if let Some(slot) = slot.upgrade() {
+        run_connect_hooks(&object, &slot, &shared);
+    } else {
+        shared.hooks_done().cancel();
+    }
     keep_alive(&connection, &shared, &object).await;
     drop(connection);
     // the connection takes no more calls: it closed, or the server asked to reconnect and it
@@ -74,25 +80,39 @@ async fn supervise<W: Wire>(
     }
     let report = async {
         shared.closed().cancelled().await;
+        if shared.close_reason().is_failure() {
+            if let Some(slot) = slot.upgrade() {
+                slot.record_failure(&object.config.failed_endpoint_backoff);
+            }
+        }
         run_close_hooks(&object, &shared);
     };
     tokio::join!(report, reconnect(&slot, &object));
 }
 
 /// Starts each `on_connect` hook on a task of its own, with a proxy pinned to the endpoint;
-/// marks the hooks done on the connection once they all are.
-fn run_connect_hooks<W: Wire>(object: &ObjectShared<W>, index: usize, shared: &Shared<W>) {
+/// marks the hooks done on the connection once they all are. A hook still running when the
+/// communicator shuts down is dropped.
+fn run_connect_hooks<W: Wire>(
+    object: &ObjectShared<W>,
+    slot: &Arc<EndpointSlot<W>>,
+    shared: &Shared<W>,
+) {
     let endpoint = shared.endpoint();
     let tasks: Vec<_> = object
         .connect_hooks()
         .into_iter()
         // none if the object is being dropped
-        .filter_map(|hook| hook(index, endpoint.clone()))
+        .filter_map(|hook| hook(slot.clone()))
         .map(|hook| {
             let endpoint = endpoint.clone();
-            tokio::spawn(async move {
-                if let Err(panic) = catch_panic_async(hook).await {
-                    warn!(%endpoint, panic, "an on_connect hook panicked");
+            let stop = object.shutdown.clone();
+            object.owner.tasks.spawn(async move {
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    hooked = catch_panic_async(hook) => if let Err(panic) = hooked {
+                        warn!(%endpoint, panic, "an on_connect hook panicked");
+                    },
                 }
             })
         })
@@ -102,7 +122,7 @@ fn run_connect_hooks<W: Wire>(object: &ObjectShared<W>, index: usize, shared: &S
         done.cancel();
         return;
     }
-    tokio::spawn(async move {
+    object.owner.tasks.spawn(async move {
         for task in tasks {
             log_join(task.await);
         }
@@ -197,7 +217,7 @@ async fn reconnect<W: Wire>(slot: &Weak<EndpointSlot<W>>, object: &Arc<ObjectSha
             let Some(slot) = slot.upgrade() else {
                 return;
             };
-            if slot.live().is_some() {
+            if slot.live().is_some() || slot.is_removed() {
                 return;
             }
             slot.next_reconnect_delay(&backoff)
