@@ -98,6 +98,9 @@ pub(super) struct Discovered {
     cache: Option<CacheFile>,
     /// Held while looking up: lookups take turns.
     state: tokio::sync::Mutex<LookupState>,
+    /// Told after every lookup, which sets when the next is due: the refresh task waits for
+    /// the time it sets, or for a lookup that moves it.
+    rescheduled: tokio::sync::Notify,
 }
 
 /// What the lookups of an object have found so far.
@@ -111,6 +114,8 @@ struct LookupState {
     last_failure: Option<(Instant, Error)>,
     /// What the cache file holds, as far as this object knows.
     cached: Option<Instances>,
+    /// When the refresh task looks up next: set by every lookup.
+    next_due: Option<Instant>,
 }
 
 impl Discovered {
@@ -128,6 +133,7 @@ impl Discovered {
             refresh_interval,
             cache,
             state: tokio::sync::Mutex::default(),
+            rescheduled: tokio::sync::Notify::new(),
         }
     }
 
@@ -253,8 +259,20 @@ impl<W: Wire> Endpoints<W> {
         self.look_up(discovered, &mut state).await
     }
 
-    /// One lookup, with `state` held; applies what it finds, or keeps the list in force.
+    /// One lookup, with `state` held; applies what it finds, or keeps the list in force; sets
+    /// when the next is due.
     async fn look_up(
+        &self,
+        discovered: &Discovered,
+        state: &mut LookupState,
+    ) -> Result<Vec<Arc<EndpointSlot<W>>>> {
+        let outcome = self.look_up_now(discovered, state).await;
+        state.next_due = Some(Instant::now() + discovered.next_delay(state));
+        discovered.rescheduled.notify_waiters();
+        outcome
+    }
+
+    async fn look_up_now(
         &self,
         discovered: &Discovered,
         state: &mut LookupState,
@@ -279,10 +297,9 @@ impl<W: Wire> Endpoints<W> {
         };
         match found {
             Ok(found) => {
-                *state = LookupState {
-                    cached: state.cached.take(),
-                    ..LookupState::default()
-                };
+                state.failures = 0;
+                state.empty = false;
+                state.last_failure = None;
                 let added = self.apply(found.clone());
                 if let Some(cache) = &discovered.cache {
                     if state.cached.as_ref() != Some(&found) {
@@ -506,9 +523,27 @@ pub(super) async fn run_refresh<W: Wire>(
     };
     let refreshing = async {
         loop {
-            let delay = discovered.next_delay(&*discovered.state.lock().await);
-            tokio::time::sleep(delay).await;
-            if let Ok(added) = endpoints.refresh().await {
+            // told of every lookup from here on: one may move the time of the next
+            let rescheduled = discovered.rescheduled.notified();
+            tokio::pin!(rescheduled);
+            rescheduled.as_mut().enable();
+            let due = discovered.state.lock().await.next_due;
+            let Some(due) = due else {
+                // the first lookup has not ended yet
+                rescheduled.await;
+                continue;
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => {}
+                () = rescheduled => continue,
+            }
+            let mut state = discovered.state.lock().await;
+            if state.next_due.is_some_and(|due| due > Instant::now()) {
+                // another lookup came in between
+                continue;
+            }
+            if let Ok(added) = endpoints.look_up(discovered, &mut state).await {
+                drop(state);
                 connect_added(&object, added);
             }
         }

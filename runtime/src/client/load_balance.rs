@@ -249,7 +249,8 @@ mod tests {
 
     #[test]
     fn round_robin_walks_tarscpp_order_from_the_second_and_skips_the_down() {
-        // given out of order: TarsCpp's order is .1, .10, .2
+        // given out of order: TarsCpp's order compares "1:127.0.0.10:10000" below
+        // "1:127.0.0.1:10000" ('0' < ':'), so it is .10, .1, .2: indices [1, 2, 0]
         let balancer = TarsBalance.balancer(&Instances::active(endpoints(&[
             "127.0.0.2",
             "127.0.0.10",
@@ -259,12 +260,13 @@ mod tests {
         let picks: Vec<usize> = (0..6)
             .map(|_| balancer.pick(Route::Any, &up).unwrap())
             .collect();
-        // sorted: [2 (.1), 1 (.10), 0 (.2)]; from the second
-        assert_eq!(picks, [1, 0, 2, 1, 0, 2]);
+        // from the second
+        assert_eq!(picks, [2, 0, 1, 2, 0, 1]);
+        // .2 (index 0) down: passed over, and the turn moves past it
         let picks: Vec<usize> = (0..4)
             .map(|_| balancer.pick(Route::Any, &|index| index == 0).unwrap())
             .collect();
-        assert_eq!(picks, [1, 2, 1, 2]);
+        assert_eq!(picks, [2, 1, 2, 1]);
         assert_eq!(balancer.pick(Route::Any, &|_| true), None);
     }
 

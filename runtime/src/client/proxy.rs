@@ -171,9 +171,17 @@ impl<W: Wire> Drop for ObjectProxy<W> {
 /// Each handle carries its own call options: [`with_timeout`](Self::with_timeout) and
 /// [`with_context`](Self::with_context) return a new handle on the same connections.
 ///
-/// Calls connect on first use, one connection per endpoint, and go to the endpoints in turn
-/// ([`connect`](Self::connect) connects them all at once). Concurrent calls share a
-/// connection, matched to their replies by request id.
+/// Calls connect on first use, one connection per endpoint ([`connect`](Self::connect)
+/// connects them all at once), and go to the endpoint the communicator's
+/// [load balancing](super::load_balance) picks: in turn by default, or by a key with
+/// [`with_hash`](Self::with_hash) and [`with_consistent_hash`](Self::with_consistent_hash).
+/// An endpoint that cannot be connected to is left out for a while and the call goes to
+/// another ([`failed_endpoint_backoff`](super::CommunicatorBuilder::failed_endpoint_backoff)).
+/// Concurrent calls share a connection, matched to their replies by request id.
+///
+/// A proxy of an object named without endpoints (`App.Server.Obj`) looks them up through the
+/// communicator's [discovery](super::CommunicatorBuilder::discovery) before its first call,
+/// and follows the changes a refresh finds.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -240,7 +248,8 @@ impl<W: Wire> Drop for ObjectProxy<W> {
 /// speaks a protocol of your own, a [`ClientProtocol`](super::ClientProtocol): TarsCpp's
 /// `ServantProxy` after `tars_set_protocol`, as in its PushDemo. Everything but the bytes on
 /// the wire is as for TARS: one connection per endpoint, made on the first call and made again
-/// after a loss; calls go to the endpoints in turn and share a connection, each
+/// after a loss; calls go to the endpoints as the load balancing picks them (in turn by
+/// default) and share a connection, each
 /// [`call`](Self::call) matched to its response by the request id the protocol reports; a
 /// timeout per call; pushes, hooks and push mode as above.
 ///
@@ -797,11 +806,14 @@ impl Proxy<TarsWire> {
     ///
     /// # Errors
     /// - [`ReturnCode::PROXY_CONNECT_ERR`] (-8) if no endpoint could be connected within the
-    ///   communicator's [`connect_timeout`](super::CommunicatorBuilder::connect_timeout), or
-    ///   the connection was lost before the reply came;
+    ///   communicator's [`connect_timeout`](super::CommunicatorBuilder::connect_timeout) (each
+    ///   endpoint is tried once), or the connection was lost before the reply came, or the
+    ///   communicator was shut down;
     /// - [`ReturnCode::INVOKE_TIMEOUT`] (-7) if no reply came within [`timeout`](Self::timeout),
     ///   counted from when the call has a connection; the connection stays open;
-    /// - [`ReturnCode::SEND_REQUEST_ERR`] (-13) if the request exceeds the maximum frame length.
+    /// - [`ReturnCode::SEND_REQUEST_ERR`] (-13) if the request exceeds the maximum frame length;
+    /// - for an object looked up through a discovery, the lookup's error if it has no
+    ///   endpoints yet, [`ReturnCode::ADAPTER_NULL`] (-10) if the lookup found none active.
     ///
     /// # Cancel safety
     /// As [`invoke`](Self::invoke).
@@ -918,8 +930,9 @@ impl Proxy<RawWire> {
     ///
     /// # Errors
     /// - [`ReturnCode::PROXY_CONNECT_ERR`] (-8) if no endpoint could be connected within the
-    ///   communicator's [`connect_timeout`](super::CommunicatorBuilder::connect_timeout), or
-    ///   the connection was lost (or closed for bad input) before the response came;
+    ///   communicator's [`connect_timeout`](super::CommunicatorBuilder::connect_timeout) (each
+    ///   endpoint is tried once), or the connection was lost (or closed for bad input) before
+    ///   the response came, or the communicator was shut down;
     /// - [`ReturnCode::INVOKE_TIMEOUT`] (-7) if no response came within
     ///   [`timeout`](Self::timeout), counted from when the call has a connection; the
     ///   connection stays open;
