@@ -3,6 +3,9 @@
 //!
 //! - **closed**: the Rust client (one proxy, so one connection) at concurrency 1 and 100; each
 //!   caller makes its next call when its last one is answered. Figures: calls/s, p50, p99.
+//!   The Rust server is called twice per cell: through a proxy naming its endpoint, and through
+//!   one resolved by object name (`StaticDiscovery`; the row `Rust server, resolved`), which
+//!   must not be slower: the lookup is made once, off the call path.
 //! - **pipelined**: how TarsCpp's async proxy loads a server. One raw TCP connection; one task
 //!   writes N pre-encoded `testHello` request frames (the bytes the Rust proxy sends, checked
 //!   against it at start-up) as fast as the socket takes them, in 64 KiB `write_all`s, while
@@ -53,6 +56,7 @@ use hello::{
     format_latency, payload, run_load, HelloImp, HelloProxy, HelloServant, LoadReport,
     HELLO_SERVANT,
 };
+use tars_rpc::client::discovery::StaticDiscovery;
 use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode};
@@ -76,6 +80,8 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 const SERVER_THREAD_NAME: &str = "hello-server";
 /// `testHello`'s name on the wire.
 const TEST_HELLO: &str = "testHello";
+/// The closed mode's row of the Rust server called through a proxy resolved by object name.
+const RESOLVED: &str = "Rust server, resolved";
 
 fn env_usize(name: &str, default: usize) -> usize {
     match std::env::var(name) {
@@ -860,7 +866,7 @@ fn main() {
     );
     // a communicator per target: one connection, shared by every concurrent caller
     let communicators: Vec<Communicator> = targets.iter().map(|_| Communicator::new()).collect();
-    let proxies: Vec<(&str, HelloProxy)> = targets
+    let mut proxies: Vec<(&str, HelloProxy)> = targets
         .iter()
         .zip(&communicators)
         .map(|(&(target, port), communicator)| {
@@ -870,6 +876,15 @@ fn main() {
             (target, proxy.with_timeout(CALL_TIMEOUT))
         })
         .collect();
+    // the Rust server again, by object name: looked up once, before the warm-up's first call
+    let discovery = StaticDiscovery::new()
+        .with(HELLO_SERVANT, &format!("tcp -h 127.0.0.1 -p {rust_port}"))
+        .expect("a valid endpoint");
+    let resolving = Communicator::builder().discovery(discovery).build();
+    let resolved: HelloProxy = resolving
+        .string_to_proxy(HELLO_SERVANT)
+        .expect("an object name");
+    proxies.insert(1, (RESOLVED, resolved.with_timeout(CALL_TIMEOUT)));
     let mut rows = Vec::new();
     let mut failed = false;
     if modes.closed {
@@ -941,6 +956,15 @@ fn main() {
                 .map(|row| row.calls_per_sec)
         };
         for concurrency in [1, 100] {
+            if let (Some(named), Some(resolved)) = (
+                rate("Rust server", concurrency),
+                rate(RESOLVED, concurrency),
+            ) {
+                println!(
+                    "resolved by name / endpoint named at concurrency {concurrency}: {:.2}x the calls/s",
+                    resolved / named
+                );
+            }
             if let (Some(rust), Some(node)) = (
                 rate("Rust server", concurrency),
                 rate("Node server", concurrency),

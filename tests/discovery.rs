@@ -673,6 +673,42 @@ async fn one_up_one_down(
 }
 
 #[tokio::test]
+async fn in_push_mode_a_refresh_connects_the_endpoints_added_and_lets_go_of_those_removed() {
+    let (log_sender, mut log) = log();
+    let mut first = Echo::start(&log_sender).await;
+    let second = Echo::start(&log_sender).await;
+    let (discovery, _lookups) = TestDiscovery::of(&[first.port]);
+    let communicator = Communicator::builder().discovery(discovery.clone()).build();
+    let proxy: HelloProxy = communicator.string_to_proxy(OBJECT).unwrap();
+    proxy.set_push_handler(|_push: tars_rpc::push::PushMessage| async {});
+    // "register" with each server as it is connected
+    proxy.on_connect(|proxy: HelloProxy, endpoint: Endpoint| async move {
+        let _ = proxy
+            .test_hello(format!("registered {}", endpoint.port()))
+            .await;
+    });
+    within(proxy.connect()).await.unwrap();
+    assert_eq!(ports_of(&next_requests(&mut log, 1).await), [first.port]);
+
+    discovery.set(Ok(active(&[first.port, second.port])));
+    within(proxy.refresh()).await.unwrap();
+    let registered = within(log.recv()).await.unwrap();
+    assert_eq!(
+        (registered.port, registered.text),
+        (second.port, format!("registered {}", second.port))
+    );
+
+    // removed: its connection closes, and is not made again
+    discovery.set(Ok(active(&[second.port])));
+    within(proxy.refresh()).await.unwrap();
+    first.connection_closed().await;
+    let served = served_ports(&proxy, &mut log, "after", 4).await;
+    assert!(served.iter().all(|&port| port == second.port), "{served:?}");
+    assert_eq!(first.open_connections(), 0);
+    assert_eq!(first.connections(), 1);
+}
+
+#[tokio::test]
 async fn a_failed_endpoint_is_skipped_until_it_comes_back() {
     // a wait long enough that no retry comes within the test
     let (log_sender, mut log, up, down, proxy) = one_up_one_down(Duration::from_secs(600)).await;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ struct Inner {
     tasks: TaskTracker,
     /// Cancelled by [`Communicator::shutdown`]: every object's token is a child.
     shutdown: CancellationToken,
+    /// Set by [`Communicator::shutdown`], before `shutdown` is cancelled.
+    shut_down: Arc<AtomicBool>,
     /// The objects by address; an entry outlives its object only until the next insertion.
     objects: Mutex<HashMap<ObjectKey, Weak<ObjectProxy<TarsWire>>>>,
 }
@@ -92,7 +95,7 @@ impl fmt::Debug for Communicator {
         f.debug_struct("Communicator")
             .field("config", &self.inner.config)
             .field("discovery", &self.inner.discovery.is_some())
-            .field("shut_down", &self.inner.shutdown.is_cancelled())
+            .field("shut_down", &self.inner.shut_down.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -268,7 +271,7 @@ impl Communicator {
         RawProxyBuilder {
             config: self.inner.config.clone(),
             load_balance: self.inner.load_balance.clone(),
-            owner: Owner::new(self.inner.tasks.clone(), &self.inner.shutdown),
+            owner: self.inner.owner(),
             endpoints: endpoints.to_string(),
             protocol: Box::new(protocol),
             heartbeat: None,
@@ -306,7 +309,7 @@ impl Communicator {
     /// only the waiting is given up.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
-        let first = !inner.shutdown.is_cancelled();
+        let first = !inner.shut_down.swap(true, Ordering::AcqRel);
         inner.shutdown.cancel();
         inner.tasks.close();
         inner.tasks.wait().await;
@@ -366,7 +369,7 @@ impl ProxyBuilder {
     /// As [`Communicator::string_to_proxy`].
     pub fn build<P: TypedProxy>(self) -> Result<P, ProxyError> {
         let inner = &self.communicator.inner;
-        if inner.shutdown.is_cancelled() {
+        if inner.shut_down.load(Ordering::Acquire) {
             return Err(ProxyError::ShutDown);
         }
         let address = self.address.trim();
@@ -422,8 +425,13 @@ impl Inner {
             config.clone(),
             TarsWire::new(servant, config.max_frame_len),
             config.keepalive_interval,
-            Owner::new(self.tasks.clone(), &self.shutdown),
+            self.owner(),
         )
+    }
+
+    /// The owner of a new object's tasks.
+    fn owner(&self) -> Owner {
+        Owner::new(self.tasks.clone(), &self.shutdown, &self.shut_down)
     }
 }
 
@@ -610,6 +618,7 @@ impl CommunicatorBuilder {
             load_balance: self.load_balance.unwrap_or_else(|| Arc::new(TarsBalance)),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            shut_down: Arc::default(),
             objects: Mutex::default(),
         }
     }

@@ -353,27 +353,33 @@ pub(super) struct Owner {
     /// The communicator's tracker: every task is spawned on it, so that
     /// [`Communicator::shutdown`](super::Communicator::shutdown) can wait for them all.
     pub(super) tasks: TaskTracker,
-    /// The object's token, a child of `communicator`: cancelled when the object is dropped or
-    /// the communicator shut down. Every task of the object's connections stops then.
+    /// The object's token, a child of the communicator's: cancelled when the object is
+    /// dropped or the communicator shut down. Every task of the object's connections stops
+    /// then.
     pub(super) object: CancellationToken,
-    /// The communicator's token: cancelled by its shutdown.
-    pub(super) communicator: CancellationToken,
+    /// Set by the communicator's shutdown, before its token is cancelled: read on every call
+    /// (a token's state sits behind a lock).
+    pub(super) shut_down: Arc<AtomicBool>,
 }
 
 impl Owner {
-    /// The owner of a new object's tasks, under the communicator's `tasks` and `communicator`
-    /// token.
-    pub(super) fn new(tasks: TaskTracker, communicator: &CancellationToken) -> Self {
+    /// The owner of a new object's tasks, under the communicator's `tasks`, its token and its
+    /// `shut_down` flag.
+    pub(super) fn new(
+        tasks: TaskTracker,
+        communicator: &CancellationToken,
+        shut_down: &Arc<AtomicBool>,
+    ) -> Self {
         Self {
             tasks,
             object: communicator.child_token(),
-            communicator: communicator.clone(),
+            shut_down: shut_down.clone(),
         }
     }
 
     /// Whether the communicator was shut down (rather than the object dropped).
     pub(super) fn is_shut_down(&self) -> bool {
-        self.communicator.is_cancelled()
+        self.shut_down.load(Ordering::Acquire)
     }
 
     /// Why connections close when the object's token is cancelled, and what their calls in

@@ -11,7 +11,7 @@
 //! [`TarsBalance`] does what TarsCpp's `EndpointManager` does:
 //!
 //! * **round robin** over the active endpoints in TarsCpp's order
-//!   ([`tarscpp_order`](super::balance::tarscpp_order)), starting at the second, as TarsCpp's
+//!   ([`balance::tarscpp_order`](super::balance::tarscpp_order)), starting at the second, as TarsCpp's
 //!   `getNextValidProxy` does; an endpoint that is down is passed over;
 //! * **static weights** when every active endpoint has `-v 1`: the calls walk TarsCpp's route
 //!   table ([`WeightTable`]) cyclically, starting at its second entry;
