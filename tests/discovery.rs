@@ -377,6 +377,31 @@ async fn an_object_named_without_endpoints_is_looked_up_once_before_its_first_ca
 }
 
 #[tokio::test]
+async fn inactive_endpoints_take_no_calls() {
+    let (log_sender, mut log) = log();
+    let active_server = Echo::start(&log_sender).await;
+    let inactive_server = Echo::start(&log_sender).await;
+    let (discovery, _lookups) = TestDiscovery::new(Ok(Instances {
+        active: vec![endpoint(active_server.port)],
+        inactive: vec![endpoint(inactive_server.port)],
+    }));
+    let communicator = Communicator::builder().discovery(discovery).build();
+    let proxy: HelloProxy = communicator.string_to_proxy(OBJECT).unwrap();
+    let served = served_ports(&proxy, &mut log, "call", 4).await;
+    assert_eq!(served, [active_server.port; 4]);
+    // hashed calls neither: a code that picks the inactive one goes to the active
+    for code in CODES {
+        within(hello(&proxy.with_hash(code), "hashed"))
+            .await
+            .unwrap();
+    }
+    let served = ports_of(&next_requests(&mut log, CODES.len()).await);
+    assert!(served.iter().all(|&port| port == active_server.port));
+    assert_eq!(ports(&proxy), [active_server.port]);
+    assert_eq!(inactive_server.open_connections(), 0);
+}
+
+#[tokio::test]
 async fn names_without_endpoints_need_a_discovery() {
     let communicator = Communicator::new();
     let error = communicator.proxy(OBJECT).unwrap_err();

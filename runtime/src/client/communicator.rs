@@ -286,8 +286,9 @@ impl Communicator {
     /// [`shutdown`](super::discovery::Discovery::shutdown).
     ///
     /// Afterwards calls through the communicator's proxies, raw ones included, fail at once
-    /// with -8 ("the communicator was shut down"), and making a proxy fails with
-    /// [`ProxyError::ShutDown`]. Calling it again waits for the same.
+    /// with -8 ("the communicator was shut down"), and making a TARS proxy fails with
+    /// [`ProxyError::ShutDown`] (a raw proxy made then fails its calls). Calling it again
+    /// waits for the same.
     ///
     /// ```
     /// use tars_rpc::client::Communicator;
@@ -532,11 +533,14 @@ impl CommunicatorBuilder {
     /// ([`ProxyError::NoDiscovery`]).
     ///
     /// An object is looked up before its first call (concurrent first calls wait for the one
-    /// lookup), then in the background every [refresh interval](Self::refresh_interval) by a
-    /// task of its own, which ends when its last proxy is dropped. A lookup that fails keeps
-    /// the endpoints in force; only active endpoints take calls. A change takes effect
-    /// without failing the calls in flight: endpoints that stay keep their connections, and
-    /// the connections of endpoints that left close once their calls are done.
+    /// lookup; a lookup may take up to 5 s), then in the background every
+    /// [refresh interval](Self::refresh_interval) by a task of its own, which ends when its
+    /// last proxy is dropped. A lookup that fails, or finds no active endpoint, keeps the
+    /// endpoints in force (before the first success, calls fail with its error, and look up
+    /// again at most every 2 s). Only active endpoints take calls; the inactive ones count
+    /// for hashing, as in TarsCpp. A change takes effect without failing the calls in
+    /// flight: endpoints that stay keep their connections, and the connections of endpoints
+    /// that left close once their calls are done.
     ///
     /// ```
     /// use tars_rpc::client::discovery::StaticDiscovery;
