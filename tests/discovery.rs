@@ -22,6 +22,7 @@ use tars_rpc::client::load_balance::{Balancer, LoadBalance, Route, TarsBalance};
 use tars_rpc::client::{Communicator, ProxyError, TypedProxy};
 use tars_rpc::endpoint::Endpoint;
 use tars_rpc::packet::ReturnCode;
+use tars_rpc::registry::{DevRegistry, Locator, QUERY_OBJ};
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, Current, Error};
 
@@ -999,4 +1000,45 @@ async fn shutdown_ends_every_task_and_later_calls_fail() {
     // a second shutdown returns too
     within(communicator.shutdown()).await;
     assert_eq!(discovery.shut_down.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_client_finds_its_servers_by_name_through_a_registry() {
+    let registry = DevRegistry::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_port = listener.local_addr().unwrap().port();
+    let registry_server = Server::builder()
+        .servant(QUERY_OBJ, listener, registry.clone())
+        .start()
+        .await
+        .unwrap();
+    let (log_sender, mut log) = log();
+    let servers = echoes(&log_sender, 2).await;
+    registry.add(OBJECT, endpoint(servers[0].port));
+
+    let locator = Locator::new(&tcp(registry_port)).unwrap();
+    let communicator = Communicator::builder().discovery(locator).build();
+    let proxy: HelloProxy = communicator.string_to_proxy(OBJECT).unwrap();
+    let served = served_ports(&proxy, &mut log, "by name", 2).await;
+    assert_eq!(served, [servers[0].port; 2]);
+
+    registry.add(OBJECT, endpoint(servers[1].port));
+    within(proxy.refresh()).await.unwrap();
+    assert_eq!(
+        ports(&proxy),
+        sorted(vec![servers[0].port, servers[1].port])
+    );
+    let served = served_ports(&proxy, &mut log, "both", 4).await;
+    assert!(served.contains(&servers[1].port), "{served:?}");
+
+    assert!(registry.remove(OBJECT, endpoint(servers[0].port)));
+    within(proxy.refresh()).await.unwrap();
+    assert_eq!(ports(&proxy), [servers[1].port]);
+
+    // the registry gone, the proxy keeps what it found
+    registry_server.shutdown().await;
+    assert!(within(proxy.refresh()).await.is_err());
+    let served = served_ports(&proxy, &mut log, "registry down", 2).await;
+    assert_eq!(served, [servers[1].port; 2]);
+    within(communicator.shutdown()).await;
 }

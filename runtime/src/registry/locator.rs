@@ -8,8 +8,7 @@ use super::endpoint_f::{instances, EndpointF};
 use super::query::QueryFProxy;
 use super::QUERY_OBJ;
 use crate::client::discovery::{Discovery, Instances, Lookup};
-use crate::client::Communicator;
-use crate::endpoint::EndpointError;
+use crate::client::{Communicator, ProxyError};
 use crate::error::{Error, Result};
 use crate::packet::ReturnCode;
 
@@ -98,7 +97,7 @@ impl Locator {
     ///
     /// # Errors
     /// If `locator` is not a proxy string or an endpoint list.
-    pub fn new(locator: &str) -> std::result::Result<Self, EndpointError> {
+    pub fn new(locator: &str) -> std::result::Result<Self, ProxyError> {
         Self::with_communicator(&Communicator::new(), locator)
     }
 
@@ -106,11 +105,12 @@ impl Locator {
     /// `communicator`, whose settings (call timeout, keep-alive) its calls then have.
     ///
     /// # Errors
-    /// If `locator` is not a proxy string or an endpoint list.
+    /// If `locator` is not a proxy string or an endpoint list, or `communicator` was shut
+    /// down.
     pub fn with_communicator(
         communicator: &Communicator,
         locator: &str,
-    ) -> std::result::Result<Self, EndpointError> {
+    ) -> std::result::Result<Self, ProxyError> {
         let address = full_address(locator);
         let query = communicator.string_to_proxy(&address)?;
         Ok(Self { query, address })
