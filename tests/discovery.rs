@@ -1042,3 +1042,61 @@ async fn a_client_finds_its_servers_by_name_through_a_registry() {
     assert_eq!(served, [servers[1].port; 2]);
     within(communicator.shutdown()).await;
 }
+
+/// A registry that reports each connection it loses.
+struct WatchedRegistry {
+    registry: DevRegistry,
+    closed: mpsc::UnboundedSender<()>,
+}
+
+impl tars_rpc::server::Servant for WatchedRegistry {
+    fn dispatch<'a>(
+        &'a self,
+        current: &'a Current,
+        params: bytes::Bytes,
+    ) -> BoxFuture<'a, tars_rpc::Result<bytes::Bytes>> {
+        self.registry.dispatch(current, params)
+    }
+
+    fn on_connection_closed<'a>(&'a self, _current: &'a Current) -> BoxFuture<'a, ()> {
+        let _ = self.closed.send(());
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn shutting_down_the_communicator_closes_its_locators_connection() {
+    let registry = DevRegistry::new();
+    let (closed_sender, mut closed) = mpsc::unbounded_channel();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_port = listener.local_addr().unwrap().port();
+    let _registry_server = Server::builder()
+        .servant(
+            QUERY_OBJ,
+            listener,
+            WatchedRegistry {
+                registry: registry.clone(),
+                closed: closed_sender,
+            },
+        )
+        .start()
+        .await
+        .unwrap();
+    let (log_sender, mut log) = log();
+    let servers = echoes(&log_sender, 1).await;
+    registry.add(OBJECT, endpoint(servers[0].port));
+
+    let communicator = Communicator::builder()
+        .discovery(Locator::new(&tcp(registry_port)).unwrap())
+        .build();
+    let proxy: HelloProxy = communicator.string_to_proxy(OBJECT).unwrap();
+    served_ports(&proxy, &mut log, "by name", 1).await;
+    assert!(
+        closed.try_recv().is_err(),
+        "the locator's connection is open"
+    );
+    within(communicator.shutdown()).await;
+    within(closed.recv())
+        .await
+        .expect("the registry saw the locator's connection close");
+}

@@ -46,6 +46,9 @@ use crate::packet::ReturnCode;
 pub struct Locator {
     query: QueryFProxy,
     address: String,
+    /// The communicator [`new`](Self::new) made for the registry's connection, shut down with
+    /// the communicator the locator serves; `None` when the caller gave one, which is theirs.
+    own: Option<Communicator>,
 }
 
 impl fmt::Debug for Locator {
@@ -98,7 +101,12 @@ impl Locator {
     /// # Errors
     /// If `locator` is not a proxy string or an endpoint list.
     pub fn new(locator: &str) -> std::result::Result<Self, ProxyError> {
-        Self::with_communicator(&Communicator::new(), locator)
+        let communicator = Communicator::new();
+        let locator = Self::with_communicator(&communicator, locator)?;
+        Ok(Self {
+            own: Some(communicator),
+            ..locator
+        })
     }
 
     /// A locator asking the registry at `locator` (as in [`new`](Self::new)) through
@@ -113,7 +121,11 @@ impl Locator {
     ) -> std::result::Result<Self, ProxyError> {
         let address = full_address(locator);
         let query = communicator.string_to_proxy(&address)?;
-        Ok(Self { query, address })
+        Ok(Self {
+            query,
+            address,
+            own: None,
+        })
     }
 
     /// The registry's proxy string.
@@ -191,6 +203,15 @@ impl Discovery for Locator {
         lookup: &'a Lookup,
     ) -> BoxFuture<'a, Result<Instances>> {
         Box::pin(self.find(object, lookup))
+    }
+
+    /// Closes the registry's connection and ends its tasks, if [`new`](Self::new) made them.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(communicator) = &self.own {
+                communicator.shutdown().await;
+            }
+        })
     }
 }
 
