@@ -8,7 +8,9 @@
 //! ```
 //!
 //! It talks to any TARS QuickStartDemo server (TarsCpp, TarsGo, Node) as well: pass its proxy
-//! string with `--connect`. Exits 1 if any call failed, 2 on bad usage.
+//! string with `--connect`. With `--locator`, `--connect` may name the object alone
+//! (`TestApp.HelloServer.HelloObj`), found through that TARS registry (tarsregistry's
+//! `QueryObj`, or `cargo run --example registry`). Exits 1 if any call failed, 2 on bad usage.
 
 #[path = "support/hello.rs"]
 mod hello;
@@ -18,11 +20,13 @@ use std::time::Duration;
 
 use hello::{format_latency, payload, run_load, HelloProxy, HELLO_SERVANT};
 use tars_rpc::client::{Communicator, TypedProxy};
+use tars_rpc::registry::Locator;
 
 const DEFAULT_PORT: u16 = 8999;
 
 struct Options {
     connect: String,
+    locator: Option<String>,
     count: usize,
     concurrency: usize,
     payload: usize,
@@ -34,6 +38,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             connect: format!("{HELLO_SERVANT}@tcp -h 127.0.0.1 -p {DEFAULT_PORT}"),
+            locator: None,
             count: 10_000,
             concurrency: 1,
             payload: 5,
@@ -54,8 +59,10 @@ sRsp == sReq), and prints calls/s and the p50/p99 latency. Exits 1 if a call
 failed.
 
 options:
-  --connect PROXY      the servant's proxy string
-                       (default \"{}\")
+  --connect PROXY      the servant's proxy string, or its name alone with --locator
+                       (default \"{}\"; with --locator, \"{HELLO_SERVANT}\")
+  --locator LOCATOR    find objects named without endpoints through the TARS
+                       registry at LOCATOR (\"tcp -h HOST -p PORT\" or host:port)
   --count N            calls to measure (default {})
   --concurrency C      calls in flight at once (default {})
   --payload BYTES      size of sReq: \"hello\", repeated or cut (default {})
@@ -74,6 +81,7 @@ options:
 /// The command line: `Ok(Some(options))` to run, `Ok(None)` for `--help`, `Err` on bad usage.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = Options::default();
+    let mut connect = None;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.into())),
@@ -95,7 +103,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             )),
         };
         match flag.as_str() {
-            "--connect" => options.connect = value()?,
+            "--connect" => connect = Some(value()?),
+            "--locator" => options.locator = Some(value()?),
             "--count" => options.count = number(value()?, 1)?,
             "--concurrency" => options.concurrency = number(value()?, 1)?,
             "--payload" => options.payload = number(value()?, 0)?,
@@ -106,6 +115,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
+    options.connect = match (connect, &options.locator) {
+        (Some(connect), _) => connect,
+        (None, Some(_)) => HELLO_SERVANT.to_string(),
+        (None, None) => options.connect,
+    };
     Ok(Some(options))
 }
 
@@ -122,7 +136,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let communicator = Communicator::new();
+    let communicator = match &options.locator {
+        None => Communicator::new(),
+        Some(locator) => match Locator::new(locator) {
+            Ok(locator) => Communicator::builder().discovery(locator).build(),
+            Err(error) => {
+                eprintln!("hello_client: bad --locator: {error}\n\n{}", usage());
+                return ExitCode::from(2);
+            }
+        },
+    };
     let proxy: HelloProxy = match communicator.string_to_proxy(&options.connect) {
         Ok(proxy) => proxy,
         Err(error) => {

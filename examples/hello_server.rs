@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example hello_server -- [--listen 127.0.0.1:8999] [--threads N]
+//!     [--register LOCATOR]
 //! ```
 //!
 //! `--listen` takes `host:port` or a TARS endpoint, `tcp -h HOST -p PORT [-t IDLE_MS]` (port 0
@@ -10,6 +11,9 @@
 //! for clients, and serves until Ctrl-C (or SIGTERM), then shuts down gracefully: the calls
 //! already running finish and their replies are sent. Call it with the `hello_client` example,
 //! or with TarsCpp's QuickStartDemo client.
+//!
+//! With `--register`, it adds itself to a development registry (`cargo run --example
+//! registry`) at start, so that clients find it by name: `hello_client --locator ...`.
 
 #[path = "support/hello.rs"]
 mod hello;
@@ -17,13 +21,15 @@ mod hello;
 use std::process::ExitCode;
 
 use hello::{HelloImp, HelloServant, HELLO_SERVANT};
+use tars_rpc::endpoint::Endpoint;
+use tars_rpc::registry;
 use tars_rpc::server::{Server, ServerError};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8999";
 
 fn usage() -> String {
     format!(
-        "usage: hello_server [--listen ADDRESS] [--threads N]
+        "usage: hello_server [--listen ADDRESS] [--threads N] [--register LOCATOR]
 
 Serves TarsCpp's QuickStartDemo servant {HELLO_SERVANT} (testHello echoes sReq
 into sRsp and returns 0) until Ctrl-C.
@@ -33,6 +39,10 @@ options:
                     \"tcp -h HOST -p PORT [-t IDLE_MS]\" (default {DEFAULT_LISTEN};
                     port 0 picks a free port)
   --threads N       worker threads of the tokio runtime (default: one per core)
+  --register LOCATOR
+                    add this server to the development registry at LOCATOR
+                    (\"tcp -h 127.0.0.1 -p 17890\" or host:port), for clients
+                    that find {HELLO_SERVANT} by name
   -h, --help        print this help"
     )
 }
@@ -41,6 +51,8 @@ struct Options {
     listen: String,
     /// `None`: tokio's default, one per core.
     threads: Option<usize>,
+    /// The development registry to add this server to.
+    register: Option<String>,
 }
 
 /// The command line: `Ok(Some(options))` to serve, `Ok(None)` for `--help`, `Err` on bad usage.
@@ -48,6 +60,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
     let mut options = Options {
         listen: DEFAULT_LISTEN.to_string(),
         threads: None,
+        register: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -73,6 +86,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
                         ))
                     }
                 }
+            }
+            "--register" => {
+                options.register = Some(
+                    inline
+                        .or_else(|| args.next())
+                        .ok_or("--register needs a value")?,
+                );
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -122,10 +142,10 @@ fn main() -> ExitCode {
         runtime.worker_threads(threads);
     }
     let runtime = runtime.enable_all().build().expect("a tokio runtime");
-    runtime.block_on(serve(&options.listen))
+    runtime.block_on(serve(&options.listen, options.register.as_deref()))
 }
 
-async fn serve(listen: &str) -> ExitCode {
+async fn serve(listen: &str, register: Option<&str>) -> ExitCode {
     let server = match Server::builder()
         .servant(HELLO_SERVANT, listen, HelloServant::new(HelloImp))
         .start()
@@ -150,6 +170,23 @@ async fn serve(listen: &str) -> ExitCode {
         address.ip(),
         address.port()
     );
+    // held while serving: the registry marks the endpoint inactive once its connection closes
+    let _registration = match register {
+        None => None,
+        Some(locator) => {
+            let endpoint = Endpoint::new(address.ip().to_string(), address.port());
+            match registry::register_with(locator, HELLO_SERVANT, endpoint).await {
+                Ok(registration) => {
+                    println!("hello_server: registered with the registry at {locator}");
+                    Some(registration)
+                }
+                Err(error) => {
+                    eprintln!("hello_server: cannot register with {locator}: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     println!("hello_server: Ctrl-C to stop");
 
     stop_requested().await;

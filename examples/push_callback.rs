@@ -3,9 +3,13 @@
 //!
 //! ```text
 //! cargo run --example push_callback                 # server and client in one process
-//! cargo run --example push_callback -- server [--listen 127.0.0.1:9316] [--interval-ms 1000]
+//! cargo run --example push_callback -- server [--listen 127.0.0.1:9316] [--interval-ms 1000] [--register LOCATOR]
 //! cargo run --example push_callback -- client [--connect "TestApp.PushCallbackServer.PushObj@tcp -h 127.0.0.1 -p 9316"] [--count 10]
+//! cargo run --example push_callback -- client --locator "tcp -h 127.0.0.1 -p 17890" [--connect TestApp.PushCallbackServer.PushObj]
 //! ```
+//!
+//! With a development registry (`cargo run --example registry`), `server --register` adds the
+//! server to it and `client --locator` finds the server by name.
 //!
 //! The servant, functions and tags are those of the C++ demo, so either side interoperates
 //! with TarsCpp's PushCallbackServer and PushCallbackClient:
@@ -21,7 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tars_rpc::client::{Communicator, TypedProxy};
+use tars_rpc::endpoint::Endpoint;
 use tars_rpc::push::Subscribers;
+use tars_rpc::registry::{self, Locator};
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, tars_push, Current};
 use tokio::sync::Notify;
@@ -90,6 +96,36 @@ async fn run_server(
     Ok((server, pusher))
 }
 
+/// Runs the server until Ctrl-C, registered with the development registry at `register` if
+/// given.
+async fn serve(listen: &str, interval: Duration, register: Option<&str>) -> Result<(), String> {
+    let (server, pusher) = run_server(listen, interval).await?;
+    let _registration = match register {
+        Some(locator) => Some(register_server(&server, locator).await?),
+        None => None,
+    };
+    tokio::select! {
+        () = server.wait() => {}
+        _ = tokio::signal::ctrl_c() => {
+            pusher.abort();
+            server.shutdown().await;
+        }
+    }
+    Ok(())
+}
+
+/// Adds the server to the development registry at `locator`, for clients that find it by name;
+/// the registration holds while the returned value lives.
+async fn register_server(server: &Server, locator: &str) -> Result<registry::Registration, String> {
+    let address = server.local_addr(SERVANT).expect("the servant is bound");
+    let endpoint = Endpoint::new(address.ip().to_string(), address.port());
+    let registration = registry::register_with(locator, SERVANT, endpoint)
+        .await
+        .map_err(|error| format!("cannot register with {locator}: {error}"))?;
+    println!("server: registered with the registry at {locator}");
+    Ok(registration)
+}
+
 /// The client side: prints each push and counts them.
 struct PrintPush(Arc<Progress>);
 
@@ -108,8 +144,14 @@ impl Push for PrintPush {
     }
 }
 
-async fn run_client(connect: &str, count: usize) -> Result<(), String> {
-    let proxy: HelloProxy = Communicator::new()
+async fn run_client(connect: &str, locator: Option<&str>, count: usize) -> Result<(), String> {
+    let communicator = match locator {
+        None => Communicator::new(),
+        Some(locator) => Communicator::builder()
+            .discovery(Locator::new(locator).map_err(|error| format!("bad --locator: {error}"))?)
+            .build(),
+    };
+    let proxy: HelloProxy = communicator
         .string_to_proxy(connect)
         .map_err(|error| format!("bad --connect: {error}"))?;
     let progress = Arc::new(Progress {
@@ -142,11 +184,13 @@ struct Options {
     mode: String,
     listen: String,
     connect: Option<String>,
+    locator: Option<String>,
+    register: Option<String>,
     interval: Duration,
     count: usize,
 }
 
-const USAGE: &str = "usage: push_callback [server|client|both] [--listen HOST:PORT] [--interval-ms N] [--connect PROXY] [--count N]";
+const USAGE: &str = "usage: push_callback [server|client|both] [--listen HOST:PORT] [--interval-ms N] [--register LOCATOR] [--connect PROXY] [--locator LOCATOR] [--count N]";
 
 fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1).peekable();
@@ -160,6 +204,8 @@ fn parse_args() -> Result<Options, String> {
         mode,
         listen: DEFAULT_LISTEN.to_string(),
         connect: None,
+        locator: None,
+        register: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -169,6 +215,8 @@ fn parse_args() -> Result<Options, String> {
         match flag.as_str() {
             "--listen" => options.listen = value()?,
             "--connect" => options.connect = Some(value()?),
+            "--locator" => options.locator = Some(value()?),
+            "--register" => options.register = Some(value()?),
             "--interval-ms" => {
                 let millis = value()?
                     .parse()
@@ -197,24 +245,21 @@ async fn main() -> ExitCode {
         }
     };
     let result = match options.mode.as_str() {
-        "server" => match run_server(&options.listen, options.interval).await {
-            Ok((server, pusher)) => {
-                tokio::select! {
-                    () = server.wait() => {}
-                    _ = tokio::signal::ctrl_c() => {
-                        pusher.abort();
-                        server.shutdown().await;
-                    }
-                }
-                Ok(())
-            }
-            Err(error) => Err(error),
-        },
+        "server" => {
+            serve(
+                &options.listen,
+                options.interval,
+                options.register.as_deref(),
+            )
+            .await
+        }
         "client" => {
-            let connect = options
-                .connect
-                .unwrap_or_else(|| format!("{SERVANT}@tcp -h 127.0.0.1 -p 9316"));
-            run_client(&connect, options.count).await
+            let connect = match (options.connect, &options.locator) {
+                (Some(connect), _) => connect,
+                (None, Some(_)) => SERVANT.to_string(),
+                (None, None) => format!("{SERVANT}@tcp -h 127.0.0.1 -p 9316"),
+            };
+            run_client(&connect, options.locator.as_deref(), options.count).await
         }
         _ => {
             // both in one process, on a free port unless --listen says otherwise
@@ -230,7 +275,7 @@ async fn main() -> ExitCode {
                         .map(|address| address.port())
                         .unwrap_or_default();
                     let connect = format!("{SERVANT}@tcp -h 127.0.0.1 -p {port}");
-                    let result = run_client(&connect, options.count).await;
+                    let result = run_client(&connect, None, options.count).await;
                     pusher.abort();
                     server.shutdown().await;
                     result
