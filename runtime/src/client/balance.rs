@@ -173,9 +173,8 @@ pub struct HashRing {
 }
 
 impl HashRing {
-    /// The ring over `endpoints`.
+    /// The ring over `endpoints`, as TarsCpp builds it: one node per host.
     pub fn new(endpoints: &[Endpoint]) -> Self {
-        let weights = static_weights(endpoints);
         let mut hosts: Vec<usize> = Vec::new();
         for index in tarscpp_order(endpoints) {
             if !hosts
@@ -185,16 +184,35 @@ impl HashRing {
                 hosts.push(index);
             }
         }
+        Self::with_nodes(endpoints, hosts, |endpoint| endpoint.host().to_string())
+    }
+
+    /// A ring with one node per endpoint (`"<host>:<port>_<j>"` names), not TarsCpp's: every
+    /// instance gets its share, however many share a host. For
+    /// [`Route::KeyHash`](super::load_balance::Route::KeyHash).
+    pub fn by_endpoint(endpoints: &[Endpoint]) -> Self {
+        let nodes = tarscpp_order(endpoints);
+        Self::with_nodes(endpoints, nodes, |endpoint| {
+            format!("{}:{}", endpoint.host(), endpoint.port())
+        })
+    }
+
+    fn with_nodes(
+        endpoints: &[Endpoint],
+        nodes: Vec<usize>,
+        node_name: impl Fn(&Endpoint) -> String,
+    ) -> Self {
+        let weights = static_weights(endpoints);
         let mut points = Vec::new();
-        for index in hosts {
+        for index in nodes {
             let names = match &weights {
                 None => NAMES_PER_HOST,
                 Some(weights) if weights[index] <= 0 => 0,
                 Some(weights) => (weights[index] / 4).max(1) as usize,
             };
-            let host = endpoints[index].host();
+            let node = node_name(&endpoints[index]);
             for name in 0..names {
-                let digest = Md5::digest(format!("{host}_{name}").as_bytes());
+                let digest = Md5::digest(format!("{node}_{name}").as_bytes());
                 for word in digest.chunks_exact(4) {
                     let position = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
                     points.push((position, index));

@@ -52,7 +52,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use super::balance::{tarscpp_order, HashRing, WeightTable};
+use super::balance::{spread, tarscpp_order, HashRing, WeightTable};
 use super::discovery::Instances;
 use crate::endpoint::Endpoint;
 
@@ -80,6 +80,12 @@ pub enum Route {
     /// the low 32 bits of the code as the position; an endpoint that is down is left out of the
     /// ring.
     ConsistentHash(u64),
+    /// Not TarsCpp's: a consistent-hash ring with a node per endpoint (host and port), the key
+    /// mixed by [`spread`] before it is looked up. Keys spread evenly
+    /// over every instance, also several on one host and also small ids, and a key moves only
+    /// when its endpoint comes or goes. Use [`ConsistentHash`](Self::ConsistentHash) where C++
+    /// clients must send a key where this client does.
+    KeyHash(u64),
 }
 
 /// A load-balancing policy: builds the [`Balancer`] of each endpoint list. See the
@@ -136,6 +142,8 @@ struct TarsBalancer {
     next: AtomicUsize,
     /// The consistent-hash ring over the active endpoints, built when first needed.
     ring: OnceLock<HashRing>,
+    /// The ring of [`Route::KeyHash`], one node per active endpoint, built when first needed.
+    endpoint_ring: OnceLock<HashRing>,
 }
 
 impl fmt::Debug for TarsBalancer {
@@ -162,6 +170,7 @@ impl TarsBalancer {
             // TarsCpp moves its position before it reads it: the first call takes the second
             next: AtomicUsize::new(1),
             ring: OnceLock::new(),
+            endpoint_ring: OnceLock::new(),
             active: active.len(),
             all,
         }
@@ -217,6 +226,13 @@ impl TarsBalancer {
             .get_or_init(|| HashRing::new(&self.all[..self.active]));
         ring.pick(code, is_down)
     }
+
+    fn key_hash(&self, key: u64, is_down: &dyn Fn(usize) -> bool) -> Option<usize> {
+        let ring = self
+            .endpoint_ring
+            .get_or_init(|| HashRing::by_endpoint(&self.all[..self.active]));
+        ring.pick(spread(key), is_down)
+    }
 }
 
 /// `code % len`, the code taken as unsigned 64 bits (TarsCpp's int64 modulo, fixed up when
@@ -231,6 +247,7 @@ impl Balancer for TarsBalancer {
             Route::Any => self.next_in_turn(is_down),
             Route::Hash(code) => self.hash(code, is_down),
             Route::ConsistentHash(code) => self.consistent_hash(code, is_down),
+            Route::KeyHash(key) => self.key_hash(key, is_down),
         }
     }
 }
@@ -239,6 +256,7 @@ impl Balancer for TarsBalancer {
 mod tests {
     use super::*;
     use crate::client::balance::mod_hash;
+    use std::collections::HashSet;
 
     fn endpoints(hosts: &[&str]) -> Vec<Endpoint> {
         hosts
@@ -328,6 +346,54 @@ mod tests {
         let balancer = TarsBalance.balancer(&Instances::default());
         for route in [Route::Any, Route::Hash(3), Route::ConsistentHash(3)] {
             assert_eq!(balancer.pick(route, &|_| false), None);
+        }
+    }
+
+    #[test]
+    fn key_hash_spreads_over_every_endpoint_and_moves_only_the_keys_of_one_that_goes() {
+        // three instances, two on one host: TarsCpp's ring gives that host one share
+        let endpoints: Vec<Endpoint> = [
+            ("10.0.0.1", 10000),
+            ("10.0.0.1", 10001),
+            ("10.0.0.2", 10000),
+        ]
+        .iter()
+        .map(|&(host, port)| Endpoint::new(host, port))
+        .collect();
+        let balancer = TarsBalance.balancer(&Instances::active(endpoints.clone()));
+        let up = |_: usize| false;
+        let mut counts = [0usize; 3];
+        let mut before = Vec::new();
+        for key in 0..3000u64 {
+            let index = balancer
+                .pick(Route::KeyHash(key), &up)
+                .expect("an endpoint");
+            counts[index] += 1;
+            before.push(index);
+        }
+        assert!(
+            counts.iter().all(|&count| count > 500),
+            "every endpoint gets a share: {counts:?}"
+        );
+        let consistent: HashSet<usize> = (0..3000u64)
+            .filter_map(|code| balancer.pick(Route::ConsistentHash(code), &up))
+            .collect();
+        assert!(
+            consistent.len() < 3,
+            "TarsCpp's ring: small codes on one host, {consistent:?}"
+        );
+
+        // the second instance goes: only its keys move
+        let down = |index: usize| index == 1;
+        for (key, &was) in before.iter().enumerate() {
+            let now = balancer
+                .pick(Route::KeyHash(key as u64), &down)
+                .expect("an endpoint");
+            if was == 1 {
+                assert_ne!(now, 1);
+            } else {
+                assert_eq!(now, was, "key {key} stays where it was");
+            }
         }
     }
 }

@@ -505,6 +505,31 @@ impl<W: Wire> Proxy<W> {
         }
     }
 
+    /// A handle on the same connections whose calls go to the endpoint `key` maps to on a
+    /// consistent-hash ring of the endpoints ([`Route::KeyHash`]): the better-spread choice
+    /// when no C++ client has to agree. Unlike TarsCpp's ring
+    /// ([`with_consistent_hash`](Self::with_consistent_hash)), every endpoint is a node (two
+    /// instances on one host get a share each) and the key is mixed first (ids 1, 2, 3 land
+    /// on different instances); like it, a key moves only when its endpoint comes or goes.
+    ///
+    /// ```
+    /// use tars_rpc::client::Communicator;
+    /// use tars_rpc::client::load_balance::Route;
+    ///
+    /// let proxy = Communicator::new()
+    ///     .proxy("A.B.C@tcp -h 10.0.0.1 -p 10000:tcp -h 10.0.0.1 -p 10001")
+    ///     .unwrap();
+    /// let user_42 = proxy.with_key_hash(42);
+    /// assert_eq!(user_42.route(), Route::KeyHash(42));
+    /// ```
+    #[must_use]
+    pub fn with_key_hash(&self, key: u64) -> Self {
+        Self {
+            route: Route::KeyHash(key),
+            ..self.clone()
+        }
+    }
+
     /// Looks the object up now, through the communicator's
     /// [discovery](super::CommunicatorBuilder::discovery), rather than at the next refresh;
     /// the list found takes effect as a refresh's does. Does nothing for a proxy whose
@@ -1080,6 +1105,13 @@ pub trait TypedProxy: Sized + Clone + Send + Sync + 'static {
     #[must_use]
     fn with_consistent_hash(&self, code: u64) -> Self {
         Self::from_proxy(self.proxy().with_consistent_hash(code))
+    }
+
+    /// A handle on the same connections whose calls go where `key` maps to on a ring of the
+    /// endpoints, spread better than TarsCpp's: see [`Proxy::with_key_hash`].
+    #[must_use]
+    fn with_key_hash(&self, key: u64) -> Self {
+        Self::from_proxy(self.proxy().with_key_hash(key))
     }
 
     /// Looks the object up now through the communicator's discovery: see
