@@ -1,0 +1,62 @@
+//! Register everywhere (issue 11): three instances of one object, 300 clients (a communicator
+//! each, so connections of their own) registered with every instance by an `on_connect` hook.
+//! Every event published on any instance reaches every client once, each instance's in order;
+//! one instance is killed and restarted on its port, the clients reconnect and register again
+//! by themselves, and every event published afterwards reaches every client once too. With the
+//! endpoints named in the proxy string, and through the development registry.
+//!
+//! The scenario is `examples/support/cluster.rs`, which `examples/push_cluster.rs` runs too;
+//! every wait in it is bounded by `WAIT`, none is a fixed sleep.
+
+use std::time::Duration;
+
+#[path = "../examples/support/cluster.rs"]
+mod cluster;
+
+use cluster::{Outcome, Scenario};
+
+const INSTANCES: usize = 3;
+const CLIENTS: usize = 300;
+const EVENTS: usize = 20;
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn run(registry: bool) -> Outcome {
+    let scenario = Scenario {
+        instances: INSTANCES,
+        clients: CLIENTS,
+        events: EVENTS,
+        registry,
+        wait: WAIT,
+    };
+    let mut log = Vec::new();
+    let outcome = cluster::run(&scenario, &mut |line| log.push(line)).await;
+    let outcome =
+        outcome.unwrap_or_else(|error| panic!("{error}\nwhat happened:\n{}", log.join("\n")));
+    println!("{}", log.join("\n"));
+    outcome
+}
+
+/// What either way must give: every event of three rounds (instance 0 down for the second)
+/// received by every client once, and the hooks registering once with each instance per
+/// connection: once more with the restarted instance, never again with the others.
+fn check(outcome: &Outcome) {
+    let events = i64::try_from(EVENTS).unwrap();
+    assert_eq!(outcome.published, [2 * events, 3 * events, 3 * events]);
+    assert_eq!(outcome.pushes, CLIENTS * EVENTS * 8);
+    assert_eq!(outcome.registrations, [2 * CLIENTS, CLIENTS, CLIENTS]);
+    assert!(
+        outcome.elapsed < Duration::from_secs(30),
+        "took {:?}",
+        outcome.elapsed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_every_client_once_across_a_restart_with_named_endpoints() {
+    check(&run(false).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_every_client_once_across_a_restart_through_the_registry() {
+    check(&run(true).await);
+}
