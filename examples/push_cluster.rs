@@ -25,7 +25,7 @@ mod cluster;
 
 use cluster::Scenario;
 
-const USAGE: &str = "usage: push_cluster [--instances N] [--clients N] [--events N] [--mode endpoints|registry|both] [--wait-ms N]";
+const USAGE: &str = "usage: push_cluster [--instances N] [--clients N] [--events N] [--mode endpoints|registry|both] [--let-go] [--wait-ms N]";
 
 struct Options {
     scenario: Scenario,
@@ -39,6 +39,7 @@ fn parse_args() -> Result<Options, String> {
             clients: 20,
             events: 5,
             registry: false,
+            let_go: false,
             wait: Duration::from_secs(15),
         },
         modes: vec![false, true],
@@ -68,6 +69,9 @@ fn parse_args() -> Result<Options, String> {
                     other => return Err(format!("unknown mode `{other}`\n{USAGE}")),
                 }
             }
+            // with the registry: the clients look up while instance 0 is down, let go of it,
+            // and find it again by their background refresh (every 5 s)
+            "--let-go" => options.scenario.let_go = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }

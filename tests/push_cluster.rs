@@ -20,12 +20,13 @@ const CLIENTS: usize = 300;
 const EVENTS: usize = 20;
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn run(registry: bool) -> Outcome {
+async fn run(registry: bool, let_go: bool) -> Outcome {
     let scenario = Scenario {
         instances: INSTANCES,
         clients: CLIENTS,
         events: EVENTS,
         registry,
+        let_go,
         wait: WAIT,
     };
     let mut log = Vec::new();
@@ -53,10 +54,24 @@ fn check(outcome: &Outcome) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_reaches_every_client_once_across_a_restart_with_named_endpoints() {
-    check(&run(false).await);
+    check(&run(false, false).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_reaches_every_client_once_across_a_restart_through_the_registry() {
-    check(&run(true).await);
+    check(&run(true, false).await);
+}
+
+/// The registry's way back: every client looks the object up while instance 0 is down and
+/// lets go of it (no connection, no reconnecting); after the restart, the clients' background
+/// refresh (every 5 s) finds it listed again, connects, and the hook registers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_let_go_of_a_stopped_instance_register_again_when_the_registry_lists_it() {
+    let outcome = run(true, true).await;
+    check(&outcome);
+    assert!(
+        outcome.reregistered_in < WAIT,
+        "{:?}",
+        outcome.reregistered_in
+    );
 }

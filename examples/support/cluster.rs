@@ -383,7 +383,7 @@ fn crate_lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// instance by an `on_connect` hook.
 struct Client {
     communicator: Communicator,
-    _proxy: PublisherProxy,
+    proxy: PublisherProxy,
     received: Arc<Received>,
 }
 
@@ -434,7 +434,7 @@ impl Client {
             .map_err(|error| format!("cannot connect: {error}"))?;
         Ok(Self {
             communicator,
-            _proxy: proxy,
+            proxy,
             received,
         })
     }
@@ -484,6 +484,23 @@ impl Clients {
                 self.failures()
             )),
         }
+    }
+
+    /// Looks the object up again for every client now, as their background refreshes do.
+    pub async fn refresh(&self) -> Result<(), String> {
+        let refreshes = self.clients.iter().map(|client| client.proxy.refresh());
+        for outcome in futures::future::join_all(refreshes).await {
+            outcome.map_err(|error| format!("a lookup failed: {error}"))?;
+        }
+        Ok(())
+    }
+
+    /// How many clients have `endpoint` in their list of endpoints.
+    pub fn listing(&self, endpoint: &Endpoint) -> usize {
+        self.clients
+            .iter()
+            .filter(|client| client.proxy.proxy().endpoints().contains(endpoint))
+            .count()
     }
 
     /// How many times the hooks registered with the instance at `endpoint`.
@@ -628,6 +645,10 @@ pub struct Scenario {
     pub events: usize,
     /// Through the development registry rather than a proxy string naming the endpoints.
     pub registry: bool,
+    /// With the registry: while instance 0 is down, every client looks the object up (as its
+    /// background refresh, every 5 s here, does), so that it lets go of instance 0, and gets
+    /// it back only when a background refresh finds it listed again.
+    pub let_go: bool,
     /// Every wait's bound.
     pub wait: Duration,
 }
@@ -658,6 +679,7 @@ pub async fn run(scenario: &Scenario, say: &mut impl FnMut(String)) -> Result<Ou
         clients: client_count,
         events,
         registry: with_registry,
+        let_go,
         wait,
     } = scenario.clone();
     let registry = if with_registry {
@@ -731,6 +753,16 @@ pub async fn run(scenario: &Scenario, say: &mut impl FnMut(String)) -> Result<Ou
         "round 2, instance 0 down",
     )
     .await?);
+    if with_registry && let_go {
+        clients.refresh().await?;
+        let listing = clients.listing(&restarted);
+        if listing > 0 {
+            return Err(format!(
+                "{listing} clients still list instance 0 after a lookup that found it inactive"
+            ));
+        }
+        say("every client looked the object up and let go of instance 0".to_string());
+    }
 
     let down_at = Instant::now();
     instances[0].restart(locator.as_deref(), wait).await?;
