@@ -118,3 +118,60 @@ async fn an_instance_down_when_the_clients_start_is_registered_with_once_it_is_u
     clients.check(&[events; INSTANCES]).unwrap();
     clients.shutdown().await;
 }
+
+/// An instance that leaves the registry's list while it runs loses its clients (their
+/// connections to it close once a lookup no longer finds it), and gets them back, registering
+/// again by themselves, once their background refresh finds it listed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_let_go_of_an_instance_that_leaves_the_list_and_register_when_it_returns() {
+    const FEW: usize = 50;
+    let registry = cluster::Registry::start().await.unwrap();
+    let locator = registry.locator().to_string();
+    let mut instances = cluster::start_instances(INSTANCES, Some(&locator))
+        .await
+        .unwrap();
+    let target = cluster::Target::Registry(locator.clone());
+    let clients = cluster::Clients::connect(FEW, &target, || {
+        tars_rpc::client::Communicator::builder()
+            .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+            .refresh_interval(Duration::from_secs(5))
+    })
+    .await
+    .unwrap();
+    for instance in &instances {
+        instance.wait_subscribers(FEW, WAIT).await.unwrap();
+    }
+    let leaving = instances[2].endpoint();
+
+    instances[2].unregister().await.unwrap();
+    // a lookup, as the background refresh makes: instance 2 is no longer listed
+    clients.refresh().await.unwrap();
+    assert_eq!(clients.listing(&leaving), 0);
+    instances[2].wait_no_subscribers(WAIT).await.unwrap();
+    for instance in &mut instances[..2] {
+        instance.publish(EVENTS, FEW).await.unwrap();
+    }
+    instances[2].publish(EVENTS, 0).await.unwrap(); // to nobody
+    clients.wait_pushes(FEW * EVENTS * 2, WAIT).await.unwrap();
+
+    // listed again: the next background refresh connects, and the hook registers
+    instances[2].register(&locator).await.unwrap();
+    instances[2].wait_subscribers(FEW, WAIT).await.unwrap();
+    clients
+        .wait_registrations(&leaving, 2 * FEW, WAIT)
+        .await
+        .unwrap();
+    for instance in &mut instances {
+        instance.publish(EVENTS, FEW).await.unwrap();
+        instance.registered_once().unwrap();
+    }
+    clients.wait_pushes(FEW * EVENTS * 5, WAIT).await.unwrap();
+    assert_eq!(clients.pushes(), FEW * EVENTS * 5);
+    let events = i64::try_from(EVENTS).unwrap();
+    // instance 2's first events went to nobody: each client has the last ones only
+    clients
+        .check_from(&[(0, 2 * events), (0, 2 * events), (events, 2 * events)])
+        .unwrap();
+    clients.shutdown().await;
+    registry.shutdown().await;
+}

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -216,6 +217,52 @@ impl Instance {
             self.published += 1;
         }
         Ok(())
+    }
+
+    /// Takes it out of the registry's list, still running.
+    pub async fn unregister(&mut self) -> Result<(), String> {
+        let registration = self
+            .running
+            .as_mut()
+            .and_then(|running| running.registration.take());
+        match registration {
+            Some(registration) => registration
+                .unregister()
+                .await
+                .map_err(|error| format!("instance {}: cannot unregister: {error}", self.index)),
+            None => Err(format!("instance {} is not registered", self.index)),
+        }
+    }
+
+    /// Adds it to the registry's list again.
+    pub async fn register(&mut self, locator: &str) -> Result<(), String> {
+        let endpoint = self.endpoint();
+        let Some(running) = &mut self.running else {
+            return Err(format!("instance {} is down", self.index));
+        };
+        let registration = register_with(locator, OBJECT, endpoint)
+            .await
+            .map_err(|error| format!("cannot register with {locator}: {error}"))?;
+        running.registration = Some(registration);
+        Ok(())
+    }
+
+    /// Waits, up to `within`, until no client is registered with it (their connections
+    /// closed): polls, as the subscribers tell nobody when they forget a client.
+    pub async fn wait_no_subscribers(&self, within: Duration) -> Result<(), String> {
+        let polled = tokio::time::timeout(within, async {
+            while self.subscribers() > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        polled.map_err(|_| {
+            format!(
+                "instance {}: {} clients still registered after {within:?}",
+                self.index,
+                self.subscribers()
+            )
+        })
     }
 
     /// Kills it: the server is dropped, its connections cut, as when its process dies.
@@ -547,21 +594,28 @@ impl Clients {
     /// Checks that every client received the events of each instance, `published[i]` for
     /// instance `i`, each once and in the order published.
     pub fn check(&self, published: &[i64]) -> Result<(), String> {
+        let ranges: Vec<(i64, i64)> = published.iter().map(|&count| (0, count)).collect();
+        self.check_from(&ranges)
+    }
+
+    /// Checks that every client received events `from..to` of instance `i`, `(from, to)` at
+    /// `ranges[i]`, each once and in order, and no other.
+    pub fn check_from(&self, ranges: &[(i64, i64)]) -> Result<(), String> {
         for (number, client) in self.clients.iter().enumerate() {
             let by_instance = crate_lock(&client.received.by_instance);
             if let Some(unknown) = by_instance
                 .keys()
-                .find(|&&instance| usize::try_from(instance).map_or(true, |i| i >= published.len()))
+                .find(|&&instance| usize::try_from(instance).map_or(true, |i| i >= ranges.len()))
             {
                 return Err(format!(
                     "client {number}: events of unknown instance {unknown}"
                 ));
             }
-            for (instance, &count) in published.iter().enumerate() {
+            for (instance, &(from, to)) in ranges.iter().enumerate() {
                 let got = by_instance
                     .get(&i32::try_from(instance).expect("few instances"))
                     .map_or(&[][..], Vec::as_slice);
-                if let Some(problem) = problem(got, count) {
+                if let Some(problem) = problem(got, from..to) {
                     return Err(format!("client {number}, instance {instance}: {problem}"));
                 }
             }
@@ -600,10 +654,10 @@ fn registrations_with(by_port: &HashMap<u16, usize>, endpoint: &Endpoint) -> usi
     by_port.get(&endpoint.port()).copied().unwrap_or(0)
 }
 
-/// What is wrong with `got`, the sequence numbers received of an instance that published
-/// `published` events (`0..published`, once each, in order): duplicates, gaps, or disorder.
-fn problem(got: &[i64], published: i64) -> Option<String> {
-    if got.iter().copied().eq(0..published) {
+/// What is wrong with `got`, the sequence numbers received of an instance, where `expected`
+/// (each once, in order) should be: duplicates, gaps, strays, or disorder.
+fn problem(got: &[i64], expected: Range<i64>) -> Option<String> {
+    if got.iter().copied().eq(expected.clone()) {
         return None;
     }
     let mut counts: HashMap<i64, usize> = HashMap::new();
@@ -616,17 +670,19 @@ fn problem(got: &[i64], published: i64) -> Option<String> {
         .map(|(&sequence, _)| sequence)
         .collect();
     twice.sort_unstable();
-    let missing: Vec<i64> = (0..published)
+    let missing: Vec<i64> = expected
+        .clone()
         .filter(|sequence| !counts.contains_key(sequence))
         .collect();
-    let unpublished: Vec<i64> = counts
+    let mut strays: Vec<i64> = counts
         .keys()
         .copied()
-        .filter(|&sequence| !(0..published).contains(&sequence))
+        .filter(|sequence| !expected.contains(sequence))
         .collect();
+    strays.sort_unstable();
     let disorder = got.windows(2).position(|pair| pair[0] >= pair[1]);
     Some(format!(
-        "received {} of {published} events: twice {twice:?}, missing {missing:?}, never published {unpublished:?}, out of order {}",
+        "received {} events where {expected:?} was expected: twice {twice:?}, missing {missing:?}, not expected {strays:?}, out of order {}",
         got.len(),
         disorder.map_or("nowhere".to_string(), |at| format!(
             "at {at}: {} then {}",
