@@ -7,6 +7,7 @@
 //! ```text
 //! cargo run --example push_cluster                       # 3 instances, 20 clients, both ways
 //! cargo run --example push_cluster -- --clients 300 --events 20 --mode registry
+//! cargo run --example push_cluster -- --mode registry --let-go  # back through the registry's list
 //! ```
 //!
 //! In one process: the instances (`TestApp.PushServer.PushObj` on free ports of 127.0.0.1),
@@ -15,6 +16,8 @@
 //! run checks that every client received every event once, each instance's in order, kills
 //! instance 0 (stops it, with the registry), lets the others publish, restarts it on its port,
 //! waits until every client has registered with it again by itself, and checks a last round.
+//! With `--let-go`, the clients look the object up while instance 0 is down, so that they let
+//! go of it, and get it back when their background refresh (every 5 s) finds it listed again.
 //! It exits with 0 when every check passed.
 
 use std::process::ExitCode;
