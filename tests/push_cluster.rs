@@ -77,15 +77,10 @@ async fn clients_that_let_go_of_a_stopped_instance_register_again_when_the_regis
 }
 
 /// An instance down when the clients start: `connect()` succeeds with the others, and the
-/// clients should keep trying the missing one in push mode, registering with it once it is up.
-///
-/// Fails today: the client starts a connection's supervisor (keep-alive, reconnecting, the
-/// `on_connect` hooks) only once a connect has succeeded (`supervisor::connection` spawns it
-/// when `made`), so an endpoint whose first connect fails, from `connect()` or from a refresh
-/// that adds it (`connect_added`), is not tried again until a call is routed to it: a push-only
-/// client never registers with that instance. The fix belongs in `runtime/src/client/`.
+/// clients keep trying the missing one in push mode, registering with it once it is up (an
+/// endpoint whose first connect fails, from `connect()`, a call or a refresh adding it, is
+/// reconnected with backoff as a lost connection is).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails: push mode does not retry an endpoint whose first connect failed (see the doc comment)"]
 async fn an_instance_down_when_the_clients_start_is_registered_with_once_it_is_up() {
     const FEW: usize = 50;
     let mut instances = cluster::start_instances(INSTANCES, None).await.unwrap();

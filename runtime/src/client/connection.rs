@@ -724,6 +724,8 @@ pub(super) struct EndpointSlot<W: Wire> {
     health: Health,
     /// Set once the endpoint has left its object's list: it connects no more.
     removed: AtomicBool,
+    /// Set while a task reconnects the endpoint in push mode, so that one does.
+    reconnecting: AtomicBool,
 }
 
 /// Whether an endpoint is up: a failure (a connect refused or timed out, a connection lost to
@@ -745,7 +747,19 @@ impl<W: Wire> EndpointSlot<W> {
             connecting: tokio::sync::Mutex::new(None),
             health: Health::default(),
             removed: AtomicBool::new(false),
+            reconnecting: AtomicBool::new(false),
         }
+    }
+
+    /// Claims the endpoint's reconnecting for the caller: `false` if another task has it.
+    /// [`end_reconnecting`](Self::end_reconnecting) gives it back.
+    pub(super) fn start_reconnecting(&self) -> bool {
+        !self.reconnecting.swap(true, Ordering::AcqRel)
+    }
+
+    /// Gives back what [`start_reconnecting`](Self::start_reconnecting) claimed.
+    pub(super) fn end_reconnecting(&self) {
+        self.reconnecting.store(false, Ordering::Release);
     }
 
     /// The endpoint.

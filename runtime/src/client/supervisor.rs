@@ -30,17 +30,38 @@ pub(super) async fn connection<W: Wire>(
     object: &Arc<ObjectShared<W>>,
 ) -> Result<Arc<Connection<W>>> {
     let backoff = &object.config.failed_endpoint_backoff;
-    let (connection, made) = slot
+    let connected = slot
         .connection(backoff, |endpoint| async move {
             let pushes = object.push_route(&endpoint);
             let wire = object.wire.clone();
             Connection::open(&endpoint, &object.config, wire, pushes, &object.owner).await
         })
-        .await?;
-    if made {
-        spawn(&connection, slot, object);
+        .await;
+    match connected {
+        Ok((connection, made)) => {
+            if made {
+                spawn(&connection, slot, object);
+            }
+            Ok(connection)
+        }
+        Err(error) => {
+            // in push mode an endpoint is kept connected: one down when first tried (by a
+            // call, `connect()` or a refresh adding it) is tried again until it is up
+            if object.push.push_mode() {
+                spawn_reconnect(slot, object);
+            }
+            Err(error)
+        }
     }
-    Ok(connection)
+}
+
+/// Starts a task that reconnects `slot` in push mode, unless one runs already. (A function of
+/// its own, as [`spawn`] is: the task's future holds a `connection` future, which cannot be
+/// checked to be `Send` inside `connection` itself.)
+fn spawn_reconnect<W: Wire>(slot: &Arc<EndpointSlot<W>>, object: &Arc<ObjectShared<W>>) {
+    let (slot, object) = (Arc::downgrade(slot), object.clone());
+    let tasks = object.owner.tasks.clone();
+    tasks.spawn(async move { reconnect_unless_running(&slot, &object).await });
 }
 
 /// Starts the supervisor of `connection`, just made through `slot`.
@@ -87,7 +108,7 @@ async fn supervise<W: Wire>(
         }
         run_close_hooks(&object, &shared);
     };
-    tokio::join!(report, reconnect(&slot, &object));
+    tokio::join!(report, reconnect_unless_running(&slot, &object));
 }
 
 /// Starts each `on_connect` hook on a task of its own, with a proxy pinned to the endpoint;
@@ -202,6 +223,18 @@ async fn keep_alive<W: Wire>(
             );
         }
     }
+}
+
+/// [`reconnect`]s the endpoint of `slot` unless another task already does.
+async fn reconnect_unless_running<W: Wire>(
+    slot: &Weak<EndpointSlot<W>>,
+    object: &Arc<ObjectShared<W>>,
+) {
+    let Some(claimed) = slot.upgrade().filter(|slot| slot.start_reconnecting()) else {
+        return;
+    };
+    reconnect(slot, object).await;
+    claimed.end_reconnecting();
 }
 
 /// In push mode, connects to the endpoint again, waiting longer after every attempt, until a
