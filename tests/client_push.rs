@@ -933,3 +933,40 @@ async fn the_hook_proxy_calls_the_endpoint_just_connected() {
     );
     assert_eq!((first.accepts(), second.accepts()), (1, 1));
 }
+
+// 13
+#[tokio::test]
+async fn a_push_names_the_endpoint_it_came_on() {
+    let mut servers = [Server::start().await, Server::start().await];
+    let proxy = config()
+        .build()
+        .proxy(&format!(
+            "{SERVANT}@tcp -h 127.0.0.1 -p {}:tcp -h 127.0.0.1 -p {}",
+            servers[0].port, servers[1].port
+        ))
+        .unwrap();
+    let mut pushes = proxy.push_stream();
+    // calls go to the endpoints in turn: each server gets one and pushes its value back
+    within(hello(&proxy, "push:0:1")).await.unwrap();
+    within(hello(&proxy, "push:1:2")).await.unwrap();
+    let mut pushed_by = [None, None];
+    for server in &mut servers {
+        let (_, request) = server.expect_request("testHello").await;
+        let text = HelloArgs::decode_from(&request.buffer).unwrap().s_req;
+        let value: usize = if text == "push:0:1" { 0 } else { 1 };
+        pushed_by[value] = Some(server.port);
+    }
+    for _ in 0..2 {
+        let push = within(pushes.next()).await.expect("the stream lives");
+        let value = push.decode::<PushBody>().unwrap().value as usize;
+        let origin = push.origin().expect("a received push names its endpoint");
+        assert_eq!(
+            (origin.host(), Some(origin.port())),
+            ("127.0.0.1", pushed_by[value])
+        );
+    }
+    // a push made from a packet was received on no connection
+    let frame = push_frame("pushMsg", 7);
+    let packet = ResponsePacket::decode_from(&frame[4..]).unwrap();
+    assert!(PushMessage::from_packet(packet).unwrap().origin().is_none());
+}

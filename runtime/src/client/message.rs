@@ -1,8 +1,11 @@
 //! What a TARS push is on the client: a [`PushMessage`], and [`FromPush`] for the typed events
 //! `#[tars_push]` generates.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::packet::{Context, ResponsePacket, STATUS_PUSH_FUNC};
 use crate::TarsStruct;
@@ -37,6 +40,8 @@ pub struct PushMessage {
     pub buffer: Bytes,
     /// The push's context.
     pub context: Context,
+    /// The endpoint of the connection it came on; `None` for a push made from a packet.
+    origin: Option<Arc<Endpoint>>,
 }
 
 impl PushMessage {
@@ -56,7 +61,34 @@ impl PushMessage {
             function,
             buffer,
             context,
+            origin: None,
         })
+    }
+
+    /// The endpoint of the connection the push came on: a client registered on several
+    /// instances of an object tells their pushes apart by it. `None` for a push made with
+    /// [`from_packet`](Self::from_packet), not received.
+    ///
+    /// ```
+    /// use tars_rpc::client::{Communicator, TypedProxy};
+    /// use tars_rpc::push::PushMessage;
+    ///
+    /// fn log_origins(communicator: &Communicator) {
+    ///     let proxy = communicator.proxy("A.B.C@tcp -h 10.0.0.1 -p 1:tcp -h 10.0.0.2 -p 1").unwrap();
+    ///     proxy.set_push_handler(|push: PushMessage| async move {
+    ///         if let Some(from) = push.origin() {
+    ///             println!("{} from {from}", push.function);
+    ///         }
+    ///     });
+    /// }
+    /// ```
+    pub fn origin(&self) -> Option<&Endpoint> {
+        self.origin.as_deref()
+    }
+
+    /// Marks the push as received on a connection to `endpoint`.
+    pub(super) fn set_origin(&mut self, endpoint: &Arc<Endpoint>) {
+        self.origin = Some(Arc::clone(endpoint));
     }
 
     /// Decodes the `sBuffer` as `B`.

@@ -298,6 +298,8 @@ impl<W: Wire> PushState<W> {
 pub(super) struct PushRoute<W: Wire> {
     state: Arc<PushState<W>>,
     endpoint: Endpoint,
+    /// The endpoint again, shared by the pushes that carry it.
+    origin: Arc<Endpoint>,
     /// The queue of the connection's push task, once started.
     queue: Option<mpsc::Sender<W::Push>>,
 }
@@ -306,6 +308,7 @@ impl<W: Wire> PushRoute<W> {
     pub(super) fn new(state: Arc<PushState<W>>, endpoint: Endpoint) -> Self {
         Self {
             state,
+            origin: Arc::new(endpoint.clone()),
             endpoint,
             queue: None,
         }
@@ -313,7 +316,8 @@ impl<W: Wire> PushRoute<W> {
 
     /// Hands a push to the streams and the handler. Never waits, and never fails the
     /// connection.
-    pub(super) fn route(&mut self, push: W::Push) {
+    pub(super) fn route(&mut self, mut push: W::Push) {
+        W::set_origin(&mut push, &self.origin);
         let endpoint = &self.endpoint;
         let streamed = self.state.send_to_streams(&push, endpoint);
         if self.state.has_handler() {

@@ -18,6 +18,7 @@ use tokio_util::codec::Decoder;
 
 use super::message::PushMessage;
 use super::request::{Outgoing, Request};
+use crate::endpoint::Endpoint;
 use crate::framing::FrameCodec;
 use crate::packet::{Context, PacketType, ResponsePacket, RECONNECT_MESSAGE};
 use crate::TarsStruct;
@@ -95,6 +96,12 @@ pub trait Wire: sealed::Sealed + Send + Sync + Sized + 'static {
     /// Names a push in logs.
     #[doc(hidden)]
     fn describe_push(push: &Self::Push) -> String;
+
+    /// Marks a push as received on a connection to `endpoint`, where the push can say so.
+    #[doc(hidden)]
+    fn set_origin(push: &mut Self::Push, endpoint: &Arc<Endpoint>) {
+        let _ = (push, endpoint);
+    }
 
     /// The request that keeps a connection alive with calls timing out after `timeout`, if
     /// this wire has one.
@@ -180,6 +187,10 @@ impl Wire for TarsWire {
                 None => Incoming::Skip("a packet with request id 0 but no TARS_FUNC status"),
             }
         }))
+    }
+
+    fn set_origin(push: &mut PushMessage, endpoint: &Arc<Endpoint>) {
+        push.set_origin(endpoint);
     }
 
     fn describe_push(push: &PushMessage) -> String {
