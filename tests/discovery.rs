@@ -1100,3 +1100,66 @@ async fn shutting_down_the_communicator_closes_its_locators_connection() {
         .await
         .expect("the registry saw the locator's connection close");
 }
+
+#[tokio::test]
+async fn a_route_watch_follows_its_key_to_another_instance_and_back() {
+    let (log_sender, mut log) = log();
+    let mut servers = echoes(&log_sender, 3).await;
+    let endpoints: Vec<Endpoint> = servers.iter().map(|server| endpoint(server.port)).collect();
+    let communicator = Communicator::builder()
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .failed_endpoint_backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .build();
+    let proxy: HelloProxy = communicator
+        .string_to_proxy(&proxy_string(&endpoints))
+        .unwrap();
+    // push mode: the client keeps every endpoint connected, and so sees one go down and up
+    let _pushes = proxy.push_stream();
+    within(proxy.connect()).await.unwrap();
+
+    let (moved_sender, mut moved) = mpsc::unbounded_channel();
+    let watch = proxy.with_key_hash(7).on_route(move |pinned, endpoint| {
+        let moved = moved_sender.clone();
+        async move {
+            // register the key where it maps now
+            hello(&pinned, "register 7").await.unwrap();
+            let _ = moved.send(endpoint.port());
+        }
+    });
+    let home = within(moved.recv()).await.unwrap();
+    let served = next_requests(&mut log, 1).await;
+    assert_eq!(
+        (served[0].port, served[0].text.as_str()),
+        (home, "register 7")
+    );
+
+    // the key's instance dies: the watch registers the key where it maps without it
+    let at = servers
+        .iter()
+        .position(|server| server.port == home)
+        .unwrap();
+    let listener_address = format!("127.0.0.1:{home}");
+    drop(servers.remove(at));
+    let elsewhere = within(moved.recv()).await.unwrap();
+    assert_ne!(elsewhere, home);
+    let served = next_requests(&mut log, 1).await;
+    assert_eq!(
+        (served[0].port, served[0].text.as_str()),
+        (elsewhere, "register 7")
+    );
+
+    // it comes back: the key maps home again, and is registered there again
+    let listener = TcpListener::bind(&listener_address).await.unwrap();
+    servers.push(Echo::on(listener, &log_sender).await);
+    assert_eq!(within(moved.recv()).await.unwrap(), home);
+    let served = next_requests(&mut log, 1).await;
+    assert_eq!(
+        (served[0].port, served[0].text.as_str()),
+        (home, "register 7")
+    );
+
+    // a dropped watch registers no more
+    drop(watch);
+    assert!(moved.try_recv().is_err());
+    within(communicator.shutdown()).await;
+}

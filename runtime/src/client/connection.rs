@@ -40,7 +40,7 @@ use futures::StreamExt;
 
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -726,6 +726,8 @@ pub(super) struct EndpointSlot<W: Wire> {
     removed: AtomicBool,
     /// Set while a task reconnects the endpoint in push mode, so that one does.
     reconnecting: AtomicBool,
+    /// Told when the endpoint goes down or comes up, for route watches.
+    topology: Arc<watch::Sender<u64>>,
 }
 
 /// Whether an endpoint is up: a failure (a connect refused or timed out, a connection lost to
@@ -739,8 +741,9 @@ struct Health {
 }
 
 impl<W: Wire> EndpointSlot<W> {
-    pub(super) fn new(endpoint: Endpoint) -> Self {
+    pub(super) fn new(endpoint: Endpoint, topology: Arc<watch::Sender<u64>>) -> Self {
         Self {
+            topology,
             endpoint,
             current: Mutex::new(None),
             reconnect_delay: Mutex::new(Duration::ZERO),
@@ -773,6 +776,12 @@ impl<W: Wire> EndpointSlot<W> {
             && lock(&self.health.retry).is_some_and(|(at, _)| Instant::now() < at)
     }
 
+    /// Whether the last attempt to reach the endpoint failed (until one succeeds), whatever
+    /// the time: what route watches go by, since time passing is no event.
+    pub(super) fn is_failing(&self) -> bool {
+        self.health.failing.load(Ordering::Relaxed)
+    }
+
     /// When the endpoint is due for a retry: `None` if it has not failed.
     pub(super) fn retry_at(&self) -> Option<Instant> {
         if !self.health.failing.load(Ordering::Relaxed) {
@@ -787,7 +796,10 @@ impl<W: Wire> EndpointSlot<W> {
         let mut retry = lock(&self.health.retry);
         let delay = backoff.next(retry.map_or(Duration::ZERO, |(_, delay)| delay));
         *retry = Some((Instant::now() + delay, delay));
-        self.health.failing.store(true, Ordering::Relaxed);
+        drop(retry);
+        if !self.health.failing.swap(true, Ordering::Relaxed) {
+            self.topology.send_modify(|changes| *changes += 1);
+        }
         debug!(endpoint = %self.endpoint, ?delay, "endpoint down");
     }
 
@@ -795,6 +807,7 @@ impl<W: Wire> EndpointSlot<W> {
     fn record_success(&self) {
         if self.health.failing.swap(false, Ordering::Relaxed) {
             *lock(&self.health.retry) = None;
+            self.topology.send_modify(|changes| *changes += 1);
         }
     }
 

@@ -20,6 +20,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -68,6 +69,15 @@ impl<W: Wire> EndpointList<W> {
     /// The slots of the active endpoints.
     pub(super) fn slots(&self) -> &[Arc<EndpointSlot<W>>] {
         &self.slots
+    }
+
+    /// The slot `route` maps to now, going by whether endpoints are failing (not by when they
+    /// are due for a retry, which no event marks): what a route watch follows.
+    pub(super) fn target(&self, route: Route) -> Option<&Arc<EndpointSlot<W>>> {
+        let failing = |index: usize| self.slots.get(index).map_or(true, |slot| slot.is_failing());
+        self.balancer
+            .pick(route, &failing)
+            .and_then(|index| self.slots.get(index))
     }
 
     /// The endpoint (an index into [`Self::slots`]) for a call with `route` that already
@@ -160,6 +170,8 @@ pub(super) struct Endpoints<W: Wire> {
     load_balance: Arc<dyn LoadBalance>,
     current: RwLock<Option<Arc<EndpointList<W>>>>,
     discovered: Option<Discovered>,
+    /// Counts the changes route watches follow: a new list, an endpoint going down or up.
+    topology: Arc<watch::Sender<u64>>,
 }
 
 impl<W: Wire> Endpoints<W> {
@@ -174,6 +186,7 @@ impl<W: Wire> Endpoints<W> {
             load_balance,
             current: RwLock::new(None),
             discovered: None,
+            topology: Arc::new(watch::Sender::new(0)),
         };
         fixed.apply(Instances::active(endpoints.to_vec()));
         fixed
@@ -190,7 +203,13 @@ impl<W: Wire> Endpoints<W> {
             load_balance,
             current: RwLock::new(None),
             discovered: Some(discovered),
+            topology: Arc::new(watch::Sender::new(0)),
         }
+    }
+
+    /// A receiver told of every change route watches follow.
+    pub(super) fn watch_topology(&self) -> watch::Receiver<u64> {
+        self.topology.subscribe()
     }
 
     /// Whether the list comes from a discovery.
@@ -375,7 +394,7 @@ impl<W: Wire> Endpoints<W> {
                     .iter()
                     .find(|slot| same_address(slot.endpoint(), endpoint));
                 kept.cloned().unwrap_or_else(|| {
-                    let slot = Arc::new(EndpointSlot::new(endpoint.clone()));
+                    let slot = Arc::new(EndpointSlot::new(endpoint.clone(), self.topology.clone()));
                     added.push(slot.clone());
                     slot
                 })
@@ -406,6 +425,7 @@ impl<W: Wire> Endpoints<W> {
         for slot in removed {
             slot.remove();
         }
+        self.topology.send_modify(|changes| *changes += 1);
         added
     }
 

@@ -69,7 +69,7 @@ pub use communicator::{
 };
 pub use connection::CloseReason;
 pub use message::{FromPush, PushMessage};
-pub use proxy::{Proxy, TypedProxy};
+pub use proxy::{Proxy, RouteWatch, TypedProxy};
 pub use push::{PushEvents, PushHandler, PushStream};
 pub use raw::{ClientProtocol, RawResponse, RawWire};
 pub use wire::{TarsWire, Wire};

@@ -162,6 +162,13 @@ impl<W: Wire> Drop for ObjectProxy<W> {
     }
 }
 
+/// A route watch started by [`Proxy::on_route`]: it follows the route until dropped.
+#[derive(Debug)]
+#[must_use = "the watch stops when dropped"]
+pub struct RouteWatch {
+    _task: AbortOnDropHandle<()>,
+}
+
 /// A handle to a servant: calls go through it. Cheap to clone; clones share the connections.
 ///
 /// A proxy speaks a [`Wire`]: TARS ([`TarsWire`], the default: `Proxy` is `Proxy<TarsWire>`)
@@ -674,6 +681,83 @@ impl<W: Wire> Proxy<W> {
             }));
     }
 
+    /// Runs `hook` with a proxy pinned to the endpoint this handle's [route](Self::route) maps
+    /// to, now and again whenever that changes, until the returned [`RouteWatch`] is dropped
+    /// (or the object, or the communicator shut down): register by key. The route maps
+    /// elsewhere when the endpoint list changes (a refresh, an endpoint added or removed) or
+    /// when the endpoint it maps to goes down (a connect refused or timed out, a connection
+    /// lost to an error) or comes back up; an endpoint counts as down from its failure until
+    /// a connection to it is made again.
+    ///
+    /// A hook runs to its end before the next: the calls of one watch never overtake each
+    /// other. Its endpoint tells the client where the key's registration now is.
+    ///
+    /// ```no_run
+    /// use tars_rpc::client::{balance::spread, Communicator};
+    ///
+    /// # async fn run() -> tars_rpc::Result<()> {
+    /// let proxy = Communicator::new()
+    ///     .proxy("A.B.C@tcp -h 10.0.0.1 -p 1:tcp -h 10.0.0.2 -p 1:tcp -h 10.0.0.3 -p 1")
+    ///     .unwrap();
+    /// let user_id = 42;
+    /// // the instance that other services send this user's events to, by the same hash
+    /// let watch = proxy
+    ///     .with_consistent_hash(spread(user_id))
+    ///     .on_route(move |pinned, endpoint| async move {
+    ///         println!("user {user_id} now at {endpoint}");
+    ///         let _ = pinned.invoke_raw("registerUser", &[]).await;
+    ///     });
+    /// // ... the registration follows the key until `watch` is dropped
+    /// # drop(watch);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_route<F, Fut>(&self, hook: F) -> RouteWatch
+    where
+        F: Fn(Self, Endpoint) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let object = Arc::downgrade(&self.object);
+        let route = self.route;
+        let mut changes = self.object.endpoints.watch_topology();
+        let stop = self.object.shared.shutdown.clone();
+        let watch = async move {
+            let mut target: Option<Arc<EndpointSlot<W>>> = None;
+            loop {
+                let Some(object) = object.upgrade() else {
+                    return;
+                };
+                // a discovered object is looked up first; a failed lookup waits for a list
+                let now = match object.list().await {
+                    Ok(list) => list.target(route).cloned(),
+                    Err(_) => None,
+                };
+                if let Some(slot) =
+                    now.filter(|now| !target.as_ref().is_some_and(|was| Arc::ptr_eq(was, now)))
+                {
+                    target = Some(slot.clone());
+                    let endpoint = slot.endpoint().clone();
+                    let hooked = hook(Self::pinned(object, slot), endpoint);
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = hooked => {}
+                    }
+                } else {
+                    drop(object);
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    changed = changes.changed() => if changed.is_err() {
+                        return;
+                    },
+                }
+            }
+        };
+        RouteWatch {
+            _task: AbortOnDropHandle::new(self.object.shared.owner.tasks.spawn(watch)),
+        }
+    }
+
     /// Runs `hook` when one of this object's connections closes, with its endpoint and the
     /// reason. Hooks add up; they run on the connection's supervising task, so they should
     /// return quickly (a panic is caught and logged).
@@ -1144,6 +1228,17 @@ pub trait TypedProxy: Sized + Clone + Send + Sync + 'static {
         F: Fn(Endpoint, CloseReason) + Send + Sync + 'static,
     {
         self.proxy().on_close(hook);
+    }
+
+    /// Runs `hook` with this typed proxy pinned to the endpoint its route maps to, now and
+    /// whenever that changes, until the [`RouteWatch`] is dropped: see [`Proxy::on_route`].
+    fn on_route<F, Fut>(&self, hook: F) -> RouteWatch
+    where
+        F: Fn(Self, Endpoint) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.proxy()
+            .on_route(move |proxy, endpoint| hook(Self::from_proxy(proxy), endpoint))
     }
 
     /// Hands every push to `handler`, e.g. a `#[tars_push]` trait's `{Trait}Callback(imp)`:
