@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::FutureExt;
 use tokio_util::task::AbortOnDropHandle;
+use tracing::warn;
 
 use super::config::Config;
 use super::connection::{CloseReason, Connection, EndpointSlot, Owner};
@@ -24,6 +25,7 @@ use super::wire::{TarsWire, Wire};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::packet::{Context, PacketType, ResponsePacket, ReturnCode};
+use crate::support::catch_panic_async;
 use crate::TarsStruct;
 
 /// A servant at its endpoints, with one connection per endpoint (TarsCpp's `ObjectProxy`),
@@ -737,10 +739,12 @@ impl<W: Wire> Proxy<W> {
                 {
                     target = Some(slot.clone());
                     let endpoint = slot.endpoint().clone();
-                    let hooked = hook(Self::pinned(object, slot), endpoint);
+                    let hooked = hook(Self::pinned(object, slot), endpoint.clone());
                     tokio::select! {
                         () = stop.cancelled() => return,
-                        () = hooked => {}
+                        hooked = catch_panic_async(hooked) => if let Err(panic) = hooked {
+                            warn!(%endpoint, panic, "an on_route hook panicked");
+                        },
                     }
                 } else {
                     drop(object);
