@@ -36,6 +36,8 @@
 //! - `PUSH_BENCH_ROUNDS`: fan-out runs per cell; the run of median pushes/s is shown (default 5)
 //! - `PUSH_BENCH_BATCH`: pushes per batch (default 128)
 //! - `PUSH_BENCH_WINDOW`: batches a client may be behind (default 4)
+//! - `PUSH_BENCH_CLUSTER_CLIENTS`: client counts of the three-instance fan-out, each client
+//!   registered with every instance through an `on_connect` hook (default `1000`; empty: none)
 //! - `PUSH_BENCH_LATENCY_CLIENTS`: latency client counts (default `1,100`; empty: none)
 //! - `PUSH_BENCH_SAMPLES`: latency samples per client, after 100 warm-up pushes (default 2000)
 //! - `PUSH_BENCH_IDLE_CLIENTS`: clients of the memory phase (default 1000; 0: no memory phase)
@@ -283,7 +285,8 @@ impl Gate {
         let level = (received / self.batch - 1) as usize;
         if let Some(level) = self.levels.get(level) {
             if level.fetch_add(1, Ordering::AcqRel) + 1 == self.clients {
-                self.notify.notify_one();
+                // every waiter: with several instances, each instance's pusher waits
+                self.notify.notify_waiters();
             }
         }
     }
@@ -292,11 +295,14 @@ impl Gate {
     async fn wait(&self, level: usize, timeout: Duration) -> Result<(), String> {
         let reached = async {
             loop {
+                // registered before the check, so that a notification after it is not missed
+                let notified = self.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
                 if self.levels[level].load(Ordering::Acquire) >= self.clients {
                     return;
                 }
-                // a permit stored by an earlier notification only makes the loop check again
-                self.notify.notified().await;
+                notified.await;
             }
         };
         tokio::time::timeout(timeout, reached).await.map_err(|_| {
@@ -394,12 +400,68 @@ async fn connect_clients(
     connects.collect::<Vec<_>>().await.into_iter().collect()
 }
 
+/// Connects `count` clients to every instance at `ports`, each client with a communicator of
+/// its own (a connection per instance), registering with each instance from an `on_connect`
+/// hook, as a client of a service with several instances does.
+async fn connect_cluster_clients(
+    count: usize,
+    ports: &[u16],
+    gate: &Arc<Gate>,
+    base: Instant,
+) -> Result<Vec<Client>, String> {
+    const PARALLEL_CONNECTS: usize = 50;
+    let endpoints: Vec<String> = ports
+        .iter()
+        .map(|port| format!("tcp -h 127.0.0.1 -p {port}"))
+        .collect();
+    let address = format!("{SERVANT}@{}", endpoints.join(":"));
+    let config = Communicator::builder()
+        .call_timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT);
+    let connects = futures::stream::iter(0..count)
+        .map(|_| {
+            let config = config.clone();
+            let address = address.clone();
+            let state = Arc::new(ClientState {
+                received: AtomicU64::new(0),
+                gate: gate.clone(),
+                base,
+                latencies: Mutex::new(Vec::new()),
+            });
+            async move {
+                let proxy: HelloProxy = config
+                    .build()
+                    .string_to_proxy(&address)
+                    .map_err(|error| format!("bad proxy string: {error}"))?;
+                proxy.set_push_handler(PushCallback(Recorder(state.clone())));
+                proxy.on_connect(|proxy: HelloProxy, endpoint| async move {
+                    if let Err(error) = proxy.register_push().await {
+                        eprintln!("push bench: registering with {endpoint} failed: {error}");
+                    }
+                });
+                proxy
+                    .connect()
+                    .await
+                    .map_err(|error| format!("cannot connect: {error}"))?;
+                Ok(Client {
+                    _proxy: proxy,
+                    state,
+                })
+            }
+        })
+        .buffer_unordered(PARALLEL_CONNECTS);
+    connects.collect::<Vec<_>>().await.into_iter().collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // The harness
 
 /// The capacity of the server's outgoing queue per connection and of the client's push queue
 /// per connection (both defaults); the fan-out window must stay below it.
 const QUEUE_CAPACITY: u64 = 1024;
+
+/// The instances of the cluster fan-out.
+const CLUSTER_INSTANCES: usize = 3;
 
 /// How long any one wait may take before the run is declared failed.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -447,6 +509,9 @@ struct Bench {
     server: Option<Server>,
     subscribers: Subscribers,
     port: u16,
+    /// More instances of the servant, for the cluster fan-out: their servers, subscribers and
+    /// ports.
+    others: Vec<(Server, Subscribers, u16)>,
     base: Instant,
     batch: u64,
     window: usize,
@@ -461,12 +526,26 @@ impl Bench {
             .expect("a server task panicked")
     }
 
-    /// Waits until `len` clients are registered.
-    fn wait_registered(&self, len: usize) -> Result<(), String> {
+    /// The subscribers of the first `instances` instances.
+    fn subscribers_of(&self, instances: usize) -> Vec<Subscribers> {
+        let others = self
+            .others
+            .iter()
+            .map(|(_, subscribers, _)| subscribers.clone());
+        std::iter::once(self.subscribers.clone())
+            .chain(others)
+            .take(instances)
+            .collect()
+    }
+
+    /// Waits until `len` clients are registered (with each of the first `instances`).
+    fn wait_registered_with(&self, instances: usize, len: usize) -> Result<(), String> {
         let deadline = Instant::now() + TIMEOUT;
+        let subscribers = self.subscribers_of(instances);
         loop {
-            let registered = self.subscribers.len();
-            if registered == len {
+            let registered = subscribers.iter().map(Subscribers::len).min().unwrap_or(0);
+            let most = subscribers.iter().map(Subscribers::len).max().unwrap_or(0);
+            if registered == len && most == len {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -478,21 +557,41 @@ impl Bench {
         }
     }
 
-    fn connect(&self, count: usize, gate: &Arc<Gate>) -> Result<Vec<Client>, String> {
-        let clients = self
-            .client_runtime
-            .block_on(connect_clients(count, self.port, gate, self.base))?;
-        // one connection per client: the registry is keyed by connection
-        self.wait_registered(count)?;
+    /// Waits until `len` clients are registered.
+    fn wait_registered(&self, len: usize) -> Result<(), String> {
+        self.wait_registered_with(1, len)
+    }
+
+    /// Connects `count` clients to the first `instances` instances and registers them.
+    fn connect(
+        &self,
+        instances: usize,
+        count: usize,
+        gate: &Arc<Gate>,
+    ) -> Result<Vec<Client>, String> {
+        let clients = if instances == 1 {
+            self.client_runtime
+                .block_on(connect_clients(count, self.port, gate, self.base))?
+        } else {
+            let others = self.others.iter().map(|(_, _, port)| *port);
+            let ports: Vec<u16> = std::iter::once(self.port)
+                .chain(others)
+                .take(instances)
+                .collect();
+            self.client_runtime
+                .block_on(connect_cluster_clients(count, &ports, gate, self.base))?
+        };
+        // one connection per client and instance: the registries are keyed by connection
+        self.wait_registered_with(instances, count)?;
         Ok(clients)
     }
 
-    /// Drops `clients` and waits until the server has forgotten them.
-    fn disconnect(&self, clients: Vec<Client>) -> Result<(), String> {
+    /// Drops `clients` and waits until the servers have forgotten them.
+    fn disconnect(&self, instances: usize, clients: Vec<Client>) -> Result<(), String> {
         // the connections' tasks run on the client runtime; dropping the proxies stops them
         let _entered = self.client_runtime.enter();
         drop(clients);
-        self.wait_registered(0)
+        self.wait_registered_with(instances, 0)
     }
 }
 
@@ -526,14 +625,15 @@ async fn drive(
     subscribers: Subscribers,
     gate: Arc<Gate>,
     frame: PushFrame,
-    from: usize,
-    to: usize,
+    levels: (usize, usize),
+    per_level: u64,
     window: usize,
 ) -> Result<(Duration, usize), String> {
+    let (from, to) = levels;
     let started = Instant::now();
     let mut failed = 0;
     for level in from..to {
-        for _ in 0..gate.batch {
+        for _ in 0..per_level {
             failed += subscribers.broadcast(&frame).failed.len();
         }
         if failed > 0 {
@@ -555,36 +655,78 @@ async fn drive(
 }
 
 struct FanOutRow {
+    instances: usize,
     clients: usize,
     payload: &'static str,
     pushes_per_client: u64,
     runs: Vec<FanOutRun>,
 }
 
-fn fan_out(
-    bench: &Bench,
+/// What a fan-out runs: on how many instances, to how many clients, what.
+struct FanOut<'a> {
+    instances: usize,
     clients: usize,
     payload: &'static str,
-    text: &str,
+    text: &'a str,
+}
+
+/// Every instance broadcasts `batches` of `batch` pushes from `levels.0` to `levels.1`, at
+/// once, and all are waited for.
+async fn drive_all(
+    subscribers: Vec<Subscribers>,
+    gate: Arc<Gate>,
+    frame: PushFrame,
+    levels: (usize, usize),
+    batch: u64,
+    window: usize,
+) -> Result<(Duration, usize), String> {
+    let started = Instant::now();
+    let runs = subscribers.into_iter().map(|subscribers| {
+        drive(
+            subscribers,
+            gate.clone(),
+            frame.clone(),
+            levels,
+            batch,
+            window,
+        )
+    });
+    let mut failed = 0;
+    for run in futures::future::join_all(runs).await {
+        failed += run?.1;
+    }
+    Ok((started.elapsed(), failed))
+}
+
+fn fan_out(
+    bench: &Bench,
+    what: FanOut<'_>,
     deliveries: usize,
     rounds: usize,
 ) -> Result<FanOutRow, String> {
+    let FanOut {
+        instances,
+        clients,
+        payload,
+        text,
+    } = what;
     let batch = bench.batch;
-    let batches = (deliveries as u64 / clients as u64 / batch).max(1) as usize;
-    // one warm-up batch, then `rounds` runs of `batches`
-    let gate = Gate::new(clients, batch, 1 + rounds * batches);
+    let per_instance = deliveries as u64 / instances as u64;
+    let batches = (per_instance / clients as u64 / batch).max(1) as usize;
+    // one warm-up batch, then `rounds` runs of `batches`; a level is a batch from every instance
+    let gate = Gate::new(clients, batch * instances as u64, 1 + rounds * batches);
     let connected = Instant::now();
-    let all = bench.connect(clients, &gate)?;
+    let all = bench.connect(instances, clients, &gate)?;
     eprintln!(
-        "push bench: fan-out to {clients} clients ({payload}): connected and registered in {}",
+        "push bench: fan-out to {clients} clients of {instances} instance(s) ({payload}): connected and registered in {}",
         format_duration(connected.elapsed())
     );
     let frame = PushSender::push_msg_frame(0, text.to_string());
     let window = bench.window;
-    let subscribers = bench.subscribers.clone();
+    let subscribers = bench.subscribers_of(instances);
     let warm = bench.on_server({
         let (subscribers, gate, frame) = (subscribers.clone(), gate.clone(), frame.clone());
-        drive(subscribers, gate, frame, 0, 1, window)
+        drive_all(subscribers, gate, frame, (0, 1), batch, window)
     });
     let mut runs = Vec::new();
     let mut outcome = warm.map(|_| ());
@@ -596,7 +738,14 @@ fn fan_out(
         let cpu_before = CpuTimes::take();
         let run = bench.on_server({
             let (subscribers, gate, frame) = (subscribers.clone(), gate.clone(), frame.clone());
-            drive(subscribers, gate, frame, from, from + batches, window)
+            drive_all(
+                subscribers,
+                gate,
+                frame,
+                (from, from + batches),
+                batch,
+                window,
+            )
         });
         match run {
             Ok((elapsed, failed)) => runs.push(FanOutRun {
@@ -604,7 +753,7 @@ fn fan_out(
                 cpu: CpuTimes::take()
                     .zip(cpu_before)
                     .map(|(after, before)| after.since(before)),
-                delivered: clients as u64 * batches as u64 * batch,
+                delivered: instances as u64 * clients as u64 * batches as u64 * batch,
                 failed,
             }),
             Err(error) => outcome = Err(error),
@@ -612,7 +761,7 @@ fn fan_out(
     }
     // every client got every push exactly once
     if outcome.is_ok() {
-        let expected = (1 + runs.len() as u64 * batches as u64) * batch;
+        let expected = (1 + runs.len() as u64 * batches as u64) * batch * instances as u64;
         let wrong = all
             .iter()
             .filter(|client| client.state.received.load(Ordering::Acquire) != expected)
@@ -623,7 +772,7 @@ fn fan_out(
             ));
         }
     }
-    let closed = bench.disconnect(all);
+    let closed = bench.disconnect(instances, all);
     outcome?;
     closed?;
     let rates: Vec<String> = runs
@@ -631,13 +780,14 @@ fn fan_out(
         .map(|run| format!("{:.0}", run.per_sec()))
         .collect();
     eprintln!(
-        "push bench: fan-out to {clients} clients ({payload}): pushes/s of each run {}",
+        "push bench: fan-out to {clients} clients of {instances} instance(s) ({payload}): pushes/s of each run {}",
         rates.join(", ")
     );
     Ok(FanOutRow {
+        instances,
         clients,
         payload,
-        pushes_per_client: batches as u64 * batch,
+        pushes_per_client: batches as u64 * batch * instances as u64,
         runs,
     })
 }
@@ -673,7 +823,7 @@ impl LatencyRow {
 fn latency(bench: &Bench, clients: usize, samples: usize) -> Result<LatencyRow, String> {
     let total = LATENCY_WARMUP + samples;
     let gate = Gate::new(clients, total as u64, 1);
-    let all = bench.connect(clients, &gate)?;
+    let all = bench.connect(1, clients, &gate)?;
     for client in &all {
         client
             .state
@@ -714,7 +864,7 @@ fn latency(bench: &Bench, clients: usize, samples: usize) -> Result<LatencyRow, 
     for client in &all {
         all_samples.extend_from_slice(&client.state.latencies.lock().expect("no panic"));
     }
-    let closed = bench.disconnect(all);
+    let closed = bench.disconnect(1, all);
     outcome?;
     closed?;
     if all_samples.len() != clients * samples {
@@ -832,7 +982,7 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
     let batch = bench.batch;
     let gate = Gate::new(clients, batch, BURST_BATCHES);
     let before = MemorySnapshot::take();
-    let all = bench.connect(clients, &gate)?;
+    let all = bench.connect(1, clients, &gate)?;
     std::thread::sleep(SETTLE);
     let after = MemorySnapshot::take();
     let frame = PushSender::push_msg_frame(0, "x".repeat(1024));
@@ -840,13 +990,13 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
         bench.subscribers.clone(),
         gate,
         frame,
-        0,
-        BURST_BATCHES,
+        (0, BURST_BATCHES),
+        batch,
         bench.window,
     ));
     std::thread::sleep(SETTLE);
     let after_burst = MemorySnapshot::take();
-    let closed = bench.disconnect(all);
+    let closed = bench.disconnect(1, all);
     burst?;
     closed?;
     std::thread::sleep(SETTLE);
@@ -880,6 +1030,7 @@ fn main() {
     let rounds = env_usize("PUSH_BENCH_ROUNDS", 5).max(1);
     let batch = env_usize("PUSH_BENCH_BATCH", 128).max(1) as u64;
     let window = env_usize("PUSH_BENCH_WINDOW", 4).max(1);
+    let cluster_clients = env_list("PUSH_BENCH_CLUSTER_CLIENTS", &[1000]);
     let latency_clients = env_list("PUSH_BENCH_LATENCY_CLIENTS", &[1, 100]);
     let samples = env_usize("PUSH_BENCH_SAMPLES", 2000).max(1);
     let idle_clients = env_usize("PUSH_BENCH_IDLE_CLIENTS", 1000);
@@ -917,12 +1068,36 @@ fn main() {
         .local_addr(SERVANT)
         .expect("the servant is registered")
         .port();
+    let others = (1..CLUSTER_INSTANCES)
+        .map(|_| {
+            let subscribers = Subscribers::new();
+            let server = server_runtime
+                .block_on(
+                    Server::builder()
+                        .servant(
+                            SERVANT,
+                            "127.0.0.1:0",
+                            HelloServant::new(HelloImp {
+                                subscribers: subscribers.clone(),
+                            }),
+                        )
+                        .start(),
+                )
+                .expect("an instance starts");
+            let port = server
+                .local_addr(SERVANT)
+                .expect("the servant is registered")
+                .port();
+            (server, subscribers, port)
+        })
+        .collect();
     let bench = Bench {
         server_runtime,
         client_runtime,
         server: Some(server),
         subscribers,
         port,
+        others,
         base: Instant::now(),
         batch,
         window,
@@ -978,14 +1153,27 @@ fn main() {
             env_usize("PUSH_BENCH_DELIVERIES", 400_000).max(1),
         ),
     ] {
-        for &clients in &fan_out_clients {
-            match fan_out(&bench, clients.max(1), payload, text, deliveries, rounds) {
+        let cells = fan_out_clients.iter().map(|&clients| (1, clients)).chain(
+            cluster_clients
+                .iter()
+                .map(|&clients| (CLUSTER_INSTANCES, clients)),
+        );
+        for (instances, clients) in cells {
+            let what = FanOut {
+                instances,
+                clients: clients.max(1),
+                payload,
+                text,
+            };
+            let cell =
+                format!("fan-out to {clients} clients of {instances} instance(s) ({payload})");
+            match fan_out(&bench, what, deliveries, rounds) {
                 Ok(row) => fan_out_rows.push(row),
                 Err(error) => {
-                    eprintln!("push bench: fan-out to {clients} clients ({payload}): {error}");
-                    failures.push(format!("fan-out to {clients} clients ({payload}): {error}"));
+                    eprintln!("push bench: {cell}: {error}");
+                    failures.push(format!("{cell}: {error}"));
                     // a wedged run may leave clients registered: start from none
-                    if let Err(error) = bench.wait_registered(0) {
+                    if let Err(error) = bench.wait_registered_with(instances, 0) {
                         failures.push(format!("after the failed run: {error}"));
                     }
                 }
@@ -1019,9 +1207,9 @@ fn main() {
         );
         println!();
         println!(
-            "| clients | payload | pushes per client | delivered per run | pushes/s delivered | broadcasts/s | CPU per push | runs (pushes/s) | failed |"
+            "| instances | clients | payload | pushes per client | delivered per run | pushes/s delivered | broadcasts/s | CPU per push | runs (pushes/s) | failed |"
         );
-        println!("|---:|---|---:|---:|---:|---:|---:|---|---:|");
+        println!("|---:|---:|---|---:|---:|---:|---:|---:|---|---:|");
         for row in &mut fan_out_rows {
             let rates: Vec<String> = row
                 .runs
@@ -1032,7 +1220,8 @@ fn main() {
             row.runs.sort_by(|a, b| a.per_sec().total_cmp(&b.per_sec()));
             let median = &row.runs[row.runs.len() / 2];
             println!(
-                "| {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
+                row.instances,
                 row.clients,
                 row.payload,
                 row.pushes_per_client,
