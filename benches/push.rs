@@ -357,53 +357,11 @@ struct Client {
     state: Arc<ClientState>,
 }
 
-/// Connects `count` clients, each with a communicator (so a connection) of its own, sets
-/// their push callback and registers them, `PARALLEL_CONNECTS` at a time.
+/// Connects `count` clients, each with a communicator of its own (so a connection per
+/// instance), sets their push callback and registers them, `PARALLEL_CONNECTS` at a time: with
+/// one instance by calling `registerPush`, with several from an `on_connect` hook, as a client
+/// of a service with several instances does.
 async fn connect_clients(
-    count: usize,
-    port: u16,
-    gate: &Arc<Gate>,
-    base: Instant,
-) -> Result<Vec<Client>, String> {
-    const PARALLEL_CONNECTS: usize = 50;
-    let address = format!("{SERVANT}@tcp -h 127.0.0.1 -p {port}");
-    let config = Communicator::builder()
-        .call_timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT);
-    let connects = futures::stream::iter(0..count)
-        .map(|_| {
-            let config = config.clone();
-            let address = address.clone();
-            let state = Arc::new(ClientState {
-                received: AtomicU64::new(0),
-                gate: gate.clone(),
-                base,
-                latencies: Mutex::new(Vec::new()),
-            });
-            async move {
-                let proxy: HelloProxy = config
-                    .build()
-                    .string_to_proxy(&address)
-                    .map_err(|error| format!("bad proxy string: {error}"))?;
-                proxy.set_push_handler(PushCallback(Recorder(state.clone())));
-                match proxy.register_push().await {
-                    Ok(0) => Ok(Client {
-                        _proxy: proxy,
-                        state,
-                    }),
-                    Ok(ret) => Err(format!("registerPush returned {ret}")),
-                    Err(error) => Err(format!("registerPush failed: {error}")),
-                }
-            }
-        })
-        .buffer_unordered(PARALLEL_CONNECTS);
-    connects.collect::<Vec<_>>().await.into_iter().collect()
-}
-
-/// Connects `count` clients to every instance at `ports`, each client with a communicator of
-/// its own (a connection per instance), registering with each instance from an `on_connect`
-/// hook, as a client of a service with several instances does.
-async fn connect_cluster_clients(
     count: usize,
     ports: &[u16],
     gate: &Arc<Gate>,
@@ -415,6 +373,7 @@ async fn connect_cluster_clients(
         .map(|port| format!("tcp -h 127.0.0.1 -p {port}"))
         .collect();
     let address = format!("{SERVANT}@{}", endpoints.join(":"));
+    let everywhere = ports.len() > 1;
     let config = Communicator::builder()
         .call_timeout(TIMEOUT)
         .connect_timeout(TIMEOUT);
@@ -434,15 +393,23 @@ async fn connect_cluster_clients(
                     .string_to_proxy(&address)
                     .map_err(|error| format!("bad proxy string: {error}"))?;
                 proxy.set_push_handler(PushCallback(Recorder(state.clone())));
-                proxy.on_connect(|proxy: HelloProxy, endpoint| async move {
-                    if let Err(error) = proxy.register_push().await {
-                        eprintln!("push bench: registering with {endpoint} failed: {error}");
+                if everywhere {
+                    proxy.on_connect(|proxy: HelloProxy, endpoint| async move {
+                        if let Err(error) = proxy.register_push().await {
+                            eprintln!("push bench: registering with {endpoint} failed: {error}");
+                        }
+                    });
+                    proxy
+                        .connect()
+                        .await
+                        .map_err(|error| format!("cannot connect: {error}"))?;
+                } else {
+                    match proxy.register_push().await {
+                        Ok(0) => {}
+                        Ok(ret) => return Err(format!("registerPush returned {ret}")),
+                        Err(error) => return Err(format!("registerPush failed: {error}")),
                     }
-                });
-                proxy
-                    .connect()
-                    .await
-                    .map_err(|error| format!("cannot connect: {error}"))?;
+                }
                 Ok(Client {
                     _proxy: proxy,
                     state,
@@ -569,18 +536,14 @@ impl Bench {
         count: usize,
         gate: &Arc<Gate>,
     ) -> Result<Vec<Client>, String> {
-        let clients = if instances == 1 {
-            self.client_runtime
-                .block_on(connect_clients(count, self.port, gate, self.base))?
-        } else {
-            let others = self.others.iter().map(|(_, _, port)| *port);
-            let ports: Vec<u16> = std::iter::once(self.port)
-                .chain(others)
-                .take(instances)
-                .collect();
-            self.client_runtime
-                .block_on(connect_cluster_clients(count, &ports, gate, self.base))?
-        };
+        let others = self.others.iter().map(|(_, _, port)| *port);
+        let ports: Vec<u16> = std::iter::once(self.port)
+            .chain(others)
+            .take(instances)
+            .collect();
+        let clients = self
+            .client_runtime
+            .block_on(connect_clients(count, &ports, gate, self.base))?;
         // one connection per client and instance: the registries are keyed by connection
         self.wait_registered_with(instances, count)?;
         Ok(clients)
