@@ -1163,3 +1163,43 @@ async fn a_route_watch_follows_its_key_to_another_instance_and_back() {
     assert!(moved.try_recv().is_err());
     within(communicator.shutdown()).await;
 }
+
+#[tokio::test]
+async fn each_endpoint_makes_a_call_on_every_instance_once() {
+    let (log_sender, mut log) = log();
+    let servers = echoes(&log_sender, 3).await;
+    let endpoints: Vec<Endpoint> = servers.iter().map(|server| endpoint(server.port)).collect();
+    let discovery = StaticDiscovery::new()
+        .with(
+            OBJECT,
+            &endpoints
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(":"),
+        )
+        .unwrap();
+    let communicator = Communicator::builder().discovery(discovery).build();
+    // found through the discovery: looked up first
+    let proxy: HelloProxy = communicator.string_to_proxy(OBJECT).unwrap();
+    let everywhere = within(proxy.each_endpoint()).await.unwrap();
+    assert_eq!(everywhere.len(), 3);
+    for pinned in &everywhere {
+        within(hello(pinned, "everywhere")).await.unwrap();
+    }
+    let mut served = ports_of(&next_requests(&mut log, 3).await);
+    served.sort_unstable();
+    let mut expected: Vec<u16> = servers.iter().map(|server| server.port).collect();
+    expected.sort_unstable();
+    assert_eq!(served, expected, "one call on each instance");
+    // a pinned handle's own list is its endpoint
+    assert_eq!(
+        within(everywhere[0].each_endpoint()).await.unwrap().len(),
+        1
+    );
+    within(communicator.shutdown()).await;
+    assert!(
+        within(proxy.each_endpoint()).await.is_err(),
+        "after the shutdown"
+    );
+}

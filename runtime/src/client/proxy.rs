@@ -816,13 +816,7 @@ impl<W: Wire> Proxy<W> {
     /// Dropping the future leaves the connections made so far open, and their hooks running.
     pub async fn connect(&self) -> Result<()> {
         let object = &self.object;
-        if object.shared.owner.is_shut_down() {
-            return Err(object.shut_down());
-        }
-        let slots = match &self.pinned {
-            Some(slot) => vec![slot.clone()],
-            None => object.list().await?.slots().to_vec(),
-        };
+        let slots = self.slots().await?;
         let attempts = slots.iter().map(|slot| object.connect_slot(slot));
         let mut outcomes = futures::future::join_all(attempts).await;
         if outcomes.iter().any(Result::is_ok) {
@@ -831,6 +825,58 @@ impl<W: Wire> Proxy<W> {
         outcomes
             .pop()
             .unwrap_or_else(|| Err(object.endpoints.no_endpoint()))
+    }
+
+    /// A handle pinned to each endpoint that takes calls now, with this handle's options: a
+    /// call on every one makes the call on every instance of the object, once.
+    ///
+    /// This is a one-off: to register with every instance and stay registered through
+    /// reconnections and endpoints the registry adds later, register in an
+    /// [`on_connect`](Self::on_connect) hook and [`connect`](Self::connect).
+    ///
+    /// ```no_run
+    /// use futures::future::join_all;
+    /// use tars_rpc::client::Communicator;
+    ///
+    /// # async fn run() -> tars_rpc::Result<()> {
+    /// let proxy = Communicator::new()
+    ///     .proxy("A.B.C@tcp -h 10.0.0.1 -p 1:tcp -h 10.0.0.2 -p 1")
+    ///     .unwrap();
+    /// let everywhere = proxy.each_endpoint().await?;
+    /// let pings = join_all(everywhere.iter().map(|pinned| pinned.ping())).await;
+    /// println!("{} of {} instances answered", pings.iter().filter(|ping| ping.is_ok()).count(), pings.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// When the communicator was shut down, or the object, found through a discovery, cannot
+    /// be looked up.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: it only looks the object up if it has not been yet.
+    pub async fn each_endpoint(&self) -> Result<Vec<Self>> {
+        let slots = self.slots().await?;
+        Ok(slots
+            .into_iter()
+            .map(|slot| Self {
+                pinned: Some(slot),
+                ..self.clone()
+            })
+            .collect())
+    }
+
+    /// The endpoints this handle reaches: its pinned one, or every one that takes calls (the
+    /// object looked up first if it has not been yet).
+    async fn slots(&self) -> Result<Vec<Arc<EndpointSlot<W>>>> {
+        let object = &self.object;
+        if object.shared.owner.is_shut_down() {
+            return Err(object.shut_down());
+        }
+        Ok(match &self.pinned {
+            Some(slot) => vec![slot.clone()],
+            None => object.list().await?.slots().to_vec(),
+        })
     }
 }
 
@@ -1243,6 +1289,22 @@ pub trait TypedProxy: Sized + Clone + Send + Sync + 'static {
     {
         self.proxy()
             .on_route(move |proxy, endpoint| hook(Self::from_proxy(proxy), endpoint))
+    }
+
+    /// This typed proxy pinned to each endpoint that takes calls now: see
+    /// [`Proxy::each_endpoint`].
+    ///
+    /// # Errors
+    /// As [`Proxy::each_endpoint`].
+    ///
+    /// # Cancel safety
+    /// Cancel-safe.
+    fn each_endpoint(&self) -> impl Future<Output = Result<Vec<Self>>> + Send {
+        let proxy = self.proxy().clone();
+        async move {
+            let pinned = proxy.each_endpoint().await?;
+            Ok(pinned.into_iter().map(Self::from_proxy).collect())
+        }
     }
 
     /// Hands every push to `handler`, e.g. a `#[tars_push]` trait's `{Trait}Callback(imp)`:
