@@ -7,7 +7,7 @@
 //! Not an example of its own: each user includes it with `#[path = "..."] mod cluster;`.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tars_rpc::client::{Communicator, CommunicatorBuilder, TypedProxy};
 use tars_rpc::endpoint::Endpoint;
-use tars_rpc::push::Subscribers;
+use tars_rpc::push::{PushMessage, Subscribers};
 use tars_rpc::registry::{register_with, DevRegistry, Locator, Registration, QUERY_OBJ};
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, tars_push, Current};
@@ -33,8 +33,9 @@ pub trait Publisher {
 #[tars_push]
 pub trait Feed {
     /// `int event(int instance, long sequence);`: event number `sequence` of instance
-    /// `instance`, each instance numbering its own from 0.
-    async fn event(&self, ret: i32, instance: i32, sequence: i64);
+    /// `instance`, each instance numbering its own from 0. `push` (not on the wire) says which
+    /// endpoint sent it.
+    async fn event(&self, ret: i32, instance: i32, sequence: i64, push: &PushMessage);
 }
 
 /// What an instance knows of its registrations: how many times each connection called
@@ -177,16 +178,14 @@ impl Instance {
         let Some(running) = &self.running else {
             return Err(format!("instance {} is down", self.index));
         };
-        let mut registered = running.registrations.subscribe();
-        let subscribers = &running.subscribers;
-        let waited =
-            tokio::time::timeout(within, registered.wait_for(|_| subscribers.len() >= count)).await;
+        let mut len = running.subscribers.watch_len();
+        let waited = tokio::time::timeout(within, len.wait_for(|&len| len >= count)).await;
         match waited {
             Ok(Ok(_)) => Ok(()),
             _ => Err(format!(
                 "instance {}: {} of {count} clients registered after {within:?}",
                 self.index,
-                subscribers.len()
+                running.subscribers.len()
             )),
         }
     }
@@ -248,21 +247,21 @@ impl Instance {
     }
 
     /// Waits, up to `within`, until no client is registered with it (their connections
-    /// closed): polls, as the subscribers tell nobody when they forget a client.
+    /// closed).
     pub async fn wait_no_subscribers(&self, within: Duration) -> Result<(), String> {
-        let polled = tokio::time::timeout(within, async {
-            while self.subscribers() > 0 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
-        polled.map_err(|_| {
-            format!(
+        let Some(running) = &self.running else {
+            return Err(format!("instance {} is down", self.index));
+        };
+        let mut len = running.subscribers.watch_len();
+        let waited = tokio::time::timeout(within, len.wait_for(|&len| len == 0)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(format!(
                 "instance {}: {} clients still registered after {within:?}",
                 self.index,
                 self.subscribers()
-            )
-        })
+            )),
+        }
     }
 
     /// Kills it: the server is dropped, its connections cut, as when its process dies.
@@ -404,18 +403,26 @@ struct Seen {
     failed: Mutex<Vec<String>>,
 }
 
-/// What one client received: the sequence numbers of each instance's events, in arrival order.
+/// What one client received: the sequence numbers of each instance's events, in arrival order,
+/// and the ports of the endpoints they came from.
 struct Received {
     by_instance: Mutex<HashMap<i32, Vec<i64>>>,
+    origins: Mutex<HashMap<i32, BTreeSet<u16>>>,
     seen: Arc<Seen>,
 }
 
 impl Feed for Arc<Received> {
-    async fn event(&self, _ret: i32, instance: i32, sequence: i64) {
+    async fn event(&self, _ret: i32, instance: i32, sequence: i64, push: &PushMessage) {
         crate_lock(&self.by_instance)
             .entry(instance)
             .or_default()
             .push(sequence);
+        // a push from a connection always knows its endpoint: port 0 marks a missing origin
+        let port = push.origin().map_or(0, Endpoint::port);
+        crate_lock(&self.origins)
+            .entry(instance)
+            .or_default()
+            .insert(port);
         self.seen.pushes.send_modify(|pushes| *pushes += 1);
     }
 }
@@ -453,6 +460,7 @@ impl Client {
             .map_err(|error| format!("bad proxy string: {error}"))?;
         let received = Arc::new(Received {
             by_instance: Mutex::default(),
+            origins: Mutex::default(),
             seen: Arc::clone(seen),
         });
         proxy.set_push_handler(FeedCallback(Arc::clone(&received)));
@@ -484,6 +492,32 @@ impl Client {
             proxy,
             received,
         })
+    }
+}
+
+impl Client {
+    /// Each instance's events came from one endpoint, known, and no two instances' from the
+    /// same.
+    fn check_origins(&self) -> Result<(), String> {
+        let origins = crate_lock(&self.received.origins);
+        let mut ports = BTreeSet::new();
+        for (instance, seen) in origins.iter() {
+            match seen.iter().collect::<Vec<_>>()[..] {
+                [0] => return Err(format!("pushes of instance {instance} without an origin")),
+                [&port] if ports.insert(port) => {}
+                [port] => {
+                    return Err(format!(
+                        "pushes of two instances from the same origin, port {port}"
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                        "pushes of instance {instance} from several origins, ports {seen:?}"
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -599,9 +633,13 @@ impl Clients {
     }
 
     /// Checks that every client received events `from..to` of instance `i`, `(from, to)` at
-    /// `ranges[i]`, each once and in order, and no other.
+    /// `ranges[i]`, each once and in order, and no other; and that the callback was told the
+    /// endpoint each came from: one per instance, a different one for each.
     pub fn check_from(&self, ranges: &[(i64, i64)]) -> Result<(), String> {
         for (number, client) in self.clients.iter().enumerate() {
+            client
+                .check_origins()
+                .map_err(|problem| format!("client {number}: {problem}"))?;
             let by_instance = crate_lock(&client.received.by_instance);
             if let Some(unknown) = by_instance
                 .keys()

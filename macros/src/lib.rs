@@ -249,6 +249,32 @@ fn expand_interface(
 /// `Push.pushMsg: parameter sRsp (tag 1): type mismatch: expected string, found int1`
 /// (parameter wire names as for `#[tars_interface]`, `#[tars(name = "...")]` included).
 ///
+/// # The push itself
+///
+/// A callback method may also take `push: &PushMessage`, anywhere among its parameters: the
+/// whole push, not on the wire, as `&Current` is for a servant. Its `origin()` is the endpoint
+/// that sent it, which tells apart the instances of a service a client registered with; its
+/// `context` is the push's context.
+///
+/// ```
+/// use tars_rpc::client::PushMessage;
+/// use tars_rpc::tars_push;
+///
+/// #[tars_push]
+/// pub trait Push {
+///     async fn push_msg(&self, ret: i32, s_rsp: String, push: &PushMessage);
+/// }
+///
+/// struct Printer;
+///
+/// impl Push for Printer {
+///     async fn push_msg(&self, ret: i32, s_rsp: String, push: &PushMessage) {
+///         let from = push.origin().map(ToString::to_string).unwrap_or_default();
+///         println!("{ret}, {s_rsp} from {from}");
+///     }
+/// }
+/// ```
+///
 /// # What is generated
 ///
 /// * The trait, with `Send + Sync + 'static` supertraits and each `async fn` made `Send`.

@@ -222,8 +222,12 @@ impl PushGenerator<'_> {
         let arms = self.model.methods.iter().map(|method| {
             let (variant, ident) = (&method.variant, &method.ident);
             let names: Vec<_> = method.params.iter().map(|param| &param.ident).collect();
+            let mut args: Vec<_> = names.iter().map(|name| quote!(#name)).collect();
+            if let Some(index) = method.message_index {
+                args.insert(index, quote!(push));
+            }
             quote! {
-                #event::#variant { #(#names),* } => <T as #trait_ident>::#ident(&self.0, #(#names),*).await,
+                #event::#variant { #(#names),* } => <T as #trait_ident>::#ident(&self.0, #(#args),*).await,
             }
         });
         quote! {

@@ -30,6 +30,9 @@ pub struct PushMethodModel {
     pub params: Vec<PushParam>,
     /// Whether the first parameter is `ret`, at tag 0.
     pub has_ret: bool,
+    /// Where the method takes the whole `&PushMessage` (its origin, its context), if it does:
+    /// its position among the parameters after `&self`. Not on the wire.
+    pub message_index: Option<usize>,
     /// The method's docs and `#[allow]`s, repeated on the sender's methods and the event.
     pub attrs: Vec<syn::Attribute>,
     /// The push's wire name and values.
@@ -83,18 +86,22 @@ impl PushMethodModel {
         let sig = &parsed.item.sig;
         let before = errors.count();
         check_push_shape(trait_ident, &parsed, errors);
-        let params: Vec<_> = (parsed.params.iter().enumerate())
+        let message_index = message_param(&parsed.params, errors);
+        let wire: Vec<&ParsedParam> = (parsed.params.iter())
+            .filter(|param| !is_message_param(param))
+            .collect();
+        let params: Vec<_> = (wire.iter().enumerate())
             .filter_map(|(index, param)| push_param(index, param, errors))
             .collect();
-        let has_ret = (parsed.params.first()).is_some_and(|param| param.ident == RETURN_PARAM);
+        let has_ret = (wire.first()).is_some_and(|param| param.ident == RETURN_PARAM);
         if has_ret {
             check_no_wire_name(
-                &parsed.params[0],
+                wire[0],
                 "the return value `ret` is known by its tag, 0, not by a name",
                 errors,
             );
         }
-        let values = wire_values(sig, &parsed.params[usize::from(has_ret)..], errors);
+        let values = wire_values(sig, &wire[usize::from(has_ret)..], errors);
         if errors.count() > before {
             return None;
         }
@@ -107,6 +114,7 @@ impl PushMethodModel {
             attrs: forwarded_attrs(&parsed),
             params,
             has_ret,
+            message_index,
             function,
         })
     }
@@ -137,7 +145,7 @@ fn check_push_shape(trait_ident: &Ident, parsed: &ParsedMethod, errors: &mut Err
 /// The values at tags 1, 2, ... (all but `ret`), with their wire names.
 fn wire_values(
     sig: &syn::Signature,
-    params: &[ParsedParam],
+    params: &[&ParsedParam],
     errors: &mut Errors,
 ) -> Vec<WireValue> {
     let values: Vec<_> = params
@@ -168,6 +176,41 @@ fn check_returns_nothing(output: &ReturnType, errors: &mut Errors) {
     }
 }
 
+/// The position of the `&PushMessage` parameter, if there is one: taken once, not on the wire,
+/// named by nothing.
+fn message_param(params: &[ParsedParam], errors: &mut Errors) -> Option<usize> {
+    let mut found = None;
+    for (index, param) in params.iter().enumerate() {
+        let Type::Reference(reference) = &param.ty else {
+            continue;
+        };
+        if !is_message_param(param) {
+            continue;
+        }
+        if reference.mutability.is_some() {
+            errors.push(syn::Error::new(
+                param.ty.span(),
+                "a push callback reads the push: write `&PushMessage`, not `&mut PushMessage`",
+            ));
+        }
+        check_no_wire_name(param, "`&PushMessage` is not on the wire", errors);
+        if found.is_some() {
+            errors.push(syn::Error::new(param.span, "take `&PushMessage` once"));
+        } else {
+            found = Some(index);
+        }
+    }
+    found
+}
+
+/// Whether `param` is a reference to a `PushMessage`, recognised by the type's last segment as
+/// `&Current` is.
+fn is_message_param(param: &ParsedParam) -> bool {
+    matches!(&param.ty, Type::Reference(reference) if matches!(&*reference.elem,
+        Type::Path(path) if path.qself.is_none()
+            && path.path.segments.last().is_some_and(|segment| segment.ident == "PushMessage")))
+}
+
 /// A value of a push: taken by value, of a TARS type; `ret` only first.
 fn push_param(index: usize, param: &ParsedParam, errors: &mut Errors) -> Option<PushParam> {
     if let Type::Reference(reference) = &param.ty {
@@ -175,7 +218,7 @@ fn push_param(index: usize, param: &ParsedParam, errors: &mut Errors) -> Option<
         errors.push(syn::Error::new(
             param.ty.span(),
             format!(
-                "a push callback receives its values by value: write `{}: {}`",
+                "a push callback receives its values by value: write `{}: {}` (the one reference it may take is `&PushMessage`, the whole push)",
                 param.ident,
                 quote::quote!(#elem).to_string().replace(' ', "")
             ),

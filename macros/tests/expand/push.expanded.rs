@@ -12,6 +12,13 @@ pub trait Push: ::core::marker::Send + ::core::marker::Sync + 'static {
         topic: String,
         level: i16,
     ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send;
+    #[doc = " A push whose callback also reads the push itself (its origin), not on the wire."]
+    fn from_instance(
+        &self,
+        ret: i32,
+        push: &PushMessage,
+        count: i64,
+    ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send;
 }
 #[doc = "Pushes [`Push`] messages to the client of a saved `Current`, as TarsCpp's `async_response_push_*` do: the return value at tag 0, the other values at tags 1, 2, ..."]
 #[derive(:: core :: clone :: Clone, :: core :: fmt :: Debug)]
@@ -69,6 +76,30 @@ impl PushSender {
     pub fn notice_frame(topic: String, level: i16) -> ::tars_rpc::__private::PushFrame {
         ::tars_rpc::__private::Pusher::frame::<__TarsPush_notice>((), (&topic, &level))
     }
+    #[doc = " A push whose callback also reads the push itself (its origin), not on the wire."]
+    #[doc = r""]
+    #[doc = r" Waits for room in the connection's outgoing queue if it has none, as `Current::push`."]
+    pub async fn from_instance(
+        &self,
+        ret: i32,
+        count: i64,
+    ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
+        self.0
+            .push::<__TarsPush_from_instance>(&ret, (&count,))
+            .await
+    }
+    #[doc = "Pushes `fromInstance` if the connection's outgoing queue has room now, as `Current::try_push`: never waits."]
+    pub fn try_from_instance(
+        &self,
+        ret: i32,
+        count: i64,
+    ) -> ::tars_rpc::__private::Result<(), ::tars_rpc::__private::PushError> {
+        self.0.try_push::<__TarsPush_from_instance>(&ret, (&count,))
+    }
+    #[doc = "Encodes a `fromInstance` push once, to send to many clients with `Subscribers::broadcast` or `Current::push`."]
+    pub fn from_instance_frame(ret: i32, count: i64) -> ::tars_rpc::__private::PushFrame {
+        ::tars_rpc::__private::Pusher::frame::<__TarsPush_from_instance>(&ret, (&count,))
+    }
 }
 #[doc = "A [`Push`] push as a value: `proxy.push_stream().events::<PushEvent>()` is a stream of them."]
 #[derive(:: core :: fmt :: Debug)]
@@ -77,6 +108,8 @@ pub enum PushEvent {
     PushMsg { ret: i32, s_rsp: String },
     #[doc = " A void push with two values."]
     Notice { topic: String, level: i16 },
+    #[doc = " A push whose callback also reads the push itself (its origin), not on the wire."]
+    FromInstance { ret: i32, count: i64 },
 }
 impl ::tars_rpc::__private::FromPush for PushEvent {
     fn decode(push: &::tars_rpc::__private::PushMessage) -> ::tars_rpc::__private::RpcResult<Self> {
@@ -90,6 +123,11 @@ impl ::tars_rpc::__private::FromPush for PushEvent {
                 let ((), (topic, level)) =
                     ::tars_rpc::__private::decode_push::<__TarsPush_notice>(push)?;
                 ::tars_rpc::__private::Ok(Self::Notice { topic, level })
+            }
+            "fromInstance" => {
+                let (ret, (count,)) =
+                    ::tars_rpc::__private::decode_push::<__TarsPush_from_instance>(push)?;
+                ::tars_rpc::__private::Ok(Self::FromInstance { ret, count })
             }
             _ => ::tars_rpc::__private::Err(::tars_rpc::__private::unknown_push(push)),
         }
@@ -110,6 +148,9 @@ impl<T: Push> ::tars_rpc::__private::PushHandler for PushCallback<T> {
                 }
                 PushEvent::Notice { topic, level } => {
                     <T as Push>::notice(&self.0, topic, level).await
+                }
+                PushEvent::FromInstance { ret, count } => {
+                    <T as Push>::from_instance(&self.0, ret, push, count).await
                 }
             }
             ::tars_rpc::__private::Ok(())
@@ -138,4 +179,14 @@ impl ::tars_rpc::__private::Function for __TarsPush_notice {
         ::tars_rpc::__private::Out<String>,
         ::tars_rpc::__private::Out<i16>,
     );
+}
+#[doc(hidden)]
+#[allow(non_camel_case_types)]
+enum __TarsPush_from_instance {}
+impl ::tars_rpc::__private::Function for __TarsPush_from_instance {
+    const NAME: &'static str = "fromInstance";
+    const PATH: &'static str = "Push.fromInstance";
+    const PARAMS: &'static [&'static str] = &["count"];
+    type Return = ::tars_rpc::__private::Out<i32>;
+    type Params = (::tars_rpc::__private::Out<i64>,);
 }

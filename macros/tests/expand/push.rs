@@ -6,4 +6,7 @@ pub trait Push {
 
     /// A void push with two values.
     async fn notice(&self, topic: String, level: i16);
+
+    /// A push whose callback also reads the push itself (its origin), not on the wire.
+    async fn from_instance(&self, ret: i32, push: &PushMessage, count: i64);
 }

@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use super::push::{PushError, PushFrame};
 use super::Current;
@@ -126,6 +127,7 @@ impl<K> Default for Subscribers<K> {
                     connections: HashMap::new(),
                     keys: HashMap::new(),
                     watched: HashSet::new(),
+                    len: watch::Sender::new(0),
                 }),
             }),
         }
@@ -150,6 +152,9 @@ struct Registry<K> {
     /// The connections whose close callback (which removes them) has been registered and has
     /// not run yet: so that adding a client again does not register another one.
     watched: HashSet<u64>,
+    /// `connections.len()`, for whoever watches it; set under the lock so that its values come
+    /// in the order the changes were made.
+    len: watch::Sender<usize>,
 }
 
 struct Subscriber<K> {
@@ -201,10 +206,23 @@ impl<K> Inner<K> {
     }
 }
 
+impl<K> Registry<K> {
+    /// Tells the watchers of the count, if it changed.
+    fn publish_len(&self) {
+        let len = self.connections.len();
+        self.len.send_if_modified(|published| {
+            let changed = *published != len;
+            *published = len;
+            changed
+        });
+    }
+}
+
 impl<K: Eq + Hash> Registry<K> {
     /// Takes connection `id` out of every key it joined; returns its entry.
     fn remove_connection(&mut self, id: u64) -> Option<Subscriber<K>> {
         let subscriber = self.connections.remove(&id)?;
+        self.publish_len();
         for key in &subscriber.keys {
             self.leave_key(key, id);
         }
@@ -324,6 +342,7 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Subscribers<K> {
                 }
             };
             registry.keys.entry(key).or_default().insert(id);
+            registry.publish_len();
             (joined, registry.watched.insert(id))
         };
         // the replaced Current (perhaps a connection's last handle) goes after the lock
@@ -368,8 +387,11 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Subscribers<K> {
             let key = subscriber.keys.swap_remove(position);
             let last = subscriber.keys.is_empty();
             registry.leave_key(&key, connection_id);
-            last.then(|| registry.connections.remove(&connection_id))
-                .flatten()
+            let removed = last
+                .then(|| registry.connections.remove(&connection_id))
+                .flatten();
+            registry.publish_len();
+            removed
         };
         drop(removed);
         true
@@ -417,6 +439,25 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Subscribers<K> {
     /// ```
     pub fn len(&self) -> usize {
         self.inner.lock().connections.len()
+    }
+
+    /// A watch of [`len`](Self::len): it changes as clients are added and as they leave, by
+    /// themselves (their connections closed) or by [`leave`](Self::leave) and
+    /// [`remove`](Self::remove). To wait until every client has gone, or until enough have
+    /// registered, without polling.
+    ///
+    /// ```
+    /// use tars_rpc::push::Subscribers;
+    ///
+    /// /// Stops producing once the last client has gone.
+    /// async fn until_nobody_listens(subscribers: &Subscribers) {
+    ///     let mut len = subscribers.watch_len();
+    ///     let _ = len.wait_for(|&len| len == 0).await;
+    /// }
+    /// # let _ = until_nobody_listens;
+    /// ```
+    pub fn watch_len(&self) -> watch::Receiver<usize> {
+        self.inner.lock().len.subscribe()
     }
 
     /// Whether no client is registered.
@@ -825,6 +866,35 @@ mod tests {
         assert!(weak.upgrade().is_none());
         open.close("test");
         open.run_close_callbacks();
+    }
+
+    #[tokio::test]
+    async fn the_len_watch_sees_joins_leaves_and_closes() {
+        let (first, _first_queue) = connection(1024);
+        let (second, _second_queue) = connection(1024);
+        let topics: Subscribers<&str> = Subscribers::keyed();
+        let mut len = topics.watch_len();
+        assert_eq!(*len.borrow_and_update(), 0);
+
+        topics.join("a", &current(&first, 1));
+        topics.join("b", &current(&first, 1));
+        topics.join("a", &current(&second, 1));
+        assert!(len.has_changed().unwrap());
+        assert_eq!(*len.borrow_and_update(), 2);
+        // leaving one of two keys keeps the connection: no change to see
+        assert!(topics.leave("a", first.id()));
+        assert!(!len.has_changed().unwrap());
+        assert!(topics.leave("b", first.id()));
+        assert_eq!(*len.borrow_and_update(), 1);
+
+        let waiter = tokio::spawn({
+            let mut len = topics.watch_len();
+            async move { len.wait_for(|&len| len == 0).await.map(|len| *len) }
+        });
+        second.close("test");
+        second.run_close_callbacks();
+        assert_eq!(waiter.await.unwrap().ok(), Some(0));
+        assert_eq!(topics.len(), 0);
     }
 
     #[tokio::test]
