@@ -8,6 +8,7 @@
 //! cargo run --example push_cluster                       # 3 instances, 20 clients, both ways
 //! cargo run --example push_cluster -- --clients 300 --events 20 --mode registry
 //! cargo run --example push_cluster -- --mode registry --let-go  # back through the registry's list
+//! cargo run --example push_cluster -- --keyed            # 1000 keys, each on the instance it maps to
 //! ```
 //!
 //! In one process: the instances (`TestApp.PushServer.PushObj` on free ports of 127.0.0.1),
@@ -19,20 +20,32 @@
 //! With `--let-go`, the clients look the object up while instance 0 is down, so that they let
 //! go of it, and get it back when their background refresh (every 5 s) finds it listed again.
 //! It exits with 0 when every check passed.
+//!
+//! With `--keyed`, registration by key instead: one client per key (`--clients` keys, 1000 by
+//! default), each registering its key on the instance the key's hash maps to
+//! (`with_key_hash(key).on_route(..)`), which runs again wherever the key moves; a publisher
+//! routes each key's event by the same hash, and the instance pushes it to that key's
+//! subscribers only (`Subscribers::send_to`). Instance 0 then leaves the registry's list:
+//! exactly its keys move, and every event still reaches its key's client only.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/keyed.rs"]
+mod keyed;
 
 use cluster::Scenario;
 
-const USAGE: &str = "usage: push_cluster [--instances N] [--clients N] [--events N] [--mode endpoints|registry|both] [--let-go] [--wait-ms N]";
+const USAGE: &str = "usage: push_cluster [--instances N] [--clients N] [--events N] [--mode endpoints|registry|both] [--let-go] [--keyed] [--wait-ms N]";
 
 struct Options {
     scenario: Scenario,
     modes: Vec<bool>,
+    keyed: bool,
+    /// Whether `--clients` was given: `--keyed` has a default of its own.
+    clients_given: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -46,6 +59,8 @@ fn parse_args() -> Result<Options, String> {
             wait: Duration::from_secs(15),
         },
         modes: vec![false, true],
+        keyed: false,
+        clients_given: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -59,7 +74,10 @@ fn parse_args() -> Result<Options, String> {
         };
         match flag.as_str() {
             "--instances" => options.scenario.instances = number(value()?)?,
-            "--clients" => options.scenario.clients = number(value()?)?,
+            "--clients" => {
+                options.scenario.clients = number(value()?)?;
+                options.clients_given = true;
+            }
             "--events" => options.scenario.events = number(value()?)?,
             "--wait-ms" => {
                 options.scenario.wait = Duration::from_millis(number(value()?)? as u64);
@@ -75,6 +93,7 @@ fn parse_args() -> Result<Options, String> {
             // with the registry: the clients look up while instance 0 is down, let go of it,
             // and find it again by their background refresh (every 5 s)
             "--let-go" => options.scenario.let_go = true,
+            "--keyed" => options.keyed = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -92,6 +111,9 @@ async fn main() -> ExitCode {
         eprintln!("{message}");
         std::process::exit(2)
     });
+    if options.keyed {
+        return run_keyed(&options).await;
+    }
     for registry in options.modes {
         let scenario = Scenario {
             registry,
@@ -122,4 +144,34 @@ async fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+async fn run_keyed(options: &Options) -> ExitCode {
+    let scenario = keyed::Scenario {
+        instances: options.scenario.instances,
+        keys: match options.clients_given {
+            true => options.scenario.clients as i64,
+            false => 1000,
+        },
+        wait: options.scenario.wait,
+    };
+    println!(
+        "== {} instances behind the development registry, {} keys with a client each",
+        scenario.instances, scenario.keys
+    );
+    match keyed::run(&scenario, &mut |line| println!("{line}")).await {
+        Ok(outcome) => {
+            println!(
+                "ok: {} events, each to exactly its key's client; {} keys moved with instance 0; {} ms in all",
+                outcome.delivered,
+                outcome.moved,
+                outcome.elapsed.as_millis()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("FAILED: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
