@@ -188,6 +188,26 @@ pub enum ServerError {
         /// The other servant.
         other: String,
     },
+    /// A servant's endpoint says `ssl`, but the builder was given no TLS configuration
+    /// ([`ServerBuilder::tls`]).
+    #[error("servant `{servant}` listens on ssl endpoint {address}, but no TLS configuration was given (ServerBuilder::tls)")]
+    TlsNotConfigured {
+        /// The servant.
+        servant: String,
+        /// Its `host:port`.
+        address: String,
+    },
+    /// Two servants were given the same `host:port`, one over `ssl` and one over `tcp`: a
+    /// listener speaks one or the other.
+    #[error("servant `{ssl}` (ssl) and servant `{tcp}` (tcp) cannot share {address}")]
+    MixedTransports {
+        /// The `host:port` both were given.
+        address: String,
+        /// The servant whose endpoint says `ssl`.
+        ssl: String,
+        /// The servant whose endpoint says `tcp`.
+        tcp: String,
+    },
     /// No servant was registered: the server would serve nothing.
     #[error("no servant registered")]
     NoServants,
