@@ -354,19 +354,18 @@ impl FromStr for ProxyAddress {
             return Err(EndpointError::new(input, "missing servant name before `@`"));
         }
         let words = endpoints.trim_start();
-        let endpoints = if words.starts_with("tcp ")
-            || words.starts_with("ssl ")
-            || endpoints.contains(" -h ")
-        {
-            // `:` separates TARS endpoints, which never contain one themselves (IPv6 aside)
-            endpoints
-                .split(':')
-                .filter(|part| !part.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<Vec<Endpoint>, _>>()?
-        } else {
-            vec![endpoints.parse()?]
-        };
+        let endpoints =
+            if words.starts_with("tcp ") || words.starts_with("ssl ") || endpoints.contains(" -h ")
+            {
+                // `:` separates TARS endpoints, which never contain one themselves (IPv6 aside)
+                endpoints
+                    .split(':')
+                    .filter(|part| !part.trim().is_empty())
+                    .map(str::parse)
+                    .collect::<Result<Vec<Endpoint>, _>>()?
+            } else {
+                vec![endpoints.parse()?]
+            };
         if endpoints.is_empty() {
             return Err(EndpointError::new(input, "no endpoint after `@`"));
         }

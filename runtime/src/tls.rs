@@ -75,6 +75,11 @@ use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::packet::ReturnCode;
 
+/// The rustls this crate builds on, for [`TlsServerConfig::from_rustls`],
+/// [`TlsClientConfig::from_rustls`] and for telling handshake errors apart (the source of a
+/// failed call's error).
+pub use rustls;
+
 /// The largest PEM file read: certificates and keys are a few kilobytes.
 const MAX_PEM_FILE: u64 = 1024 * 1024;
 
@@ -175,13 +180,15 @@ impl Pem {
     fn bytes(&self, what: &'static str) -> Result<std::borrow::Cow<'_, [u8]>, TlsError> {
         match self {
             Self::Bytes(bytes) => Ok(bytes.as_slice().into()),
-            Self::File(path) => read_pem_file(path)
-                .map(Into::into)
-                .map_err(|source| TlsError::Read {
-                    what,
-                    path: path.clone(),
-                    source,
-                }),
+            Self::File(path) => {
+                read_pem_file(path)
+                    .map(Into::into)
+                    .map_err(|source| TlsError::Read {
+                        what,
+                        path: path.clone(),
+                        source,
+                    })
+            }
         }
     }
 
@@ -395,9 +402,8 @@ impl TlsServerConfigBuilder {
                     true => verifier,
                     false => verifier.allow_unauthenticated(),
                 };
-                builder.with_client_cert_verifier(
-                    verifier.build().map_err(TlsError::ClientVerifier)?,
-                )
+                builder
+                    .with_client_cert_verifier(verifier.build().map_err(TlsError::ClientVerifier)?)
             }
         };
         let config = builder
@@ -530,7 +536,11 @@ impl TlsClientConfigBuilder {
     }
 
     /// The client's certificate chain and key, as PEM.
-    pub fn client_cert_pem(mut self, cert_chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+    pub fn client_cert_pem(
+        mut self,
+        cert_chain: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
         self.client_cert = Some((Pem::Bytes(cert_chain.into()), Pem::Bytes(key.into())));
         self
     }
@@ -640,9 +650,7 @@ fn handshake_failed(endpoint: &Endpoint, error: io::Error) -> Error {
     match rustls_error {
         Some(rustls_error) => {
             let why = match &rustls_error {
-                rustls::Error::InvalidCertificate(_) => {
-                    "the server's certificate is not trusted: "
-                }
+                rustls::Error::InvalidCertificate(_) => "the server's certificate is not trusted: ",
                 rustls::Error::AlertReceived(_) => "the server refused the handshake: ",
                 _ => "",
             };
@@ -667,9 +675,21 @@ mod tests {
     #[test]
     fn builders_say_what_is_missing_or_bad() {
         let missing = TlsServerConfig::builder().build().unwrap_err();
-        assert!(matches!(missing, TlsError::Missing { method: "cert_chain_file", .. }));
+        assert!(matches!(
+            missing,
+            TlsError::Missing {
+                method: "cert_chain_file",
+                ..
+            }
+        ));
         let missing = TlsClientConfig::builder().build().unwrap_err();
-        assert!(matches!(missing, TlsError::Missing { method: "ca_file", .. }));
+        assert!(matches!(
+            missing,
+            TlsError::Missing {
+                method: "ca_file",
+                ..
+            }
+        ));
         let unreadable = TlsClientConfig::builder()
             .ca_file("/nonexistent/ca.crt")
             .build()
@@ -678,7 +698,10 @@ mod tests {
             unreadable.to_string().contains("/nonexistent/ca.crt"),
             "{unreadable}"
         );
-        let empty = TlsClientConfig::builder().ca_pem("not pem").build().unwrap_err();
+        let empty = TlsClientConfig::builder()
+            .ca_pem("not pem")
+            .build()
+            .unwrap_err();
         assert!(matches!(empty, TlsError::Pem { what: "CA", .. }), "{empty}");
         let no_key = TlsServerConfig::builder()
             .cert_chain_pem("x")
@@ -693,8 +716,8 @@ mod tests {
         let error = not_configured(&Endpoint::ssl("127.0.0.1", 1));
         assert_eq!(error.code(), ReturnCode::PROXY_CONNECT_ERR);
         assert!(error.message().contains("ssl -h 127.0.0.1 -p 1"), "{error}");
-        let source = std::error::Error::source(&error)
-            .and_then(|source| source.downcast_ref::<TlsError>());
+        let source =
+            std::error::Error::source(&error).and_then(|source| source.downcast_ref::<TlsError>());
         assert!(matches!(source, Some(TlsError::NotConfigured { .. })));
     }
 }

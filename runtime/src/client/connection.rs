@@ -481,14 +481,17 @@ impl<W: Wire> Connection<W> {
         debug!(%endpoint, "connected");
         if endpoint.is_tls() {
             let tls = config.tls.as_ref();
-            let stream =
-                crate::tls::connect(tls, endpoint, stream, config.connect_timeout).await?;
+            let stream = crate::tls::connect(tls, endpoint, stream, config.connect_timeout).await?;
             debug!(%endpoint, "TLS handshake done");
             let (read, write) = tokio::io::split(stream);
-            return Ok(Self::start(endpoint, config, wire, pushes, owner, read, write));
+            return Ok(Self::start(
+                endpoint, config, wire, pushes, owner, read, write,
+            ));
         }
         let (read, write) = stream.into_split();
-        Ok(Self::start(endpoint, config, wire, pushes, owner, read, write))
+        Ok(Self::start(
+            endpoint, config, wire, pushes, owner, read, write,
+        ))
     }
 
     /// Starts the reader and the writer of a connection made, on its `read` and `write`

@@ -182,7 +182,9 @@ impl ServerBuilder {
     /// [raw servant](Self::raw_servant)), and so do servants whose endpoint's `host:port` is
     /// the local address of a listener given for another servant; a servant is reachable only
     /// through its own listener. Port 0 lets the system choose a port (see
-    /// [`Server::local_addr`]); servants at the same `host:0` share that one listener. The
+    /// [`Server::local_addr`]); servants at the same `host:0` share that one listener (`ssl`
+    /// servants one, `tcp` servants another). An `ssl` endpoint is served over TLS with the
+    /// [`tls`](Self::tls) configuration; `ssl` and `tcp` servants cannot share a port. The
     /// endpoint's `-t` is the idle timeout of the listener's connections unless
     /// [`idle_timeout`](Self::idle_timeout) is set; the shortest wins when servants sharing a
     /// listener give different ones.

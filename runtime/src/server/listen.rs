@@ -263,8 +263,23 @@ impl Group {
 
     /// Whether the registration at `address`, with a listener of its own or not, joins this
     /// group: same address, the group not exclusive, and at most one listener between them.
-    fn takes(&self, address: &str, with_listener: bool) -> bool {
-        !self.exclusive && self.address == address && !(with_listener && self.listener.is_some())
+    /// At port 0 (`any_port`), only servants of one transport share a listener: `ssl` and
+    /// `tcp` servants get one each.
+    fn takes(
+        &self,
+        address: &str,
+        with_listener: bool,
+        any_port: bool,
+        transport: Option<Transport>,
+    ) -> bool {
+        let other_transport = match (&self.transport, transport) {
+            (Some((own, _)), Some(transport)) => *own != transport,
+            _ => false,
+        };
+        !self.exclusive
+            && self.address == address
+            && !(with_listener && self.listener.is_some())
+            && !(any_port && other_transport)
     }
 
     /// What the listener serves, the servants' names, the shortest `-t` of their endpoints,
@@ -309,13 +324,21 @@ impl Plan {
             listen: Listen(place),
             servant,
         } = registration;
+        let mut any_port = false;
         let (address, idle, exclusive, listener, transport) = match place {
             Place::Endpoint(endpoint) => {
                 let endpoint = endpoint?;
+                any_port = endpoint.port() == 0;
                 // a raw servant cannot share a listener: at port 0 it gets one of its own
-                let exclusive = matches!(servant, Registered::Raw { .. }) && endpoint.port() == 0;
+                let exclusive = matches!(servant, Registered::Raw { .. }) && any_port;
                 let transport = Some(endpoint.transport());
-                (endpoint.address(), endpoint.timeout(), exclusive, None, transport)
+                (
+                    endpoint.address(),
+                    endpoint.timeout(),
+                    exclusive,
+                    None,
+                    transport,
+                )
             }
             Place::Listener(listener) => {
                 let address = listener.local_addr().map_err(|source| ServerError::Bind {
@@ -331,7 +354,7 @@ impl Plan {
             false => self
                 .groups
                 .iter()
-                .position(|group| group.takes(&address, with_listener))
+                .position(|group| group.takes(&address, with_listener, any_port, transport))
                 .unwrap_or(self.groups.len()),
         };
         if self.servants.insert(name.clone(), index).is_some() {

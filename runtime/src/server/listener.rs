@@ -79,7 +79,9 @@ impl TlsListening {
                 Err(_) => format!("not finished within {} ms", self.timeout.as_millis()),
             },
         };
-        gauges.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+        gauges
+            .tls_handshake_failures
+            .fetch_add(1, Ordering::Relaxed);
         tracing::info!(%peer, reason = %failure, "TLS handshake failed; closing the connection");
         None
     }
@@ -189,13 +191,15 @@ impl AcceptLoop {
             Served::Tars(servants) => {
                 let protocol =
                     TarsRequests::new(servants.clone(), config.max_frame_len, config.queue_timeout);
-                self.connections
-                    .spawn(serve_connection(stream, peer, protocol, config, signals, tls, open))
+                self.connections.spawn(serve_connection(
+                    stream, peer, protocol, config, signals, tls, open,
+                ))
             }
             Served::Raw(binding) => {
                 let protocol = RawRequests::new(binding.clone(), config.queue_timeout);
-                self.connections
-                    .spawn(serve_connection(stream, peer, protocol, config, signals, tls, open))
+                self.connections.spawn(serve_connection(
+                    stream, peer, protocol, config, signals, tls, open,
+                ))
             }
         };
     }

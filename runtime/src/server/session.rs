@@ -479,7 +479,11 @@ impl<P: RequestProtocol> Session<P> {
 
     /// Waits for input (unless at a limit), a request to finish, room in the outgoing queue,
     /// or a deadline; `Some` when reading is to stop.
-    async fn wait_for_input<R: SessionRead>(&mut self, reader: &mut Reader<R>, at_limit: bool) -> Option<ReadEnd> {
+    async fn wait_for_input<R: SessionRead>(
+        &mut self,
+        reader: &mut Reader<R>,
+        at_limit: bool,
+    ) -> Option<ReadEnd> {
         let outgoing = self.context.outgoing();
         let no_room = outgoing.is_exhausted();
         tokio::select! {
