@@ -276,10 +276,10 @@ impl Group {
             (Some((own, _)), Some(transport)) => *own != transport,
             _ => false,
         };
-        !self.exclusive
-            && self.address == address
-            && !(with_listener && self.listener.is_some())
-            && !(any_port && other_transport)
+        let apart = self.exclusive
+            || (with_listener && self.listener.is_some())
+            || (any_port && other_transport);
+        !apart && self.address == address
     }
 
     /// What the listener serves, the servants' names, the shortest `-t` of their endpoints,
