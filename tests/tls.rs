@@ -1,7 +1,7 @@
 //! TLS endpoints (`ssl -h .. -p ..`) end to end: a Rust server and Rust clients over rustls
 //! (calls, pushes, many concurrent calls), client certificates required and refused, a server
 //! the client does not trust, `ssl` without a TLS configuration, a peer that never finishes its
-//! handshake, and a Node client using Node's own `tls` module.
+//! handshake, a raw protocol over TLS, and a Node client using Node's own `tls` module.
 //!
 //! The certificates are made at test time with rcgen: a CA, a server certificate for
 //! 127.0.0.1 and localhost, and a client certificate, all signed by the CA.
@@ -17,6 +17,10 @@ use futures::future::join_all;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::packet::ReturnCode;
+use tars_rpc::protocol::{
+    request_id_after_length, ClientProtocol, FrameSplitter, LengthPrefixed, ProtocolError,
+    RawResponse, RawServant,
+};
 use tars_rpc::server::{Server, ServerBuilder, ServerError};
 use tars_rpc::tls::rustls;
 use tars_rpc::tls::{TlsClientConfig, TlsError, TlsServerConfig};
@@ -530,5 +534,90 @@ async fn a_node_tls_client_calls_a_rust_tls_server() {
         common::describe(&output)
     );
     handshake_failures(&server, 1).await;
+    server.shutdown().await;
+}
+
+/// The seed PushDemo protocol: a 4-byte length, a 4-byte request id, the payload.
+struct LengthAndId;
+
+fn raw_frame(request_id: i32, payload: &[u8]) -> bytes::Bytes {
+    let mut frame = bytes::BytesMut::new();
+    frame.extend_from_slice(&((8 + payload.len()) as u32).to_be_bytes());
+    frame.extend_from_slice(&request_id.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame.freeze()
+}
+
+impl ClientProtocol for LengthAndId {
+    fn encode_request(
+        &self,
+        request_id: i32,
+        payload: &[u8],
+        buf: &mut bytes::BytesMut,
+    ) -> Result<(), ProtocolError> {
+        buf.extend_from_slice(&raw_frame(request_id, payload));
+        Ok(())
+    }
+
+    fn decode_response(
+        &self,
+        buf: &mut bytes::BytesMut,
+    ) -> Result<Option<RawResponse>, ProtocolError> {
+        let Some(frame) = LengthPrefixed::new(64 * 1024).split(buf)? else {
+            return Ok(None);
+        };
+        let request_id =
+            request_id_after_length(&frame).ok_or_else(|| ProtocolError::new("no request id"))?;
+        Ok(Some(RawResponse { request_id, frame }))
+    }
+}
+
+/// Echoes every request.
+struct RawEcho;
+
+impl RawServant for RawEcho {
+    fn on_request<'a>(
+        &'a self,
+        current: &'a Current,
+        request: bytes::Bytes,
+    ) -> futures::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = current.send_raw(request).await;
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_protocols_run_over_tls_too() {
+    let pki = Pki::new("raw");
+    let server = Server::builder()
+        .raw_servant(
+            "Test.PushDemo.PushObj",
+            "ssl -h 127.0.0.1 -p 0",
+            LengthPrefixed::new(64 * 1024),
+            RawEcho,
+        )
+        .tls(pki.server_verifying_clients(false))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addr("Test.PushDemo.PushObj").unwrap().port();
+    let communicator = Communicator::builder().tls(pki.client()).build();
+    let proxy = communicator
+        .raw_proxy(&format!("ssl -h 127.0.0.1 -p {port}"), LengthAndId)
+        .unwrap();
+    let calls = (0..50).map(|i| {
+        let proxy = proxy.clone();
+        async move {
+            let payload = format!("raw {i}");
+            let reply = timeout(WAIT, proxy.call(payload.as_bytes()))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&reply[8..], payload.as_bytes());
+        }
+    });
+    join_all(calls).await;
+    assert_eq!(server.stats().tls_handshake_failures, 0);
     server.shutdown().await;
 }
