@@ -484,8 +484,8 @@ impl CommunicatorBuilder {
         self
     }
 
-    /// How long connecting to an endpoint may take (and, for an `ssl` endpoint, the TLS
-    /// handshake after it). Default: 3 s.
+    /// How long connecting to an endpoint may take; for an `ssl` endpoint, the TLS handshake
+    /// after it may take as long again. Default: 3 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self

@@ -2,7 +2,8 @@
 //!
 //! Register [`Servant`]s with a [`ServerBuilder`], each at a [`Listen`]: a listener the caller
 //! has bound, or an endpoint (`tcp -h 127.0.0.1 -p 10000 -t 60000`) for
-//! [`ServerBuilder::start`] to bind, one listener per distinct `host:port`. The [`Server`]
+//! [`ServerBuilder::start`] to bind, one listener per distinct `host:port`; an `ssl -h .. -p ..`
+//! endpoint is served over TLS ([`ServerBuilder::tls`], see [`crate::tls`]). The [`Server`]
 //! serves until [`Server::shutdown`] or [`ServerHandle::shutdown`], or until it is dropped,
 //! which stops it at once: it owns every task it runs.
 //!
