@@ -1,4 +1,5 @@
-//! TARS endpoint strings: `tcp -h 127.0.0.1 -p 10000 -t 60000`, or plain `host:port`.
+//! TARS endpoint strings: `tcp -h 127.0.0.1 -p 10000 -t 60000`, `ssl -h 127.0.0.1 -p 10001`
+//! (TLS), or plain `host:port`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,7 +22,39 @@ impl EndpointError {
     }
 }
 
-/// One address of a servant: host, port, and the idle timeout `-t`.
+/// How an endpoint is reached: the word an endpoint string starts with.
+///
+/// An `ssl` endpoint speaks TARS over TLS: servers serve it with the
+/// [`ServerBuilder::tls`](crate::server::ServerBuilder::tls) configuration and proxies reach
+/// it with the [`CommunicatorBuilder::tls`](crate::client::CommunicatorBuilder::tls) one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Transport {
+    /// `tcp`: plain TCP, the default.
+    #[default]
+    Tcp,
+    /// `ssl`: TLS over TCP (TarsCpp's `ssl -h HOST -p PORT`).
+    Ssl,
+}
+
+impl Transport {
+    /// The word endpoint strings start with: `tcp` or `ssl`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Ssl => "ssl",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One address of a servant: its transport (`tcp` or `ssl`), host, port, and the idle timeout
+/// `-t`. An `ssl` and a `tcp` endpoint at the same address are different endpoints.
 ///
 /// ```
 /// use std::time::Duration;
@@ -33,9 +66,15 @@ impl EndpointError {
 ///
 /// let plain: Endpoint = "localhost:8999".parse().unwrap();
 /// assert_eq!(plain.to_string(), "tcp -h localhost -p 8999");
+///
+/// let tls: Endpoint = "ssl -h 127.0.0.1 -p 10001".parse().unwrap();
+/// assert!(tls.is_tls());
+/// assert_eq!(tls.to_string(), "ssl -h 127.0.0.1 -p 10001");
+/// assert_ne!(tls, Endpoint::new("127.0.0.1", 10001));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
+    transport: Transport,
     host: String,
     port: u16,
     timeout: Option<Duration>,
@@ -49,6 +88,7 @@ impl Endpoint {
     /// A TCP endpoint without an idle timeout.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
         Self {
+            transport: Transport::Tcp,
             host: host.into(),
             port,
             timeout: None,
@@ -63,6 +103,27 @@ impl Endpoint {
         self.weight_type = 1;
         self.weight = Some(weight);
         self
+    }
+
+    /// A TLS endpoint (`ssl -h HOST -p PORT`) without an idle timeout.
+    pub fn ssl(host: impl Into<String>, port: u16) -> Self {
+        Self::new(host, port).with_transport(Transport::Ssl)
+    }
+
+    /// The same endpoint reached over `transport`.
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// How the endpoint is reached: `tcp` or `ssl`.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Whether the endpoint speaks TLS (`ssl`).
+    pub fn is_tls(&self) -> bool {
+        self.transport == Transport::Ssl
     }
 
     /// The same endpoint with the idle timeout `-t`.
@@ -114,7 +175,7 @@ impl Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tcp -h {} -p {}", self.host, self.port)?;
+        write!(f, "{} -h {} -p {}", self.transport, self.host, self.port)?;
         if let Some(timeout) = self.timeout {
             write!(f, " -t {}", timeout.as_millis())?;
         }
@@ -134,12 +195,13 @@ impl FromStr for Endpoint {
     fn from_str(input: &str) -> Result<Self, EndpointError> {
         let text = input.trim();
         let mut words = text.split_whitespace();
-        match words.next() {
-            Some("tcp") => {}
-            Some("udp" | "ssl") => {
+        let transport = match words.next() {
+            Some("tcp") => Transport::Tcp,
+            Some("ssl") => Transport::Ssl,
+            Some("udp") => {
                 return Err(EndpointError::new(
                     input,
-                    "only tcp endpoints are supported",
+                    "only tcp and ssl endpoints are supported",
                 ))
             }
             Some(_) if !text.contains(' ') => return parse_host_port(input, text),
@@ -149,7 +211,7 @@ impl FromStr for Endpoint {
                     "expected `tcp -h HOST -p PORT` or `HOST:PORT`",
                 ))
             }
-        }
+        };
         let (mut host, mut port, mut timeout) = (None, None, None);
         let (mut weight, mut weight_type) = (None, 0);
         while let Some(flag) = words.next() {
@@ -202,6 +264,7 @@ impl FromStr for Endpoint {
         let host = host.ok_or_else(|| EndpointError::new(input, "missing `-h HOST`"))?;
         let port = port.ok_or_else(|| EndpointError::new(input, "missing `-p PORT`"))?;
         Ok(Self {
+            transport,
             host,
             port,
             timeout,
@@ -290,17 +353,19 @@ impl FromStr for ProxyAddress {
         if servant.is_empty() {
             return Err(EndpointError::new(input, "missing servant name before `@`"));
         }
-        let endpoints = if endpoints.trim_start().starts_with("tcp ") || endpoints.contains(" -h ")
-        {
-            // `:` separates TARS endpoints, which never contain one themselves (IPv6 aside)
-            endpoints
-                .split(':')
-                .filter(|part| !part.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<Vec<Endpoint>, _>>()?
-        } else {
-            vec![endpoints.parse()?]
-        };
+        let words = endpoints.trim_start();
+        let endpoints =
+            if words.starts_with("tcp ") || words.starts_with("ssl ") || endpoints.contains(" -h ")
+            {
+                // `:` separates TARS endpoints, which never contain one themselves (IPv6 aside)
+                endpoints
+                    .split(':')
+                    .filter(|part| !part.trim().is_empty())
+                    .map(str::parse)
+                    .collect::<Result<Vec<Endpoint>, _>>()?
+            } else {
+                vec![endpoints.parse()?]
+            };
         if endpoints.is_empty() {
             return Err(EndpointError::new(input, "no endpoint after `@`"));
         }
@@ -329,12 +394,37 @@ mod tests {
             "tcp -p 1",
             "tcp -h x -p 70000",
             "udp -h x -p 1",
+            "ssl -h x",
             "tcp -h x -p 1 -t",
             "x:y",
             ":80",
         ] {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad:?} should not parse");
         }
+    }
+
+    #[test]
+    fn parses_ssl_endpoints_as_a_transport_of_their_own() {
+        let tls: Endpoint = "ssl -h 127.0.0.1 -p 9316 -t 3000".parse().unwrap();
+        assert!(tls.is_tls());
+        assert_eq!(tls.transport(), Transport::Ssl);
+        assert_eq!(tls.to_string(), "ssl -h 127.0.0.1 -p 9316 -t 3000");
+        assert_eq!(
+            tls,
+            Endpoint::ssl("127.0.0.1", 9316).with_timeout(Duration::from_secs(3))
+        );
+        let tcp = Endpoint::new("127.0.0.1", 9316).with_timeout(Duration::from_secs(3));
+        assert_ne!(tls, tcp, "same address, other transport");
+        assert_eq!(tls.address(), tcp.address());
+        let set: std::collections::HashSet<_> = [tls.clone(), tcp.clone()].into();
+        assert_eq!(set.len(), 2);
+        assert!(!tcp.is_tls());
+        let address: ProxyAddress = "A.B.C@ssl -h h1 -p 1:tcp -h h2 -p 2".parse().unwrap();
+        assert_eq!(
+            address.endpoints(),
+            [Endpoint::ssl("h1", 1), Endpoint::new("h2", 2)]
+        );
+        assert_eq!(address.to_string(), "A.B.C@ssl -h h1 -p 1:tcp -h h2 -p 2");
     }
 
     #[test]

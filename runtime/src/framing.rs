@@ -181,6 +181,8 @@ pub(crate) async fn write_queued<W: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let Some(second) = source.next_frame() else {
         socket.write_all(&first).await?;
+        // a TLS stream may hold the last record until flushed; a TCP socket holds nothing
+        socket.flush().await?;
         source.written();
         return Ok(());
     };
@@ -205,8 +207,9 @@ pub(crate) async fn write_queued<W: AsyncWrite + Unpin>(
     }
     if !buffer.is_empty() {
         socket.write_all(&buffer).await?;
-        source.written();
     }
+    socket.flush().await?;
+    source.written();
     Ok(())
 }
 

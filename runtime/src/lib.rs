@@ -14,6 +14,7 @@ pub mod packet;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+pub mod tls;
 
 #[doc(hidden)]
 pub mod __private;

@@ -24,6 +24,7 @@ use super::raw::{ClientProtocol, RawWire};
 use super::wire::TarsWire;
 use crate::endpoint::{Endpoint, EndpointError, ProxyAddress};
 use crate::support::lock;
+use crate::tls::TlsClientConfig;
 
 /// The client's entry point: turns proxy strings into proxies. Cheap to clone; clones share
 /// everything.
@@ -483,9 +484,33 @@ impl CommunicatorBuilder {
         self
     }
 
-    /// How long connecting to an endpoint may take. Default: 3 s.
+    /// How long connecting to an endpoint may take; for an `ssl` endpoint, the TLS handshake
+    /// after it may take as long again. Default: 3 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How proxies reach `ssl` endpoints (`App.Server.Obj@ssl -h HOST -p PORT`): over TLS
+    /// with `config` (see [`crate::tls`]). Without it, a call to an `ssl` endpoint fails with
+    /// [`PROXY_CONNECT_ERR`](crate::packet::ReturnCode::PROXY_CONNECT_ERR), its source a
+    /// [`TlsError::NotConfigured`](crate::tls::TlsError::NotConfigured); a server whose
+    /// certificate the configuration does not trust fails it too, rustls's error as the source.
+    ///
+    /// ```no_run
+    /// use tars_rpc::client::Communicator;
+    /// use tars_rpc::tls::TlsClientConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let communicator = Communicator::builder()
+    ///     .tls(TlsClientConfig::builder().ca_file("ca.crt").build()?)
+    ///     .build();
+    /// let proxy = communicator.proxy("TestApp.HelloServer.HelloObj@ssl -h 127.0.0.1 -p 10001")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, config: TlsClientConfig) -> Self {
+        self.config.tls = Some(config);
         self
     }
 

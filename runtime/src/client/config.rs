@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
+use crate::tls::TlsClientConfig;
 
 /// The default interval between lookups of an object resolved through a discovery (TarsCpp's
 /// `refresh-endpoint-interval`).
@@ -30,6 +31,8 @@ pub(super) struct Config {
     pub(super) division: Option<String>,
     /// Where each resolved object's last good endpoint list is kept, if anywhere.
     pub(super) cache_dir: Option<PathBuf>,
+    /// How `ssl` endpoints are reached; calls to them fail without it.
+    pub(super) tls: Option<TlsClientConfig>,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             division: None,
             cache_dir: None,
+            tls: None,
         }
     }
 }

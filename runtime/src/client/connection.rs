@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::codec::FramedRead;
@@ -451,6 +451,9 @@ impl<W: Wire> Connection<W> {
         pushes: impl FnMut(W::Push) + Send + 'static,
         owner: &Owner,
     ) -> Result<Self> {
+        if endpoint.is_tls() && config.tls.is_none() {
+            return Err(crate::tls::not_configured(endpoint));
+        }
         let stream = match tokio::time::timeout(
             config.connect_timeout,
             TcpStream::connect(endpoint.address()),
@@ -476,7 +479,36 @@ impl<W: Wire> Connection<W> {
             debug!(%endpoint, %error, "cannot set TCP_NODELAY");
         }
         debug!(%endpoint, "connected");
+        if endpoint.is_tls() {
+            let tls = config.tls.as_ref();
+            let stream = crate::tls::connect(tls, endpoint, stream, config.connect_timeout).await?;
+            debug!(%endpoint, "TLS handshake done");
+            let (read, write) = tokio::io::split(stream);
+            return Ok(Self::start(
+                endpoint, config, wire, pushes, owner, read, write,
+            ));
+        }
         let (read, write) = stream.into_split();
+        Ok(Self::start(
+            endpoint, config, wire, pushes, owner, read, write,
+        ))
+    }
+
+    /// Starts the reader and the writer of a connection made, on its `read` and `write`
+    /// halves (plain TCP's, or TLS's).
+    fn start<R, S>(
+        endpoint: &Endpoint,
+        config: &Config,
+        wire: Arc<W>,
+        pushes: impl FnMut(W::Push) + Send + 'static,
+        owner: &Owner,
+        read: R,
+        write: S,
+    ) -> Self
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        S: AsyncWrite + Unpin + Send + 'static,
+    {
         let codec = FrameCodec::new(config.max_frame_len);
         let closed = CancellationToken::new();
         let shared = Arc::new(Shared {
@@ -498,12 +530,12 @@ impl<W: Wire> Connection<W> {
             pushes,
             owner.clone(),
         ));
-        Ok(Self {
+        Self {
             shared,
             frames,
             codec,
             wire,
-        })
+        }
     }
 
     /// Whether the connection takes no new calls: it has closed, or the server asked to
@@ -610,10 +642,10 @@ impl<W: Wire> Connection<W> {
 }
 
 /// The writer task: writes queued frames until the connection closes or its owner stops.
-async fn run_writer<W: Wire>(
+async fn run_writer<W: Wire, S: AsyncWrite + Unpin>(
     shared: Arc<Shared<W>>,
     mut queue: mpsc::Receiver<Bytes>,
-    write: OwnedWriteHalf,
+    write: S,
     owner: Owner,
 ) {
     let _close = CloseOnDrop(shared.clone());
@@ -635,10 +667,10 @@ async fn run_writer<W: Wire>(
 
 /// Writes frames as they come, gathering those queued together. Returns the write error, or
 /// `None` once every handle of the connection is gone.
-async fn write_frames<W: Wire>(
+async fn write_frames<W: Wire, S: AsyncWrite + Unpin>(
     shared: &Shared<W>,
     queue: &mut mpsc::Receiver<Bytes>,
-    writer: &mut OwnedWriteHalf,
+    writer: &mut S,
 ) -> Option<io::Error> {
     while let Some(frame) = queue.recv().await {
         if let Err(error) = crate::framing::write_queued(writer, frame, queue).await {
@@ -651,9 +683,9 @@ async fn write_frames<W: Wire>(
 
 /// The reader task: completes calls with their replies and routes pushes until the connection
 /// closes or its owner stops.
-async fn run_reader<W: Wire>(
+async fn run_reader<W: Wire, R: AsyncRead + Unpin>(
     shared: Arc<Shared<W>>,
-    mut input: FramedRead<OwnedReadHalf, WireDecoder<W>>,
+    mut input: FramedRead<R, WireDecoder<W>>,
     mut pushes: impl FnMut(W::Push),
     owner: Owner,
 ) {
@@ -669,9 +701,9 @@ async fn run_reader<W: Wire>(
 
 /// Reads messages until the connection fails; returns why it did: the reason for `on_close`
 /// hooks and the error for waiting calls.
-async fn read_incoming<W: Wire>(
+async fn read_incoming<W: Wire, R: AsyncRead + Unpin>(
     shared: &Shared<W>,
-    input: &mut FramedRead<OwnedReadHalf, WireDecoder<W>>,
+    input: &mut FramedRead<R, WireDecoder<W>>,
     pushes: &mut impl FnMut(W::Push),
 ) -> (CloseReason, Error) {
     let endpoint = &shared.endpoint;

@@ -4,7 +4,9 @@
 //! [`Proxy`], or into a typed proxy ([`TypedProxy`]) that `#[tars_interface]` generates around
 //! one. Proxies of one string share an object with one connection per endpoint, made on the
 //! first call (or by [`Proxy::connect`]) and made again after a loss. Concurrent calls share a
-//! connection and are matched to their replies by request id.
+//! connection and are matched to their replies by request id. Endpoints written
+//! `ssl -h HOST -p PORT` are reached over TLS ([`CommunicatorBuilder::tls`], see
+//! [`crate::tls`]).
 //!
 //! A proxy string may also name the object alone, `App.Server.Obj`: its endpoints are then
 //! found through the communicator's [`Discovery`](discovery::Discovery) (the TARS registry, a

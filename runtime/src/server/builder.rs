@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::listen::{bind_all, Bound, Listen, Plan, Registered, Registration};
-use super::listener::{AcceptLoop, Gauges, Listening};
+use super::listener::{AcceptLoop, Gauges, Listening, TlsListening};
 use super::outgoing::TotalBudget;
 use super::raw::RawServant;
 use super::running::Launch;
@@ -17,6 +17,7 @@ use super::tasks::Signals;
 use super::{Server, ServerError};
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
 use crate::protocol::FrameSplitter;
+use crate::tls::TlsServerConfig;
 
 /// The default budget of a connection's outgoing queue, in bytes.
 pub const DEFAULT_QUEUE_BUDGET: usize = 8 * 1024 * 1024;
@@ -39,6 +40,8 @@ const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_BACKLOG: u32 = 1024;
 /// The default limit of open connections per listener.
 const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+/// The default time a client has to finish its TLS handshake.
+const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds a [`Server`]: which servants it serves at which endpoints, and its limits.
 ///
@@ -96,6 +99,9 @@ struct Settings {
     backlog: u32,
     max_connections: usize,
     shutdown_timeout: Duration,
+    /// What `ssl` listeners serve TLS with.
+    tls: Option<TlsServerConfig>,
+    tls_handshake_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -112,6 +118,8 @@ impl Default for Settings {
             backlog: DEFAULT_BACKLOG,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            tls: None,
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -174,7 +182,9 @@ impl ServerBuilder {
     /// [raw servant](Self::raw_servant)), and so do servants whose endpoint's `host:port` is
     /// the local address of a listener given for another servant; a servant is reachable only
     /// through its own listener. Port 0 lets the system choose a port (see
-    /// [`Server::local_addr`]); servants at the same `host:0` share that one listener. The
+    /// [`Server::local_addr`]); servants at the same `host:0` share that one listener (`ssl`
+    /// servants one, `tcp` servants another). An `ssl` endpoint is served over TLS with the
+    /// [`tls`](Self::tls) configuration; `ssl` and `tcp` servants cannot share a port. The
     /// endpoint's `-t` is the idle timeout of the listener's connections unless
     /// [`idle_timeout`](Self::idle_timeout) is set; the shortest wins when servants sharing a
     /// listener give different ones.
@@ -458,6 +468,60 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves the servants whose endpoints say `ssl` (`ssl -h 127.0.0.1 -p 10001`) over TLS
+    /// with `config` (see [`crate::tls`]); without it, such a servant is an error of
+    /// [`start`](Self::start) ([`ServerError::TlsNotConfigured`]). Servants at `tcp`
+    /// endpoints stay plain TCP.
+    ///
+    /// ```no_run
+    /// # use bytes::Bytes;
+    /// # use futures::future::BoxFuture;
+    /// use tars_rpc::server::{Current, Servant, Server};
+    /// use tars_rpc::tls::TlsServerConfig;
+    /// # struct Hello;
+    /// # impl Servant for Hello {
+    /// #     fn dispatch<'a>(&'a self, _: &'a Current, params: Bytes) -> BoxFuture<'a, tars_rpc::Result<Bytes>> {
+    /// #         Box::pin(async move { Ok(params) })
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = TlsServerConfig::builder()
+    ///     .cert_chain_file("server.crt")
+    ///     .key_file("server.key")
+    ///     .build()?;
+    /// let server = Server::builder()
+    ///     .servant("TestApp.HelloServer.HelloObj", "ssl -h 0.0.0.0 -p 10001 -t 60000", Hello)
+    ///     .servant("TestApp.HelloServer.PlainObj", "tcp -h 0.0.0.0 -p 10000 -t 60000", Hello)
+    ///     .tls(tls)
+    ///     .start()
+    ///     .await?;
+    /// # server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tls(mut self, config: TlsServerConfig) -> Self {
+        self.settings.tls = Some(config);
+        self
+    }
+
+    /// How long a client of an `ssl` listener has to finish its TLS handshake, default 10 s;
+    /// one that does not is disconnected (and counted in
+    /// [`ServerStats::tls_handshake_failures`](super::ServerStats::tls_handshake_failures)).
+    /// A connection counts against [`max_connections`](Self::max_connections) from its
+    /// accept, handshake included.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tars_rpc::server::Server;
+    /// let builder = Server::builder().tls_handshake_timeout(Duration::from_secs(3));
+    /// ```
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.tls_handshake_timeout = timeout;
+        self
+    }
+
     /// Binds every listener and starts serving.
     ///
     /// # Errors
@@ -465,7 +529,9 @@ impl ServerBuilder {
     /// [`ServerError::Endpoint`] for the first endpoint that did not parse,
     /// [`ServerError::DuplicateServant`] for a name registered twice,
     /// [`ServerError::SharedRawEndpoint`] for a raw servant sharing its `host:port`,
-    /// [`ServerError::NoServants`] without any servant, and [`ServerError::Bind`] when an
+    /// [`ServerError::NoServants`] without any servant, [`ServerError::MixedTransports`] for
+    /// `ssl` and `tcp` endpoints at one `host:port`, [`ServerError::TlsNotConfigured`] for an
+    /// `ssl` endpoint without [`tls`](Self::tls), and [`ServerError::Bind`] when an
     /// address cannot be listened on; no listener is left open then (the listeners given to
     /// the builder are closed too).
     ///
@@ -493,6 +559,14 @@ impl ServerBuilder {
     /// ```
     pub async fn start(self) -> Result<Server, ServerError> {
         let Plan { groups, servants } = Plan::new(self.registrations)?;
+        if self.settings.tls.is_none() {
+            if let Some((servant, address)) = groups.iter().find_map(|group| group.tls_servant()) {
+                return Err(ServerError::TlsNotConfigured {
+                    servant: servant.to_string(),
+                    address: address.to_string(),
+                });
+            }
+        }
         let bound = bind_all(groups, self.settings.backlog).await?;
         let servant_addrs = servants
             .into_iter()
@@ -533,14 +607,21 @@ impl Settings {
             group,
         } in bound
         {
-            let (served, names, idle) = group.into_parts();
-            tracing::info!(address = %local_addr, servants = ?names, raw = served.is_raw(), "listening");
+            let (served, names, idle, tls) = group.into_parts();
+            tracing::info!(address = %local_addr, servants = ?names, raw = served.is_raw(), tls, "listening");
+            let tls = self.tls.as_ref().filter(|_| tls).map(|config| {
+                Arc::new(TlsListening {
+                    acceptor: config.acceptor(),
+                    timeout: self.tls_handshake_timeout,
+                })
+            });
             let listening = Listening {
                 local_addr,
                 served,
                 config: Arc::new(self.connections(idle, total_budget)),
                 max_connections: self.max_connections,
                 gauges: gauges.clone(),
+                tls,
             };
             let accept_loop = AcceptLoop::new(listener, listening, signals.clone());
             accept_loops.spawn(accept_loop.run());

@@ -15,7 +15,7 @@ use super::listener::Served;
 use super::raw::{RawBinding, RawServant};
 use super::servant::Servant;
 use super::ServerError;
-use crate::endpoint::{Endpoint, EndpointError};
+use crate::endpoint::{Endpoint, EndpointError, Transport};
 use crate::protocol::FrameSplitter;
 
 /// Where [`ServerBuilder::servant`](super::ServerBuilder::servant) and
@@ -179,6 +179,9 @@ pub(super) struct Group {
     /// In the order of registration.
     names: Vec<String>,
     served: GroupServed,
+    /// The transport its endpoints say (all the same one), and the first servant that said
+    /// it; `None` for a listener given with no endpoint naming it (plain TCP).
+    transport: Option<(Transport, String)>,
 }
 
 enum GroupServed {
@@ -205,6 +208,35 @@ impl Group {
             idle: None,
             names: vec![name],
             served,
+            transport: None,
+        }
+    }
+
+    /// Notes the transport of a servant's endpoint: servants sharing a listener must agree.
+    fn set_transport(&mut self, transport: Transport, name: &str) -> Result<(), ServerError> {
+        match &self.transport {
+            None => self.transport = Some((transport, name.to_string())),
+            Some((existing, other)) if *existing != transport => {
+                let (ssl, tcp) = match transport {
+                    Transport::Ssl => (name.to_string(), other.clone()),
+                    _ => (other.clone(), name.to_string()),
+                };
+                return Err(ServerError::MixedTransports {
+                    address: self.address.clone(),
+                    ssl,
+                    tcp,
+                });
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The first servant and the address of a group served over TLS (`ssl` endpoints).
+    pub(super) fn tls_servant(&self) -> Option<(&str, &str)> {
+        match &self.transport {
+            Some((Transport::Ssl, name)) => Some((name, &self.address)),
+            _ => None,
         }
     }
 
@@ -231,18 +263,34 @@ impl Group {
 
     /// Whether the registration at `address`, with a listener of its own or not, joins this
     /// group: same address, the group not exclusive, and at most one listener between them.
-    fn takes(&self, address: &str, with_listener: bool) -> bool {
-        !self.exclusive && self.address == address && !(with_listener && self.listener.is_some())
+    /// At port 0 (`any_port`), only servants of one transport share a listener: `ssl` and
+    /// `tcp` servants get one each.
+    fn takes(
+        &self,
+        address: &str,
+        with_listener: bool,
+        any_port: bool,
+        transport: Option<Transport>,
+    ) -> bool {
+        let other_transport = match (&self.transport, transport) {
+            (Some((own, _)), Some(transport)) => *own != transport,
+            _ => false,
+        };
+        let apart = self.exclusive
+            || (with_listener && self.listener.is_some())
+            || (any_port && other_transport);
+        !apart && self.address == address
     }
 
-    /// What the listener serves, the servants' names, and the shortest `-t` of their
-    /// endpoints.
-    pub(super) fn into_parts(self) -> (Served, Vec<String>, Option<Duration>) {
+    /// What the listener serves, the servants' names, the shortest `-t` of their endpoints,
+    /// and whether it serves TLS.
+    pub(super) fn into_parts(self) -> (Served, Vec<String>, Option<Duration>, bool) {
+        let tls = self.tls_servant().is_some();
         let served = match self.served {
             GroupServed::Tars(servants) => Served::Tars(Arc::new(servants)),
             GroupServed::Raw(binding) => Served::Raw(Arc::new(binding)),
         };
-        (served, self.names, self.idle)
+        (served, self.names, self.idle, tls)
     }
 }
 
@@ -276,19 +324,28 @@ impl Plan {
             listen: Listen(place),
             servant,
         } = registration;
-        let (address, idle, exclusive, listener) = match place {
+        let mut any_port = false;
+        let (address, idle, exclusive, listener, transport) = match place {
             Place::Endpoint(endpoint) => {
                 let endpoint = endpoint?;
+                any_port = endpoint.port() == 0;
                 // a raw servant cannot share a listener: at port 0 it gets one of its own
-                let exclusive = matches!(servant, Registered::Raw { .. }) && endpoint.port() == 0;
-                (endpoint.address(), endpoint.timeout(), exclusive, None)
+                let exclusive = matches!(servant, Registered::Raw { .. }) && any_port;
+                let transport = Some(endpoint.transport());
+                (
+                    endpoint.address(),
+                    endpoint.timeout(),
+                    exclusive,
+                    None,
+                    transport,
+                )
             }
             Place::Listener(listener) => {
                 let address = listener.local_addr().map_err(|source| ServerError::Bind {
                     address: "a listener given to the server".to_string(),
                     source,
                 })?;
-                (address.to_string(), None, false, Some(listener))
+                (address.to_string(), None, false, Some(listener), None)
             }
         };
         let with_listener = listener.is_some();
@@ -297,12 +354,13 @@ impl Plan {
             false => self
                 .groups
                 .iter()
-                .position(|group| group.takes(&address, with_listener))
+                .position(|group| group.takes(&address, with_listener, any_port, transport))
                 .unwrap_or(self.groups.len()),
         };
         if self.servants.insert(name.clone(), index).is_some() {
             return Err(ServerError::DuplicateServant(name));
         }
+        let servant_name = name.clone();
         if index == self.groups.len() {
             self.groups
                 .push(Group::new(address, exclusive, name, servant));
@@ -310,6 +368,9 @@ impl Plan {
             self.groups[index].add(name, servant)?;
         }
         let group = &mut self.groups[index];
+        if let Some(transport) = transport {
+            group.set_transport(transport, &servant_name)?;
+        }
         group.listener = group.listener.take().or(listener);
         group.idle = match (group.idle, idle) {
             (Some(current), Some(new)) => Some(current.min(new)),

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::dispatch::{Servants, TarsRequests};
 use super::raw::{RawBinding, RawRequests};
-use super::session::{self, ConnectionConfig};
+use super::session::{self, ConnectionConfig, RequestProtocol};
 use super::tasks::Signals;
 use crate::support::log_join;
 
@@ -46,6 +46,45 @@ pub(super) struct Listening {
     /// The most connections open at once; more are accepted and closed at once.
     pub(super) max_connections: usize,
     pub(super) gauges: Arc<Gauges>,
+    /// Set on a listener of `ssl` endpoints: every connection starts with a TLS handshake.
+    pub(super) tls: Option<Arc<TlsListening>>,
+}
+
+/// How a listener of `ssl` endpoints accepts TLS.
+pub(super) struct TlsListening {
+    pub(super) acceptor: tokio_rustls::TlsAcceptor,
+    /// How long a peer may take to finish its handshake: one that does not loses its
+    /// connection, and nobody else waits on it.
+    pub(super) timeout: Duration,
+}
+
+impl TlsListening {
+    /// Runs the server's side of the handshake on `stream` within the timeout; `None` (the
+    /// connection dropped) when it fails, times out, or the server shuts down meanwhile. A
+    /// failure is logged and counted in `gauges`.
+    async fn handshake(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        signals: &Signals,
+        gauges: &Gauges,
+    ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+        let accept = tokio::time::timeout(self.timeout, self.acceptor.accept(stream));
+        let failure = tokio::select! {
+            biased;
+            () = signals.shutdown.cancelled() => return None,
+            accepted = accept => match accepted {
+                Ok(Ok(stream)) => return Some(stream),
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("not finished within {} ms", self.timeout.as_millis()),
+            },
+        };
+        gauges
+            .tls_handshake_failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(%peer, reason = %failure, "TLS handshake failed; closing the connection");
+        None
+    }
 }
 
 /// What the server counts across its listeners.
@@ -55,6 +94,8 @@ pub(super) struct Gauges {
     pub(super) connections: AtomicUsize,
     /// Connections refused, ever, because their listener was at its limit.
     pub(super) refused: AtomicU64,
+    /// TLS handshakes that failed or timed out, ever.
+    pub(super) tls_handshake_failures: AtomicU64,
 }
 
 /// Counts a connection as open until dropped.
@@ -136,6 +177,7 @@ impl AcceptLoop {
             config,
             max_connections,
             gauges,
+            tls,
         } = &self.listening;
         if self.connections.len() >= *max_connections {
             drop(stream);
@@ -144,21 +186,20 @@ impl AcceptLoop {
         }
         tracing::trace!(%peer, listener = %local_addr, "accepted a connection");
         let (signals, config, open) = (self.signals.clone(), config.clone(), Open::new(gauges));
+        let tls = tls.clone();
         match served {
             Served::Tars(servants) => {
                 let protocol =
                     TarsRequests::new(servants.clone(), config.max_frame_len, config.queue_timeout);
-                self.connections.spawn(async move {
-                    session::serve(stream, peer, protocol, config, signals).await;
-                    drop(open);
-                })
+                self.connections.spawn(serve_connection(
+                    stream, peer, protocol, config, signals, tls, open,
+                ))
             }
             Served::Raw(binding) => {
                 let protocol = RawRequests::new(binding.clone(), config.queue_timeout);
-                self.connections.spawn(async move {
-                    session::serve(stream, peer, protocol, config, signals).await;
-                    drop(open);
-                })
+                self.connections.spawn(serve_connection(
+                    stream, peer, protocol, config, signals, tls, open,
+                ))
             }
         };
     }
@@ -195,6 +236,28 @@ impl AcceptLoop {
             _ = self.signals.shutdown.cancelled() => {}
         }
     }
+}
+
+/// Serves one accepted connection, over TLS once the handshake is done on a listener of `ssl`
+/// endpoints; `open` counts it until it ends.
+async fn serve_connection<P: RequestProtocol>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    protocol: P,
+    config: Arc<ConnectionConfig>,
+    signals: Signals,
+    tls: Option<Arc<TlsListening>>,
+    open: Open,
+) {
+    match tls {
+        None => session::serve(stream, peer, protocol, config, signals).await,
+        Some(tls) => {
+            if let Some(stream) = tls.handshake(stream, peer, &signals, &open.0).await {
+                session::serve(stream, peer, protocol, config, signals).await;
+            }
+        }
+    }
+    drop(open);
 }
 
 /// Errors that concern one incoming connection rather than the listener.

@@ -2,7 +2,8 @@
 //!
 //! Register [`Servant`]s with a [`ServerBuilder`], each at a [`Listen`]: a listener the caller
 //! has bound, or an endpoint (`tcp -h 127.0.0.1 -p 10000 -t 60000`) for
-//! [`ServerBuilder::start`] to bind, one listener per distinct `host:port`. The [`Server`]
+//! [`ServerBuilder::start`] to bind, one listener per distinct `host:port`; an `ssl -h .. -p ..`
+//! endpoint is served over TLS ([`ServerBuilder::tls`], see [`crate::tls`]). The [`Server`]
 //! serves until [`Server::shutdown`] or [`ServerHandle::shutdown`], or until it is dropped,
 //! which stops it at once: it owns every task it runs.
 //!
@@ -187,6 +188,26 @@ pub enum ServerError {
         raw: String,
         /// The other servant.
         other: String,
+    },
+    /// A servant's endpoint says `ssl`, but the builder was given no TLS configuration
+    /// ([`ServerBuilder::tls`]).
+    #[error("servant `{servant}` listens on ssl endpoint {address}, but no TLS configuration was given (ServerBuilder::tls)")]
+    TlsNotConfigured {
+        /// The servant.
+        servant: String,
+        /// Its `host:port`.
+        address: String,
+    },
+    /// Two servants were given the same `host:port`, one over `ssl` and one over `tcp`: a
+    /// listener speaks one or the other.
+    #[error("servant `{ssl}` (ssl) and servant `{tcp}` (tcp) cannot share {address}")]
+    MixedTransports {
+        /// The `host:port` both were given.
+        address: String,
+        /// The servant whose endpoint says `ssl`.
+        ssl: String,
+        /// The servant whose endpoint says `tcp`.
+        tcp: String,
     },
     /// No servant was registered: the server would serve nothing.
     #[error("no servant registered")]

@@ -368,6 +368,7 @@ impl ServerHandle {
         ServerStats {
             connections: self.gauges.connections.load(Ordering::Relaxed),
             refused_connections: self.gauges.refused.load(Ordering::Relaxed),
+            tls_handshake_failures: self.gauges.tls_handshake_failures.load(Ordering::Relaxed),
             queued_bytes: self.total_budget.used(),
         }
     }
@@ -402,6 +403,9 @@ pub struct ServerStats {
     /// Connections refused since the start because their listener was at its
     /// [limit](super::ServerBuilder::max_connections).
     pub refused_connections: u64,
+    /// TLS handshakes on `ssl` listeners that failed or did not finish within the
+    /// [handshake timeout](super::ServerBuilder::tls_handshake_timeout), since the start.
+    pub tls_handshake_failures: u64,
     /// Bytes of replies and pushes queued on all connections and not yet written (bounded by
     /// the [total queue budget](super::ServerBuilder::total_queue_budget)).
     pub queued_bytes: usize,

@@ -28,7 +28,8 @@
 //! cut off the input and what is done with each, is a [`RequestProtocol`]
 //! ([`TarsRequests`](super::dispatch::TarsRequests) or [`RawRequests`](super::raw::RawRequests)).
 
-use std::future;
+use std::future::{self, Future};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +37,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -123,6 +124,73 @@ enum ReadEnd {
     Close(String),
 }
 
+/// A connected socket a session runs on: plain TCP, or TLS over TCP once the handshake is
+/// done. Each is split into halves of its own kind, so the plain TCP path reads and writes
+/// its socket as it did before TLS existed, with no boxing or lock.
+pub(super) trait Transport: Send + 'static {
+    /// What the reader reads.
+    type Read: SessionRead;
+    /// What the writer writes.
+    type Write: AsyncWrite + Unpin + Send + 'static;
+
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &TcpStream;
+
+    /// The reading and the writing halves.
+    fn split(self) -> (Self::Read, Self::Write);
+}
+
+/// The reading half of a [`Transport`].
+pub(super) trait SessionRead: Send + 'static {
+    /// Waits for input and reads what there is into `input`, at most [`MAX_READ`] bytes,
+    /// making room first: `Ok(0)` at the end of the input, a
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock) error when there turned out to be nothing to
+    /// read after all. Cancel safe: dropped before it resolves, it has read nothing.
+    fn read_some<'a>(
+        &'a mut self,
+        input: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+}
+
+impl Transport for TcpStream {
+    type Read = OwnedReadHalf;
+    type Write = OwnedWriteHalf;
+
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+
+    fn split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        self.into_split()
+    }
+}
+
+impl SessionRead for OwnedReadHalf {
+    async fn read_some(&mut self, input: &mut BytesMut) -> io::Result<usize> {
+        self.readable().await?;
+        read_into(self, input)
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    type Read = tokio::io::ReadHalf<Self>;
+    type Write = tokio::io::WriteHalf<Self>;
+
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+
+    fn split(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
+
+impl<T: AsyncRead + Send + 'static> SessionRead for tokio::io::ReadHalf<T> {
+    async fn read_some(&mut self, input: &mut BytesMut) -> io::Result<usize> {
+        self.read_buf(&mut read_room(input)).await
+    }
+}
+
 /// `timeout` from now; `None` for one too long to count (`Duration::MAX`: never).
 fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
@@ -137,8 +205,8 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Serves one connection until it closes and its tasks have ended.
-pub(super) async fn serve<P: RequestProtocol>(
-    stream: TcpStream,
+pub(super) async fn serve<P: RequestProtocol, S: Transport>(
+    stream: S,
     peer: SocketAddr,
     protocol: P,
     config: Arc<ConnectionConfig>,
@@ -171,8 +239,8 @@ struct Session<P> {
 
 /// The reading side of a connection: its socket, the bytes read and not yet cut into requests,
 /// and its deadlines.
-struct Reader {
-    half: OwnedReadHalf,
+struct Reader<R> {
+    half: R,
     input: BytesMut,
     /// When the last read ended: every request it completed was received then.
     received_at: Instant,
@@ -183,17 +251,17 @@ struct Reader {
 
 impl<P: RequestProtocol> Session<P> {
     /// Sets the connection up and spawns its writer; `None` for a connection lost already.
-    fn open(
-        stream: TcpStream,
+    fn open<S: Transport>(
+        stream: S,
         peer: SocketAddr,
         protocol: P,
         config: Arc<ConnectionConfig>,
         signals: Signals,
-    ) -> Option<(Self, Reader)> {
-        if let Err(error) = stream.set_nodelay(true) {
+    ) -> Option<(Self, Reader<S::Read>)> {
+        if let Err(error) = stream.tcp().set_nodelay(true) {
             tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
         }
-        let local_addr = match stream.local_addr() {
+        let local_addr = match stream.tcp().local_addr() {
             Ok(local_addr) => local_addr,
             Err(error) => {
                 tracing::debug!(%peer, %error, "connection lost before it was served");
@@ -212,7 +280,7 @@ impl<P: RequestProtocol> Session<P> {
         }
         let context = Arc::new(context);
         tracing::debug!(connection = context.id(), %peer, %local_addr, raw = P::RAW, "connection opened");
-        let (read_half, write_half) = stream.into_split();
+        let (read_half, write_half) = stream.split();
         let writer = spawn_owned(write_frames(
             write_half,
             outgoing,
@@ -346,7 +414,7 @@ impl<P: RequestProtocol> Session<P> {
     /// is made. Input that holds more than the maximum frame length without a whole request in
     /// it closes the connection, so the input buffer never holds more than that plus one read;
     /// an empty one is let go, so that an idle connection holds none.
-    async fn read(&mut self, reader: &mut Reader) -> ReadEnd {
+    async fn read<R: SessionRead>(&mut self, reader: &mut Reader<R>) -> ReadEnd {
         loop {
             let at_limit = match self.dispatch_read(reader) {
                 Ok(at_limit) => at_limit,
@@ -363,7 +431,7 @@ impl<P: RequestProtocol> Session<P> {
 
     /// Dispatches the whole requests already read, while the limits allow; returns whether
     /// a limit stopped it.
-    fn dispatch_read(&mut self, reader: &mut Reader) -> Result<bool, ReadEnd> {
+    fn dispatch_read<R: SessionRead>(&mut self, reader: &mut Reader<R>) -> Result<bool, ReadEnd> {
         loop {
             if self.requests.len() >= self.config.max_in_flight || self.context.is_busy() {
                 return Ok(true);
@@ -391,7 +459,7 @@ impl<P: RequestProtocol> Session<P> {
 
     /// Looks at what is left of the input once the requests in it are dispatched: lets an
     /// empty buffer go, refuses one too long for a frame, and starts the frame's clock.
-    fn check_input(&self, reader: &mut Reader, at_limit: bool) -> Result<(), ReadEnd> {
+    fn check_input<R>(&self, reader: &mut Reader<R>, at_limit: bool) -> Result<(), ReadEnd> {
         if at_limit {
             // waiting on the server: the peer is not late
             reader.frame_deadline = None;
@@ -411,7 +479,11 @@ impl<P: RequestProtocol> Session<P> {
 
     /// Waits for input (unless at a limit), a request to finish, room in the outgoing queue,
     /// or a deadline; `Some` when reading is to stop.
-    async fn wait_for_input(&mut self, reader: &mut Reader, at_limit: bool) -> Option<ReadEnd> {
+    async fn wait_for_input<R: SessionRead>(
+        &mut self,
+        reader: &mut Reader<R>,
+        at_limit: bool,
+    ) -> Option<ReadEnd> {
         let outgoing = self.context.outgoing();
         let no_room = outgoing.is_exhausted();
         tokio::select! {
@@ -424,7 +496,7 @@ impl<P: RequestProtocol> Session<P> {
                 None
             }
             () = outgoing.wait_for_room(), if no_room => None,
-            ready = reader.half.readable(), if !at_limit => match ready.and_then(|()| read_into(&reader.half, &mut reader.input)) {
+            read = reader.half.read_some(&mut reader.input), if !at_limit => match read {
                 Ok(0) => Some(ReadEnd::PeerDone),
                 Ok(_) => {
                     reader.received_at = Instant::now();
@@ -471,11 +543,16 @@ impl Drop for CloseOnDrop {
 
 /// Reads what the socket has into `input`, at most [`MAX_READ`] bytes, making room first.
 fn read_into(read_half: &OwnedReadHalf, input: &mut BytesMut) -> std::io::Result<usize> {
+    read_half.try_read_buf(&mut read_room(input))
+}
+
+/// The room of `input` the next read may fill: at most [`MAX_READ`] bytes, at least
+/// [`MIN_READ`] (made if need be).
+fn read_room(input: &mut BytesMut) -> bytes::buf::Limit<&mut BytesMut> {
     if input.capacity() - input.len() < MIN_READ {
         input.reserve(READ_RESERVE);
     }
-    let mut room = (&mut *input).limit(MAX_READ);
-    read_half.try_read_buf(&mut room)
+    input.limit(MAX_READ)
 }
 
 /// The writer's side of the queue: the frames it takes, whose room it gives back once they are
@@ -523,8 +600,8 @@ impl Drop for Taken<'_> {
 /// bytes; a burst is gathered into one buffer per write, dropped when the burst ends, so that an
 /// idle connection holds no write buffer. A peer that takes no byte for `stall_timeout` while
 /// frames wait is cut off: the connection is aborted.
-async fn write_frames(
-    write_half: OwnedWriteHalf,
+async fn write_frames<W: AsyncWrite + Unpin + Send + 'static>(
+    write_half: W,
     mut frames: OutgoingFrames,
     context: Arc<ConnectionContext>,
     stall_timeout: Duration,
