@@ -82,9 +82,7 @@ impl Config {
         }
         let mut bytes = Vec::with_capacity(size as usize);
         // the file may grow between the check and the read: read one byte over, no more
-        file.take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
+        file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
         if bytes.len() as u64 > limit {
             return Err(too_large(bytes.len() as u64));
         }
@@ -120,7 +118,10 @@ impl Config {
     /// after the `>`.
     pub fn try_get(&self, path: &str) -> Result<Option<&str>, ConfigError> {
         let (domains, key) = split_param_path(path)?;
-        Ok(self.root.descend(domains).and_then(|domain| domain.get(key)))
+        Ok(self
+            .root
+            .descend(domains)
+            .and_then(|domain| domain.get(key)))
     }
 
     /// The domain at `path` (`/tars/application/server`, or `/` for the [root](Self::root));
@@ -286,13 +287,12 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
             continue;
         }
         let Some(tag) = line.strip_prefix('<') else {
-            let (key, value) =
-                split_param(line).map_err(|reason| ConfigError::BadEscape {
-                    line: number,
-                    path: path_of(&root, &open),
-                    text: line.to_string(),
-                    reason,
-                })?;
+            let (key, value) = split_param(line).map_err(|reason| ConfigError::BadEscape {
+                line: number,
+                path: path_of(&root, &open),
+                text: line.to_string(),
+                reason,
+            })?;
             let current = domain_mut(&mut root, &open);
             current.lines.push(line.to_string());
             current.set(key, value);

@@ -57,8 +57,10 @@
 //! * no escapes there: `\=` stays as written;
 //! * a repeated key keeps the place of its first line there (a JavaScript object), of its last
 //!   here; keys that look like integers (`1 = x`) come first there, in numeric order;
-//! * a key and a domain of the same name in one domain are one entry there;
-//! * `</name>` is not checked there, nor an unclosed domain; text after `>` is an error there;
+//! * a key and a domain of the same name in one domain are one entry there (the domain is
+//!   lost, or parsing fails);
+//! * `</name>` is not checked there, nor an unclosed domain; text after `>` is an error there
+//!   (TarsCpp ignores it);
 //! * lines are also split at a lone `\r` there, and trimmed of every Unicode space.
 //!
 //! [`ServerConfig`] reads its keys with TarsCpp's defaults (`Application.cpp`,

@@ -108,7 +108,9 @@ impl ServerConfig {
         let adapters = server
             .domain
             .children()
-            .map(|domain| AdapterConfig::from_domain(domain, &format!("{SERVER}/{}", domain.name())))
+            .map(|domain| {
+                AdapterConfig::from_domain(domain, &format!("{SERVER}/{}", domain.name()))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ServerConfig {
             raw: config.clone(),
@@ -330,7 +332,10 @@ impl AdapterConfig {
         let endpoint = keys.required("endpoint")?.to_string();
         // the runtime serves tcp only; udp and ssl endpoints are kept as text for the caller
         let tcp_endpoint = if endpoint.split_whitespace().next() == Some("tcp") {
-            Some(keys.parsed::<Endpoint>("endpoint")?.ok_or_else(|| keys.missing("endpoint"))?)
+            Some(
+                keys.parsed::<Endpoint>("endpoint")?
+                    .ok_or_else(|| keys.missing("endpoint"))?,
+            )
         } else {
             None
         };
@@ -642,14 +647,15 @@ impl<'a> Keys<'a> {
 fn executable_name() -> String {
     std::env::current_exe()
         .ok()
-        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
         .unwrap_or_default()
 }
 
 /// The file of the last `--config=FILE`, `--config FILE`, `-config=FILE` or `-config FILE`.
-fn config_argument(
-    args: impl IntoIterator<Item = String>,
-) -> Result<Option<PathBuf>, ConfigError> {
+fn config_argument(args: impl IntoIterator<Item = String>) -> Result<Option<PathBuf>, ConfigError> {
     let mut found = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -696,7 +702,11 @@ mod tests {
         );
         assert_eq!(path(&["bin", "--", "--config=x"]), None);
         assert_eq!(path(&["bin", "--configs=x", "config=y"]), None);
-        for bad in [&["bin", "--config"][..], &["bin", "--config="], &["bin", "--config", ""]] {
+        for bad in [
+            &["bin", "--config"][..],
+            &["bin", "--config="],
+            &["bin", "--config", ""],
+        ] {
             assert!(matches!(
                 config_argument(args(bad)),
                 Err(ConfigError::MissingArgument)
@@ -710,8 +720,8 @@ mod tests {
 
     #[test]
     fn missing_keys_take_tarscpp_defaults() {
-        let config = server("<tars>\n<application>\n<server>\n</server>\n</application>\n</tars>")
-            .unwrap();
+        let config =
+            server("<tars>\n<application>\n<server>\n</server>\n</application>\n</tars>").unwrap();
         assert_eq!(config.app(), "UNKNOWN");
         assert_eq!(config.server(), executable_name());
         assert_eq!(config.base_path(), Path::new("."));
@@ -730,7 +740,10 @@ mod tests {
         assert_eq!(client.async_invoke_timeout(), Duration::from_secs(5));
         assert_eq!(client.refresh_endpoint_interval(), Duration::from_secs(60));
         assert_eq!(client.report_interval(), Duration::from_secs(60));
-        assert_eq!((client.sample_rate(), client.max_sample_count()), (1000, 100));
+        assert_eq!(
+            (client.sample_rate(), client.max_sample_count()),
+            (1000, 100)
+        );
         assert_eq!(client.async_threads(), 3);
         // an empty file is a config with every default
         assert_eq!(server("").unwrap().app(), "UNKNOWN");
@@ -751,7 +764,10 @@ mod tests {
         let names: Vec<_> = config.adapters().iter().map(AdapterConfig::name).collect();
         assert_eq!(names, ["A", "B"]);
         let a = config.adapter("A").unwrap();
-        assert_eq!(a.tcp_endpoint(), Some(&Endpoint::new("127.0.0.1", 1).with_timeout(Duration::from_secs(60))));
+        assert_eq!(
+            a.tcp_endpoint(),
+            Some(&Endpoint::new("127.0.0.1", 1).with_timeout(Duration::from_secs(60)))
+        );
         assert_eq!((a.max_conns(), a.queue_cap(), a.threads()), (128, 1024, 0));
         assert_eq!(a.queue_timeout(), Duration::from_secs(10));
         assert!(a.is_tars());
@@ -804,15 +820,19 @@ mod tests {
             "{message}"
         );
         let in_server = |body: &str| {
-            server(&format!("<tars>\n<application>\n<server>\n{body}\n</server>\n</application>\n</tars>"))
-                .unwrap_err()
-                .to_string()
+            server(&format!(
+                "<tars>\n<application>\n<server>\n{body}\n</server>\n</application>\n</tars>"
+            ))
+            .unwrap_err()
+            .to_string()
         };
         assert_eq!(
             in_server("logsize=10X"),
             "/tars/application/server<logsize>: expected a size (bytes, or a number with K, M or G), found \"10X\""
         );
-        assert!(in_server("local=tcp -h 127.0.0.1").starts_with("/tars/application/server<local>: "));
+        assert!(
+            in_server("local=tcp -h 127.0.0.1").starts_with("/tars/application/server<local>: ")
+        );
         assert!(in_server("node=ServerObj").starts_with("/tars/application/server<node>: "));
         let client = server("<tars>\n<application>\n<client>\nsync-invoke-timeout=3s\n</client>\n</application>\n</tars>")
             .unwrap_err()
