@@ -605,14 +605,16 @@ impl<'a> Keys<'a> {
         if let Ok(whole) = number.parse::<u64>() {
             return whole.checked_mul(unit).ok_or_else(bad);
         }
-        let fraction = number.parse::<f64>().map_err(|_| bad())?;
-        let bytes = fraction * unit as f64;
-        if !(bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64)
-            || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        {
+        // a decimal fraction only: `f64` would also take `-1`, `1e3` or `inf`
+        if !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
             return Err(bad());
         }
-        Ok(bytes as u64)
+        let bytes = number.parse::<f64>().map_err(|_| bad())? * unit as f64;
+        if bytes < u64::MAX as f64 {
+            Ok(bytes as u64)
+        } else {
+            Err(bad())
+        }
     }
 
     fn list(&self, key: &str) -> Vec<String> {
