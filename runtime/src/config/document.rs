@@ -163,7 +163,9 @@ pub struct Domain {
     name: String,
     params: Vec<(String, String)>,
     param_index: HashMap<String, usize>,
-    lines: Vec<String>,
+    /// The parameter lines, each followed by `\n` (a line never holds one): one allocation
+    /// rather than one per line.
+    lines: String,
     children: Vec<Domain>,
     child_index: HashMap<String, usize>,
     /// How many entries of `params` a later duplicate replaced (their key is left empty and
@@ -202,8 +204,8 @@ impl Domain {
     /// The parameter lines as written (trimmed, escapes kept), every one in file order,
     /// duplicates included (TarsCpp's `getDomainLine`): for domains used as a list of lines
     /// rather than as keys.
-    pub fn lines(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.lines.iter().map(String::as_str)
+    pub fn lines(&self) -> impl Iterator<Item = &str> + '_ {
+        self.lines.split_terminator('\n')
     }
 
     /// The domains directly in this one, in file order.
@@ -239,16 +241,26 @@ impl Domain {
             // TarsCpp moves the key to the end; leave a hole, removed once parsing ends, so that
             // many duplicates cost no more than many keys
             if let Some(entry) = self.params.get_mut(old) {
-                entry.0.clear();
-                entry.1.clear();
+                *entry = Default::default();
             }
             self.replaced += 1;
         }
         self.params.push((key, value));
+        // holes never outnumber the keys: a key repeated on every line stays small
+        if self.replaced > 16 && self.replaced * 2 > self.params.len() {
+            self.remove_holes();
+        }
     }
 
     /// Removes the holes duplicates left, in every domain of the tree.
     fn compact(&mut self) {
+        self.remove_holes();
+        for child in &mut self.children {
+            child.compact();
+        }
+    }
+
+    fn remove_holes(&mut self) {
         if self.replaced > 0 {
             let index = &self.param_index;
             let mut position = 0;
@@ -257,16 +269,12 @@ impl Domain {
                 position += 1;
                 keep
             });
-            self.param_index = self
-                .params
-                .iter()
-                .enumerate()
-                .map(|(i, (key, _))| (key.clone(), i))
-                .collect();
+            for (i, (key, _)) in self.params.iter().enumerate() {
+                if let Some(place) = self.param_index.get_mut(key) {
+                    *place = i;
+                }
+            }
             self.replaced = 0;
-        }
-        for child in &mut self.children {
-            child.compact();
         }
     }
 }
@@ -294,7 +302,8 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
                 reason,
             })?;
             let current = domain_mut(&mut root, &open);
-            current.lines.push(line.to_string());
+            current.lines.push_str(line);
+            current.lines.push('\n');
             current.set(key, value);
             continue;
         };
@@ -650,7 +659,13 @@ mod tests {
         assert_eq!(a.params().len(), 100_000);
         assert_eq!(a.params().next(), Some(("k0", "1")));
         assert_eq!(a.get("k99999"), Some("1"));
-        assert_eq!(a.lines().len(), 200_000);
+        assert_eq!(a.lines().count(), 200_000);
+        // one key on every line leaves no trail
+        let text = format!("<a>\n{}</a>\n", "k=v\n".repeat(100_000));
+        let config = Config::parse(&text).unwrap();
+        let a = config.domain("/a").unwrap();
+        assert_eq!(params(a), [("k", "v")]);
+        assert_eq!(a.lines().count(), 100_000);
     }
 
     #[test]
