@@ -43,13 +43,20 @@ impl Config {
     /// line grows with the depth.
     pub const MAX_DEPTH: usize = 64;
 
+    /// The most keys and domains accepted, 2^20 (tarsnode writes about 50; a key or domain
+    /// written again counts once). What a parsed config takes in memory grows with their number
+    /// more than with the text's size: some 200 bytes a key and 260 a domain (measured: at the
+    /// limit, 210 MB of keys or 280 MB of domains, from 6 to 16 MiB of text).
+    pub const MAX_ENTRIES: usize = 1 << 20;
+
     /// Parses the text of a config file.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] with the line and domain path: an unclosed domain, a `</name>` that does
     /// not close the open domain, a `<` line without `>`, a bad `\` escape, nesting deeper than
-    /// [`MAX_DEPTH`](Self::MAX_DEPTH), or text over [`MAX_SIZE`](Self::MAX_SIZE) bytes.
+    /// [`MAX_DEPTH`](Self::MAX_DEPTH), more than [`MAX_ENTRIES`](Self::MAX_ENTRIES) keys and
+    /// domains, or text over [`MAX_SIZE`](Self::MAX_SIZE) bytes.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         if text.len() > Self::MAX_SIZE {
             return Err(ConfigError::TooLarge {
@@ -225,21 +232,24 @@ impl Domain {
             .try_fold(self, |domain, name| domain.child(name))
     }
 
-    fn child_mut_or_insert(&mut self, name: &str) -> usize {
+    /// The index of the child `name`, added if new (and then `true`).
+    fn child_or_insert(&mut self, name: &str) -> (usize, bool) {
         if let Some(&index) = self.child_index.get(name) {
-            return index;
+            return (index, false);
         }
         let index = self.children.len();
         self.children.push(Domain::new(name.to_string()));
         self.child_index.insert(name.to_string(), index);
-        index
+        (index, true)
     }
 
-    fn set(&mut self, key: String, value: String) {
+    /// Sets `key`; `true` if it is new in this domain.
+    fn set(&mut self, key: String, value: String) -> bool {
         let index = self.params.len();
-        if let Some(old) = self.param_index.insert(key.clone(), index) {
-            // TarsCpp moves the key to the end; leave a hole, removed once parsing ends, so that
-            // many duplicates cost no more than many keys
+        let old = self.param_index.insert(key.clone(), index);
+        if let Some(old) = old {
+            // TarsCpp moves the key to the end: leave a hole (removed below, or once parsing
+            // ends) rather than shift every later key
             if let Some(entry) = self.params.get_mut(old) {
                 *entry = Default::default();
             }
@@ -250,6 +260,7 @@ impl Domain {
         if self.replaced > 16 && self.replaced * 2 > self.params.len() {
             self.remove_holes();
         }
+        old.is_none()
     }
 
     /// Removes the holes duplicates left, in every domain of the tree.
@@ -283,11 +294,27 @@ impl Domain {
 const TRIMMED: [char; 4] = [' ', '\r', '\n', '\t'];
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
+    parse_within(text, Config::MAX_ENTRIES)
+}
+
+/// [`parse`], with at most `max_entries` keys and domains.
+fn parse_within(text: &str, max_entries: usize) -> Result<Config, ConfigError> {
     // a BOM is not text: editors on Windows add one, and @tars/utils drops it
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut root = Domain::new(String::new());
     // the open domains: each one's index in its parent, and the line that opened it
     let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut entries = 0usize;
+    let mut count = |new: bool, line: usize| {
+        entries += usize::from(new);
+        if entries > max_entries {
+            return Err(ConfigError::TooManyEntries {
+                line,
+                limit: max_entries,
+            });
+        }
+        Ok(())
+    };
     for (index, raw) in text.split('\n').enumerate() {
         let number = index + 1;
         let line = raw.trim_matches(TRIMMED);
@@ -304,7 +331,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
             let current = domain_mut(&mut root, &open);
             current.lines.push_str(line);
             current.lines.push('\n');
-            current.set(key, value);
+            count(current.set(key, value), number)?;
             continue;
         };
         let Some(end) = tag.find('>') else {
@@ -341,7 +368,8 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
                 });
             }
             let name = inner.trim_matches(TRIMMED);
-            let child = domain_mut(&mut root, &open).child_mut_or_insert(name);
+            let (child, new) = domain_mut(&mut root, &open).child_or_insert(name);
+            count(new, number)?;
             open.push((child, number));
         }
     }
@@ -635,6 +663,17 @@ mod tests {
                 assert_eq!((line, limit), (depth + 1, depth));
                 assert!(path.starts_with("/d0/d1/"), "{path}");
             }
+            other => panic!("{other:?}"),
+        }
+        // keys and domains count alike; a key or domain written again counts once
+        let within = "a\n<d>\nb\n</d>\na\n<d>\n</d>\n";
+        assert!(parse_within(within, 3).is_ok());
+        match parse_within(&format!("{within}c\n"), 3) {
+            Err(ConfigError::TooManyEntries { line, limit }) => assert_eq!((line, limit), (8, 3)),
+            other => panic!("{other:?}"),
+        }
+        match parse_within(&format!("{within}<e>\n</e>\n"), 3) {
+            Err(ConfigError::TooManyEntries { line, limit }) => assert_eq!((line, limit), (8, 3)),
             other => panic!("{other:?}"),
         }
         let big = "#".repeat(Config::MAX_SIZE + 1);

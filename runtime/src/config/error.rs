@@ -105,6 +105,14 @@ pub enum ConfigError {
         /// The limit.
         limit: usize,
     },
+    /// More than [`Config::MAX_ENTRIES`](super::Config::MAX_ENTRIES) keys and domains.
+    #[error("line {line}: more than {limit} keys and domains")]
+    TooManyEntries {
+        /// The line of the entry one over the limit.
+        line: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A lookup path is not `/domain/.../domain<key>` (or, for a domain, `/domain/.../domain`).
     #[error("bad config path {path:?}: {reason}")]
     BadPath {

@@ -47,7 +47,8 @@
 //! * A UTF-8 byte-order mark at the start is dropped (TarsCpp reads it as part of the first
 //!   line); files must be UTF-8.
 //! * `</>` at the top level is an error (in TarsCpp it closes the root itself).
-//! * Bounds TarsCpp does not have: [`Config::MAX_SIZE`] bytes and [`Config::MAX_DEPTH`] levels.
+//! * Bounds TarsCpp does not have: [`Config::MAX_SIZE`] bytes, [`Config::MAX_DEPTH`] levels and
+//!   [`Config::MAX_ENTRIES`] keys and domains.
 //!
 //! The Node parser, `@tars/utils`' `tars-config-parser.js`, reads the files tarsnode writes the
 //! same way (`tests/config_interop.rs` checks it on real templates), but differs on edge cases,
