@@ -30,7 +30,9 @@
 //! assert_eq!(Alert::decode_from(&bytes).unwrap(), alert);
 //! ```
 
-pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, registry, server, tls};
+pub use tars_rpc_runtime::{
+    client, codec, config, endpoint, framing, packet, registry, server, tls,
+};
 
 /// Server push and how a client receives it, in one place: the server's parts live in
 /// [`server`], the client's in [`client`].

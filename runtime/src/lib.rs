@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
