@@ -10,6 +10,7 @@ pub mod codec;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod node;
 pub mod packet;
 pub mod protocol;
 pub mod registry;
