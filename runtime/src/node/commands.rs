@@ -104,8 +104,7 @@ where
 /// `INFO`, `DEBUG`, and `TARS` (TarsCpp's most verbose level) or `TRACE`.
 ///
 /// ```
-/// use tars_rpc::node::parse_log_level;
-/// use tracing::level_filters::LevelFilter;
+/// use tars_rpc::node::{parse_log_level, LevelFilter};
 ///
 /// assert_eq!(parse_log_level("debug"), Ok(LevelFilter::DEBUG));
 /// assert_eq!(parse_log_level("NONE"), Ok(LevelFilter::OFF));

@@ -76,6 +76,9 @@ pub use commands::{
 pub use keep_alive::{KeepAlive, KeepAliveBuilder, KeepAliveError};
 pub use server_f::{ServerF, ServerFProxy, ServerFServant, ServerInfo};
 pub use signal::{shutdown_signal, StopReason};
+/// The levels `tars.setloglevel` sets through a [`LogLevel`] control (tracing's, re-exported so
+/// that a control can be written without depending on `tracing`).
+pub use tracing::level_filters::LevelFilter;
 
 /// The admin servant's name, `AdminObj`, as TarsCpp and TarsGo serve it (the bare name, not
 /// `App.Server.AdminObj`).
