@@ -6,9 +6,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::admin_f::{AdminF, AdminFServant};
 use super::commands::AdminCommands;
+use super::keep_alive::KeepAlive;
 use super::signal::{shutdown_signal, StopReason};
 use crate::error::Result;
-use crate::server::ServerHandle;
+use crate::server::{Server, ServerHandle};
 
 /// The server's administration servant: [`AdminF`] for tarsnode and the TARS web platform,
 /// served as [`ADMIN_OBJ`](super::ADMIN_OBJ) (`AdminObj`) at the server's `local` endpoint.
@@ -139,4 +140,51 @@ impl AdminF for AdminServant {
     async fn get_pid(&self) -> Result<i64> {
         Ok(i64::from(std::process::id()))
     }
+}
+
+/// Serves until a reason to stop comes, then stops in TarsCpp's order: the
+/// [`KeepAlive`] first (the node sees no adapter alive whose listener is closing), then the
+/// server's graceful shutdown ([`Server::shutdown`]: the calls running finish, the
+/// `AdminF.shutdown` call's reply among them). Returns why it stopped.
+///
+/// The reasons are those of [`AdminServant::stop_requested`]: `AdminF.shutdown`, SIGTERM and
+/// Ctrl-C. If the signal handlers cannot be installed it logs a warning and waits for
+/// `AdminF.shutdown` alone.
+///
+/// ```no_run
+/// use tars_rpc::node::{serve_until_stopped, AdminCommands, AdminServant, ADMIN_OBJ};
+/// use tars_rpc::server::Server;
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let admin = AdminServant::new(AdminCommands::new());
+/// let server = Server::builder()
+///     .servant(ADMIN_OBJ, "tcp -h 127.0.0.1 -p 19385", admin.servant())
+///     .start()
+///     .await?;
+/// admin.attach(server.handle());
+/// let why = serve_until_stopped(server, None, &admin).await;
+/// println!("stopped: {why:?}");
+/// # Ok(())
+/// # }
+/// ```
+pub async fn serve_until_stopped(
+    server: Server,
+    keep_alive: Option<KeepAlive>,
+    admin: &AdminServant,
+) -> StopReason {
+    let reason = match admin.stop_requested().await {
+        Ok(reason) => reason,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM and Ctrl-C; stopping on AdminF.shutdown only");
+            admin.shutdown_requested().await;
+            StopReason::AdminShutdown
+        }
+    };
+    tracing::info!(?reason, "stopping");
+    if let Some(keep_alive) = keep_alive {
+        keep_alive.stop().await;
+    }
+    server.shutdown().await;
+    reason
 }

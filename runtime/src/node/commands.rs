@@ -67,9 +67,10 @@ pub struct UnknownLogLevel {
 ///
 /// The crate installs no tracing subscriber: the application owns it, and hands the admin
 /// commands a way to change its level. It is implemented for closures, so that with
-/// `tracing-subscriber`'s reload layer it takes a few lines:
+/// `tracing-subscriber`'s reload layer it takes a few lines (not compiled here: the crate does
+/// not depend on `tracing-subscriber`):
 ///
-/// ```ignore
+/// ```text
 /// use tracing_subscriber::{filter::LevelFilter, prelude::*, reload};
 ///
 /// let (filter, reload) = reload::Layer::new(LevelFilter::INFO);
@@ -85,7 +86,8 @@ pub trait LogLevel: Send + Sync + 'static {
     ///
     /// Whatever kept it from changing the level (the subscriber is gone); `tars.setloglevel`
     /// then answers `set log level [LEVEL] error`.
-    fn set_level(&self, level: LevelFilter) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+    fn set_level(&self, level: LevelFilter)
+        -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 impl<F> LogLevel for F
@@ -95,7 +97,10 @@ where
         + Sync
         + 'static,
 {
-    fn set_level(&self, level: LevelFilter) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    fn set_level(
+        &self,
+        level: LevelFilter,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self(level)
     }
 }
@@ -512,7 +517,11 @@ impl AdminCommands {
             Builtin::ViewVersion => self.view_version(),
             Builtin::SetLogLevel => self.set_log_level(params),
             Builtin::Connections => self.connections(),
-            Builtin::Help => self.names().iter().map(|name| format!("{name}\r\n")).collect(),
+            Builtin::Help => self
+                .names()
+                .iter()
+                .map(|name| format!("{name}\r\n"))
+                .collect(),
         }
     }
 
@@ -573,8 +582,12 @@ impl AdminCommands {
         let level = params.trim();
         let outcome = match (parse_log_level(level), &self.shared.log_level) {
             (Err(error), _) => Err(error.to_string()),
-            (Ok(_), None) => Err("no log level control is set (AdminCommandsBuilder::log_level)".to_string()),
-            (Ok(filter), Some(control)) => control.set_level(filter).map_err(|error| error.to_string()),
+            (Ok(_), None) => {
+                Err("no log level control is set (AdminCommandsBuilder::log_level)".to_string())
+            }
+            (Ok(filter), Some(control)) => {
+                control.set_level(filter).map_err(|error| error.to_string())
+            }
         };
         match outcome {
             Ok(()) => {
@@ -757,7 +770,9 @@ mod tests {
     #[tokio::test]
     async fn help_lists_every_command_once_sorted() {
         let commands = AdminCommands::new();
-        commands.register("zz.last", |_: &str| String::new()).unwrap();
+        commands
+            .register("zz.last", |_: &str| String::new())
+            .unwrap();
         commands
             .register(CMD_VIEW_STATUS, |_: &str| String::new())
             .unwrap();
@@ -813,7 +828,9 @@ mod tests {
         let (commands, _) = levels();
         assert_eq!(
             commands.notify("tars.viewversion").await,
-            format!("[notify prefix object num:1]\n[1]:${FRAMEWORK_VERSION}$\napp version: 2.3.4\n")
+            format!(
+                "[notify prefix object num:1]\n[1]:${FRAMEWORK_VERSION}$\napp version: 2.3.4\n"
+            )
         );
         let status = commands.notify("tars.viewstatus").await;
         for line in [

@@ -231,7 +231,8 @@ impl Heartbeat {
                 ),
                 self.node.keep_alive(self.info.clone())
             );
-            self.warnings.outcome("reportVersion", &self.node_name, version);
+            self.warnings
+                .outcome("reportVersion", &self.node_name, version);
             self.warnings.outcome("keepAlive", &self.node_name, alive);
         };
         tokio::select! {

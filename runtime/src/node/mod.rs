@@ -15,7 +15,8 @@
 //!   `tars.viewversion`, `tars.setloglevel`, `tars.connection`, `tars.help`,
 //!   `tars.loadconfig`, and the application's own) and turning `shutdown()` into a stop
 //!   request;
-//! * [`shutdown_signal`]: SIGTERM and Ctrl-C, the other ways to be told to stop.
+//! * [`shutdown_signal`]: SIGTERM and Ctrl-C, the other ways to be told to stop;
+//! * [`serve_until_stopped`]: waits for a reason to stop, then stops in the right order.
 //!
 //! The order of a graceful stop, as TarsCpp's: wait for a reason to stop
 //! ([`AdminServant::stop_requested`]), stop the heartbeats ([`KeepAlive::stop`]), then shut
@@ -51,9 +52,8 @@
 //! )
 //! .start()?;
 //!
-//! admin.stop_requested().await?;
-//! keep_alive.stop().await;
-//! server.shutdown().await;
+//! // AdminF.shutdown, SIGTERM or Ctrl-C; then the heartbeat stops, then the server
+//! let why = tars_rpc::node::serve_until_stopped(server, Some(keep_alive), &admin).await;
 //! communicator.shutdown().await;
 //! # Ok(())
 //! # }
@@ -66,7 +66,7 @@ mod keep_alive;
 mod server_f;
 mod signal;
 
-pub use admin::AdminServant;
+pub use admin::{serve_until_stopped, AdminServant};
 pub use admin_f::{AdminF, AdminFProxy, AdminFServant};
 pub use commands::{
     parse_log_level, AdminCommands, AdminCommandsBuilder, CommandKind, InvalidCommandName,

@@ -81,8 +81,12 @@ pub trait ServerF {
 
     /// `int reportVersion(string app, string serverName, string version);`: the version of
     /// the TARS framework the server is built with, reported once at the start.
-    async fn report_version(&self, app: String, server_name: String, version: String)
-        -> Result<i32>;
+    async fn report_version(
+        &self,
+        app: String,
+        server_name: String,
+        version: String,
+    ) -> Result<i32>;
 
     /// `unsigned int getLatestKeepAliveTime();`: when tarsnode last sent its own keep-alive to
     /// the registry, in seconds since the epoch (TarsGo's and tarsnode's `NodeF.tars` have it;
