@@ -182,6 +182,7 @@ async fn keep_alives_reach_the_node_at_the_period_and_stop_before_the_listeners_
             .count();
         assert_eq!(count, rounds, "{adapter} once per round: {seen:#?}");
     }
+    eprintln!("keep-alive: rounds 1 to {rounds} arrived {spent:?} apart at a period of {period:?}");
     // rounds 1 to 3 are two periods apart; loosely, for a busy machine
     assert!(
         spent >= period && spent < Duration::from_secs(10),
@@ -212,6 +213,45 @@ async fn keep_alives_reach_the_node_at_the_period_and_stop_before_the_listeners_
         TcpStream::connect(hello).await.is_err(),
         "closed after shutdown"
     );
+    communicator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_initializing_server_sends_keep_activing_until_it_has_started() {
+    ensure_node();
+    let node = NodeServerF::start();
+    let communicator = Communicator::new();
+    let activating = KeepAlive::builder(&communicator, node.node_object(), APP, SERVER)
+        .activing_interval(Duration::from_millis(100))
+        .interval(Duration::from_secs(60))
+        .start_activating()
+        .expect("a valid node object");
+    let activing = keep_alive_line("").replacen("KEEPALIVE", "KEEPACTIVING", 1);
+    for _ in 0..3 {
+        assert_eq!(node.next(WAIT).as_deref(), Some(activing.as_str()));
+    }
+    let keep_alive = activating.started();
+    // then, after a keepActiving that may have been on its way, the start of the keep-alives
+    let mut start = Vec::new();
+    while start.len() < 2 {
+        let line = node.next(WAIT).expect("the start of the keep-alives");
+        if line != activing || !start.is_empty() {
+            start.push(line);
+        }
+    }
+    start.sort();
+    assert_eq!(
+        start,
+        [
+            keep_alive_line(""),
+            format!(
+                "VERSION {{\"app\":\"{APP}\",\"serverName\":\"{SERVER}\",\"version\":\"{FRAMEWORK_VERSION}\"}}"
+            ),
+        ]
+    );
+    // no more keepActiving: the next call would be a keep-alive, a minute later
+    assert_eq!(node.next(Duration::from_millis(500)), None);
+    keep_alive.stop().await;
     communicator.shutdown().await;
 }
 

@@ -79,13 +79,63 @@ pub struct KeepAliveBuilder {
     info: ServerInfo,
     adapters: Vec<String>,
     interval: Duration,
+    activing_interval: Duration,
     version: String,
+}
+
+/// The heartbeat of a server that is still initializing, from
+/// [`KeepAliveBuilder::start_activating`]: `keepActiving` every
+/// [activing interval](KeepAliveBuilder::activing_interval) (5 s by default), as TarsCpp sends
+/// it while the application's `initialize()` runs, so that tarsnode does not take a long
+/// start for a hung one. [`started`](Self::started) turns it into the [`KeepAlive`] of the
+/// running server.
+///
+/// ```no_run
+/// use tars_rpc::client::Communicator;
+/// use tars_rpc::node::KeepAlive;
+///
+/// # async fn load_caches() {}
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let communicator = Communicator::new();
+/// let activating = KeepAlive::builder(&communicator, "tars.tarsnode.ServerObj@tcp -h 127.0.0.1 -p 19386", "TestApp", "HelloServer")
+///     .start_activating()?;
+/// load_caches().await; // a long initialization
+/// let keep_alive = activating.started(); // reportVersion, keepAlive, then every period
+/// # keep_alive.stop().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping it stops the heartbeat"]
+pub struct Activating {
+    initialized: CancellationToken,
+    keep_alive: KeepAlive,
+}
+
+impl Activating {
+    /// The initialization is over: stops the `keepActiving` calls and starts the keep-alives
+    /// of [`KeepAliveBuilder::start`] (`reportVersion` and `keepAlive` at once, then a
+    /// `keepAlive` per adapter every period).
+    pub fn started(self) -> KeepAlive {
+        self.initialized.cancel();
+        self.keep_alive
+    }
+
+    /// Stops the heartbeat without starting the keep-alives (the initialization failed), and
+    /// returns once it has stopped.
+    pub async fn stop(self) {
+        self.keep_alive.stop().await;
+    }
 }
 
 impl KeepAlive {
     /// The period of the keep-alives unless [set](KeepAliveBuilder::interval): 10 s, as
     /// TarsCpp's adapters and TarsGo's main loop send them.
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+    /// The period of the `keepActiving` calls of a server that initializes, unless
+    /// [set](KeepAliveBuilder::activing_interval): 5 s, as TarsCpp sends them.
+    pub const DEFAULT_ACTIVING_INTERVAL: Duration = Duration::from_secs(5);
 
     /// Starts configuring the heartbeat of the server `server_name` of `application` to the
     /// node `node` (`tars.tarsnode.ServerObj@tcp -h 127.0.0.1 -p 19386`, the server config's
@@ -107,6 +157,7 @@ impl KeepAlive {
             },
             adapters: Vec::new(),
             interval: Self::DEFAULT_INTERVAL,
+            activing_interval: Self::DEFAULT_ACTIVING_INTERVAL,
             version: FRAMEWORK_VERSION.to_string(),
         }
     }
@@ -157,6 +208,14 @@ impl KeepAliveBuilder {
         self
     }
 
+    /// The period of the `keepActiving` calls while the server initializes (see
+    /// [`start_activating`](Self::start_activating)): 5 s unless set. A zero period is taken as
+    /// 1 ms.
+    pub fn activing_interval(mut self, interval: Duration) -> Self {
+        self.activing_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
     /// The process id reported: this process's unless set (a server run by a wrapper may report
     /// the process tarsnode started).
     pub fn pid(mut self, pid: i32) -> Self {
@@ -182,6 +241,32 @@ impl KeepAliveBuilder {
     ///
     /// Outside a tokio runtime.
     pub fn start(self) -> Result<KeepAlive, KeepAliveError> {
+        self.spawn(None)
+    }
+
+    /// Starts the heartbeat of a server that is still initializing: a `keepActiving` at once
+    /// and every [activing interval](Self::activing_interval), until
+    /// [`Activating::started`] starts the keep-alives of [`start`](Self::start).
+    ///
+    /// # Errors
+    ///
+    /// [`KeepAliveError::BadNode`] if the node object is no proxy string.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn start_activating(self) -> Result<Activating, KeepAliveError> {
+        let initialized = CancellationToken::new();
+        let keep_alive = self.spawn(Some(initialized.clone()))?;
+        Ok(Activating {
+            initialized,
+            keep_alive,
+        })
+    }
+
+    /// Spawns the heartbeat task, which sends `keepActiving` until `initialized` is cancelled
+    /// when there is one.
+    fn spawn(self, initialized: Option<CancellationToken>) -> Result<KeepAlive, KeepAliveError> {
         let node: ServerFProxy =
             self.communicator
                 .string_to_proxy(&self.node)
@@ -199,11 +284,12 @@ impl KeepAliveBuilder {
             info: self.info,
             adapters,
             interval: self.interval,
+            activing_interval: self.activing_interval,
             version: self.version,
             warnings: Warnings::default(),
         };
         let stop = CancellationToken::new();
-        let task = AbortOnDropHandle::new(tokio::spawn(heartbeat.run(stop.clone())));
+        let task = AbortOnDropHandle::new(tokio::spawn(heartbeat.run(stop.clone(), initialized)));
         Ok(KeepAlive { stop, task })
     }
 }
@@ -215,13 +301,31 @@ struct Heartbeat {
     info: ServerInfo,
     adapters: Vec<String>,
     interval: Duration,
+    activing_interval: Duration,
     version: String,
     warnings: Warnings,
 }
 
 impl Heartbeat {
-    /// Runs until `stop` is cancelled.
-    async fn run(mut self, stop: CancellationToken) {
+    /// Runs until `stop` is cancelled: `keepActiving` until `initialized` is cancelled (if
+    /// there is one), then the keep-alives.
+    async fn run(mut self, stop: CancellationToken, initialized: Option<CancellationToken>) {
+        if let Some(initialized) = initialized {
+            let activing = async {
+                loop {
+                    let outcome = self.node.keep_activing(self.info.clone()).await;
+                    self.warnings
+                        .outcome("keepActiving", &self.node_name, outcome);
+                    tokio::time::sleep(self.activing_interval).await;
+                }
+            };
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                () = initialized.cancelled() => {}
+                () = activing => {}
+            }
+        }
         let start = async {
             let (version, alive) = futures::join!(
                 self.node.report_version(

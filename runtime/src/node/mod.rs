@@ -10,7 +10,8 @@
 //! * [`ServerF`] and [`AdminF`], TarsProtocol's `servant/NodeF.tars` and `servant/AdminF.tars`
 //!   as Rust traits, with [`ServerInfo`];
 //! * [`KeepAlive`]: `reportVersion` at the start and a `keepAlive` per adapter (and for
-//!   `AdminAdapter`) every 10 s, as TarsCpp and TarsGo send them;
+//!   `AdminAdapter`) every 10 s, as TarsCpp and TarsGo send them, after `keepActiving` every
+//!   5 s while the application initializes if it asks ([`Activating`]);
 //! * [`AdminServant`]: `AdminF`, running [`AdminCommands`] (the built-in `tars.viewstatus`,
 //!   `tars.viewversion`, `tars.setloglevel`, `tars.connection`, `tars.help`,
 //!   `tars.loadconfig`, and the application's own) and turning `shutdown()` into a stop
@@ -73,7 +74,7 @@ pub use commands::{
     LogLevel, UnknownLogLevel, CMD_CONNECTIONS, CMD_HELP, CMD_LOAD_CONFIG, CMD_SET_LOG_LEVEL,
     CMD_VIEW_STATUS, CMD_VIEW_VERSION,
 };
-pub use keep_alive::{KeepAlive, KeepAliveBuilder, KeepAliveError};
+pub use keep_alive::{Activating, KeepAlive, KeepAliveBuilder, KeepAliveError};
 pub use server_f::{ServerF, ServerFProxy, ServerFServant, ServerInfo};
 pub use signal::{shutdown_signal, StopReason};
 /// The levels `tars.setloglevel` sets through a [`LogLevel`] control (tracing's, re-exported so
