@@ -19,10 +19,10 @@ pub enum StopReason {
 /// A future that resolves when the process gets SIGTERM or SIGINT (Ctrl-C; on Windows, Ctrl-C
 /// only): await it to shut down as `AdminF.shutdown` does, as TarsCpp ends on SIGINT.
 ///
-/// The signal handlers are installed when it is called, not when first polled, so a signal that
-/// comes any time after the call is seen. From then on these signals no longer end the process
-/// by themselves (tokio keeps its handlers for the life of the process): the application must
-/// stop on its own.
+/// On Unix the signal handlers are installed when it is called, not when first polled, so a
+/// signal that comes any time after the call is seen (elsewhere, when first polled). From then
+/// on these signals no longer end the process by themselves (tokio keeps its handlers for the
+/// life of the process): the application must stop on its own.
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
