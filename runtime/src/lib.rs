@@ -11,6 +11,7 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
+pub mod node;
 pub mod packet;
 pub mod protocol;
 pub mod registry;
