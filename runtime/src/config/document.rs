@@ -159,6 +159,15 @@ impl Config {
     }
 }
 
+impl std::str::FromStr for Config {
+    type Err = ConfigError;
+
+    /// [`Config::parse`], for `text.parse::<Config>()`.
+    fn from_str(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text)
+    }
+}
+
 /// One domain of a [`Config`], `<name> ... </name>`: its parameters in file order, and the
 /// domains in it.
 ///
@@ -512,6 +521,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.get("/tars/application<enableset>"), Some("n"));
+        assert_eq!(
+            "<tars>\nk=v\n</tars>"
+                .parse::<Config>()
+                .unwrap()
+                .get("/tars<k>"),
+            Some("v")
+        );
         assert_eq!(config.get("/tars/application/server<app>"), Some("TestApp"));
         assert_eq!(config.domain_names("/tars"), ["application"]);
         assert_eq!(config.domain_names("/"), ["tars"]);

@@ -279,8 +279,10 @@ impl ServerConfig {
         self.enable_set
     }
 
-    /// `/tars/application<setdivision>` (`app.area.group`), when [`enable_set`](Self::enable_set)
-    /// is on; `None` otherwise (tarsnode then writes `NULL`).
+    /// `/tars/application<setdivision>` (`name.area.group`), when
+    /// [`enable_set`](Self::enable_set) is on; `None` otherwise (tarsnode then writes `NULL`).
+    /// Kept as text: [`registry::SetDivision`](crate::registry::SetDivision) parses it (TarsCpp
+    /// turns sets off when it does not have three parts).
     pub fn set_division(&self) -> Option<&str> {
         self.set_division.as_deref()
     }
@@ -408,8 +410,8 @@ impl AdapterConfig {
         self.threads
     }
 
-    /// `allow`: the client addresses allowed, split at `;` and `,`; empty (tarsnode writes a
-    /// bare `allow`) allows every address.
+    /// `allow`: the client addresses allowed, split at `;` and `,` and trimmed; empty (tarsnode
+    /// writes a bare `allow`) allows every address.
     pub fn allow(&self) -> &[String] {
         &self.allow
     }
