@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{Context, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version};
 use tars_rpc::server::{
-    Current, PushError, PushFrame, Servant, Server, ServerBuilder, ServerError,
+    AccessOrder, Current, Listen, PushError, PushFrame, Servant, Server, ServerBuilder, ServerError,
 };
 use tars_rpc::{Error, TarsStruct};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,6 +50,8 @@ struct Shared {
     /// Told when a `hold` call starts, and when it ends (however it ends).
     hold_started: Notify,
     hold_ended: Notify,
+    /// Opens every `gate` call waiting.
+    gate: Notify,
 }
 
 /// Tells `hold_ended` when dropped, with the handler that holds it.
@@ -92,6 +94,12 @@ impl Servant for TestServant {
                     let _guard = HoldGuard(self.shared.clone());
                     self.shared.hold_started.notify_one();
                     std::future::pending().await
+                }
+                "gate" => {
+                    let open = self.shared.gate.notified();
+                    self.shared.hold_started.notify_one();
+                    open.await;
+                    Ok(params)
                 }
                 "double" => Ok([&params[..], &params[..]].concat().into()),
                 "fail" => Err(Error::new(ReturnCode(1234), "nope")),
@@ -835,4 +843,115 @@ async fn a_standard_library_listener_is_served_as_it_is() {
     server.shutdown().await;
     client.expect_reconnect().await;
     client.expect_closed().await;
+}
+
+/// An adapter's queue capacity (TarsCpp's `queuecap`) counts the requests of all its
+/// connections: one beyond it is answered with `SERVER_OVERLOAD` at once, and another listener
+/// of the same server is not limited by it.
+#[tokio::test]
+async fn an_adapter_at_its_queue_capacity_answers_overload() {
+    let (limited, shared) = servant();
+    let (other, _) = servant();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::builder()
+        .servant(SERVANT, Listen::from(listener).queue_capacity(2), limited)
+        .servant("Test.S.Other", "tcp -h 127.0.0.1 -p 0", other)
+        .start()
+        .await
+        .unwrap();
+    let other_addr = server.local_addr("Test.S.Other").unwrap();
+
+    let mut first = Client::connect(addr).await;
+    let mut second = Client::connect(addr).await;
+    let mut gates = Vec::new();
+    for client in [&mut first, &mut second] {
+        let gate = client.request(SERVANT, "gate", Bytes::new());
+        client.send(&gate).await;
+        gates.push(gate.request_id);
+        timeout(WAIT, shared.hold_started.notified())
+            .await
+            .expect("the gate call runs");
+    }
+    let refused = second.call(SERVANT, "echo", Bytes::from_static(b"x")).await;
+    assert_eq!(refused.ret, ReturnCode::SERVER_OVERLOAD);
+    assert_eq!(server.stats().overloaded_requests, 1);
+    let mut elsewhere = Client::connect(other_addr).await;
+    let echoed = elsewhere
+        .call_ok("Test.S.Other", "echo", Bytes::from_static(b"y"))
+        .await;
+    assert_eq!(&echoed.buffer[..], b"y");
+
+    // the gates open: room again
+    shared.gate.notify_waiters();
+    assert_eq!(first.recv().await.request_id, gates[0]);
+    assert_eq!(second.recv().await.request_id, gates[1]);
+    let echoed = second
+        .call_ok(SERVANT, "echo", Bytes::from_static(b"z"))
+        .await;
+    assert_eq!(&echoed.buffer[..], b"z");
+    server.shutdown().await;
+}
+
+/// An adapter's `allow` and `deny` patterns and its own connection limit.
+#[tokio::test]
+async fn an_adapter_serves_only_the_peers_it_allows_up_to_its_own_limit() {
+    let (denying, _) = servant();
+    let (allowing, _) = servant();
+    let server = Server::builder()
+        .servant(
+            "Test.S.Denying",
+            Listen::from("tcp -h 127.0.0.1 -p 0").access(
+                ["127.0.0.*"],
+                ["127.0.0.1"],
+                AccessOrder::DenyAllow,
+            ),
+            denying,
+        )
+        .servant(
+            "Test.S.Allowing",
+            Listen::from("tcp -h 127.0.0.1 -p 0")
+                .access(["127.0.*.*"], ["127.0.0.1"], AccessOrder::AllowDeny)
+                .max_connections(1),
+            allowing,
+        )
+        .start()
+        .await
+        .unwrap();
+    let mut denied = Client::connect(server.local_addr("Test.S.Denying").unwrap()).await;
+    denied.expect_closed().await;
+    assert_eq!(server.stats().denied_connections, 1);
+
+    let allowing_addr = server.local_addr("Test.S.Allowing").unwrap();
+    let mut allowed = Client::connect(allowing_addr).await;
+    allowed.ping("Test.S.Allowing").await;
+    // its own limit, 1, not the builder's
+    let mut over = Client::connect(allowing_addr).await;
+    over.expect_closed().await;
+    assert_eq!(server.stats().refused_connections, 1);
+    allowed.ping("Test.S.Allowing").await;
+    server.shutdown().await;
+}
+
+/// Servants sharing a listener cannot give it different adapter settings.
+#[tokio::test]
+async fn servants_sharing_a_listener_agree_on_its_adapter_settings() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (a, _) = servant();
+    let (b, _) = servant();
+    let error = Server::builder()
+        .servant("Test.S.A", Listen::from(listener).max_connections(5), a)
+        .servant(
+            "Test.S.B",
+            Listen::from(format!("tcp -h 127.0.0.1 -p {port}")).max_connections(6),
+            b,
+        )
+        .start()
+        .await
+        .expect_err("different settings");
+    assert!(
+        matches!(&error, ServerError::ConflictingAdapters { first, second, .. } if first == "Test.S.A" && second == "Test.S.B"),
+        "{error}"
+    );
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use super::adapter::RequestLoad;
 use super::listen::{bind_all, Bound, Listen, Plan, Registered, Registration};
 use super::listener::{AcceptLoop, Gauges, Listening, TlsListening};
 use super::outgoing::TotalBudget;
@@ -183,7 +184,9 @@ impl ServerBuilder {
     /// the local address of a listener given for another servant; a servant is reachable only
     /// through its own listener. Port 0 lets the system choose a port (see
     /// [`Server::local_addr`]); servants at the same `host:0` share that one listener (`ssl`
-    /// servants one, `tcp` servants another). An `ssl` endpoint is served over TLS with the
+    /// servants one, `tcp` servants another, and servants giving different adapter settings,
+    /// such as [`Listen::max_connections`], one each). Servants sharing a listener give it the
+    /// same adapter settings, or only one of them gives any. An `ssl` endpoint is served over TLS with the
     /// [`tls`](Self::tls) configuration; `ssl` and `tcp` servants cannot share a port. The
     /// endpoint's `-t` is the idle timeout of the listener's connections unless
     /// [`idle_timeout`](Self::idle_timeout) is set; the shortest wins when servants sharing a
@@ -607,7 +610,7 @@ impl Settings {
             group,
         } in bound
         {
-            let (served, names, idle, tls) = group.into_parts();
+            let (served, names, idle, tls, adapter) = group.into_parts();
             tracing::info!(address = %local_addr, servants = ?names, raw = served.is_raw(), tls, "listening");
             let tls = self.tls.as_ref().filter(|_| tls).map(|config| {
                 Arc::new(TlsListening {
@@ -615,13 +618,17 @@ impl Settings {
                     timeout: self.tls_handshake_timeout,
                 })
             });
+            let mut config = self.connections(idle, total_budget);
+            config.queue_timeout = adapter.queue_timeout.unwrap_or(config.queue_timeout);
             let listening = Listening {
                 local_addr,
                 served,
-                config: Arc::new(self.connections(idle, total_budget)),
-                max_connections: self.max_connections,
+                config: Arc::new(config),
+                max_connections: adapter.max_connections.unwrap_or(self.max_connections),
                 gauges: gauges.clone(),
                 tls,
+                access: adapter.access.map(Arc::new),
+                load: adapter.queue_capacity.map(RequestLoad::new),
             };
             let accept_loop = AcceptLoop::new(listener, listening, signals.clone());
             accept_loops.spawn(accept_loop.run());

@@ -1,6 +1,7 @@
 //! Routing a request to its servant, running the handler, and replying.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -11,7 +12,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
+use super::adapter::RequestLoad;
 use super::connection::{ConnectionContext, Running};
+use super::listener::Gauges;
 use super::servant::run_close_hook;
 use super::session::RequestProtocol;
 use super::{Current, Servant};
@@ -34,6 +37,8 @@ pub(super) struct TarsRequests {
     codec: FrameCodec,
     queue_timeout: Duration,
     last_currents: LastCurrents,
+    /// The listener's requests against its queue capacity, and where refusals are counted.
+    load: Option<(Arc<RequestLoad>, Arc<Gauges>)>,
 }
 
 impl TarsRequests {
@@ -42,12 +47,14 @@ impl TarsRequests {
         servants: Arc<Servants>,
         max_frame_len: usize,
         queue_timeout: Duration,
+        load: Option<(Arc<RequestLoad>, Arc<Gauges>)>,
     ) -> Self {
         Self {
             servants,
             codec: FrameCodec::new(max_frame_len),
             queue_timeout,
             last_currents: LastCurrents::default(),
+            load,
         }
     }
 }
@@ -82,10 +89,26 @@ impl RequestProtocol for TarsRequests {
             }
             Route::Dispatch(servant) => {
                 self.last_currents.record(&servant, &current);
+                let admitted = match &self.load {
+                    None => None,
+                    Some((load, gauges)) => match load.admit() {
+                        Some(guard) => Some(guard),
+                        None => {
+                            gauges.overloaded.fetch_add(1, Ordering::Relaxed);
+                            let desc = "the servant's request queue is full".to_string();
+                            requests.spawn(async move {
+                                reply(&current, ReturnCode::SERVER_OVERLOAD, Bytes::new(), desc)
+                                    .await;
+                                drop(running);
+                            });
+                            return Ok(());
+                        }
+                    },
+                };
                 let queue_timeout = self.queue_timeout;
                 requests.spawn(async move {
                     run(servant, current, params, queue_timeout).await;
-                    drop(running);
+                    drop((running, admitted));
                 });
             }
         }

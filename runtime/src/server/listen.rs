@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket};
 
+use super::adapter::{AccessList, AdapterSettings};
 use super::dispatch::Servants;
 use super::listener::Served;
 use super::raw::{RawBinding, RawServant};
 use super::servant::Servant;
-use super::ServerError;
+use super::{AccessOrder, ServerError};
 use crate::endpoint::{Endpoint, EndpointError, Transport};
 use crate::protocol::FrameSplitter;
 
@@ -70,7 +71,10 @@ use crate::protocol::FrameSplitter;
 /// # Ok(())
 /// # }
 /// ```
-pub struct Listen(Place);
+pub struct Listen {
+    place: Place,
+    adapter: AdapterSettings,
+}
 
 enum Place {
     Endpoint(Result<Endpoint, EndpointError>),
@@ -103,9 +107,96 @@ impl Given {
     }
 }
 
+impl Listen {
+    fn at(place: Place) -> Self {
+        Self {
+            place,
+            adapter: AdapterSettings::default(),
+        }
+    }
+
+    /// The most connections this listener keeps open at once, instead of the builder's
+    /// [`max_connections`](super::ServerBuilder::max_connections): TarsCpp's `maxconns` of
+    /// an adapter.
+    ///
+    /// ```
+    /// use tars_rpc::server::Listen;
+    ///
+    /// let listen = Listen::from("tcp -h 127.0.0.1 -p 0").max_connections(128);
+    /// ```
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.adapter.max_connections = Some(connections.max(1));
+        self
+    }
+
+    /// The most requests of this listener's connections, all together, running or waiting to
+    /// run at once: TarsCpp's `queuecap` of an adapter. A request beyond it is answered at once
+    /// with [`SERVER_OVERLOAD`](crate::packet::ReturnCode::SERVER_OVERLOAD) (-9) instead of
+    /// running. Without it, only each connection's
+    /// [`max_in_flight`](super::ServerBuilder::max_in_flight) bounds them. Not applied to a
+    /// raw servant, whose requests have no reply to refuse them with.
+    ///
+    /// ```
+    /// use tars_rpc::server::Listen;
+    ///
+    /// let listen = Listen::from("tcp -h 127.0.0.1 -p 0").queue_capacity(10_000);
+    /// ```
+    pub fn queue_capacity(mut self, requests: usize) -> Self {
+        self.adapter.queue_capacity = Some(requests.max(1));
+        self
+    }
+
+    /// This listener's [`queue_timeout`](super::ServerBuilder::queue_timeout): TarsCpp's
+    /// `queuetimeout` of an adapter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tars_rpc::server::Listen;
+    ///
+    /// let listen = Listen::from("tcp -h 127.0.0.1 -p 0").queue_timeout(Duration::from_secs(3));
+    /// ```
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.adapter.queue_timeout = Some(timeout);
+        self
+    }
+
+    /// Which peers this listener serves, TarsCpp's `allow`, `deny` and `order` keys of an
+    /// adapter: IP address patterns in which a part may be `*` (`10.0.*.*`). The first list,
+    /// in `order`, that a peer's address matches decides; a peer matching neither is served
+    /// only if `allow` is empty. Any other peer's connection is closed as soon as it is
+    /// accepted, and counted in [`ServerStats::denied_connections`](super::ServerStats).
+    ///
+    /// ```
+    /// use tars_rpc::server::{AccessOrder, Listen};
+    ///
+    /// // this machine and the 10.0 network, except one host
+    /// let listen = Listen::from("tcp -h 0.0.0.0 -p 0").access(
+    ///     ["127.0.0.1", "10.0.*.*"],
+    ///     ["10.0.0.13"],
+    ///     AccessOrder::DenyAllow,
+    /// );
+    /// ```
+    pub fn access<A, D>(mut self, allow: A, deny: D, order: AccessOrder) -> Self
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        D: IntoIterator,
+        D::Item: Into<String>,
+    {
+        let trimmed = |pattern: String| pattern.trim().to_string();
+        let access = AccessList {
+            allow: allow.into_iter().map(|p| trimmed(p.into())).collect(),
+            deny: deny.into_iter().map(|p| trimmed(p.into())).collect(),
+            order,
+        };
+        self.adapter.access = Some(access).filter(|access| *access != AccessList::default());
+        self
+    }
+}
+
 impl From<&str> for Listen {
     fn from(endpoint: &str) -> Self {
-        Self(Place::Endpoint(endpoint.parse()))
+        Self::at(Place::Endpoint(endpoint.parse()))
     }
 }
 
@@ -123,29 +214,33 @@ impl From<&String> for Listen {
 
 impl From<Endpoint> for Listen {
     fn from(endpoint: Endpoint) -> Self {
-        Self(Place::Endpoint(Ok(endpoint)))
+        Self::at(Place::Endpoint(Ok(endpoint)))
     }
 }
 
 impl From<TcpListener> for Listen {
     fn from(listener: TcpListener) -> Self {
-        Self(Place::Listener(Given::Tokio(listener)))
+        Self::at(Place::Listener(Given::Tokio(listener)))
     }
 }
 
 /// The listener is made non-blocking and handed to tokio when the server starts.
 impl From<std::net::TcpListener> for Listen {
     fn from(listener: std::net::TcpListener) -> Self {
-        Self(Place::Listener(Given::Std(listener)))
+        Self::at(Place::Listener(Given::Std(listener)))
     }
 }
 
 impl fmt::Debug for Listen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Place::Endpoint(Ok(endpoint)) => write!(f, "Listen({endpoint})"),
-            Place::Endpoint(Err(error)) => write!(f, "Listen({error})"),
-            Place::Listener(listener) => write!(f, "Listen({:?})", listener.local_addr().ok()),
+        match &self.place {
+            Place::Endpoint(Ok(endpoint)) => write!(f, "Listen({endpoint}")?,
+            Place::Endpoint(Err(error)) => write!(f, "Listen({error}")?,
+            Place::Listener(listener) => write!(f, "Listen({:?}", listener.local_addr().ok())?,
+        }
+        match self.adapter.is_default() {
+            true => write!(f, ")"),
+            false => write!(f, ", {:?})", self.adapter),
         }
     }
 }
@@ -182,6 +277,9 @@ pub(super) struct Group {
     /// The transport its endpoints say (all the same one), and the first servant that said
     /// it; `None` for a listener given with no endpoint naming it (plain TCP).
     transport: Option<(Transport, String)>,
+    /// The adapter settings its servants gave (all the same, or given by one), and the first
+    /// servant that gave them.
+    adapter: Option<(AdapterSettings, String)>,
 }
 
 enum GroupServed {
@@ -209,7 +307,28 @@ impl Group {
             names: vec![name],
             served,
             transport: None,
+            adapter: None,
         }
+    }
+
+    /// Notes the adapter settings a servant gave: servants sharing a listener give the same
+    /// ones, or only one of them gives any.
+    fn set_adapter(&mut self, adapter: AdapterSettings, name: &str) -> Result<(), ServerError> {
+        if adapter.is_default() {
+            return Ok(());
+        }
+        match &self.adapter {
+            None => self.adapter = Some((adapter, name.to_string())),
+            Some((existing, first)) if *existing != adapter => {
+                return Err(ServerError::ConflictingAdapters {
+                    address: self.address.clone(),
+                    first: first.clone(),
+                    second: name.to_string(),
+                });
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     /// Notes the transport of a servant's endpoint: servants sharing a listener must agree.
@@ -263,34 +382,41 @@ impl Group {
 
     /// Whether the registration at `address`, with a listener of its own or not, joins this
     /// group: same address, the group not exclusive, and at most one listener between them.
-    /// At port 0 (`any_port`), only servants of one transport share a listener: `ssl` and
-    /// `tcp` servants get one each.
+    /// At port 0 (`any_port`), only servants of one transport and the same adapter settings
+    /// share a listener: `ssl` and `tcp` servants get one each, and so do servants with
+    /// different settings.
     fn takes(
         &self,
         address: &str,
         with_listener: bool,
         any_port: bool,
         transport: Option<Transport>,
+        adapter: &AdapterSettings,
     ) -> bool {
         let other_transport = match (&self.transport, transport) {
             (Some((own, _)), Some(transport)) => *own != transport,
             _ => false,
         };
+        let own_adapter = self.adapter.as_ref().map(|(own, _)| own);
+        let other_adapter = own_adapter.map_or(!adapter.is_default(), |own| own != adapter);
         let apart = self.exclusive
             || (with_listener && self.listener.is_some())
-            || (any_port && other_transport);
+            || (any_port && (other_transport || other_adapter));
         !apart && self.address == address
     }
 
     /// What the listener serves, the servants' names, the shortest `-t` of their endpoints,
-    /// and whether it serves TLS.
-    pub(super) fn into_parts(self) -> (Served, Vec<String>, Option<Duration>, bool) {
+    /// whether it serves TLS, and its adapter settings.
+    pub(super) fn into_parts(
+        self,
+    ) -> (Served, Vec<String>, Option<Duration>, bool, AdapterSettings) {
         let tls = self.tls_servant().is_some();
+        let adapter = self.adapter.map(|(adapter, _)| adapter).unwrap_or_default();
         let served = match self.served {
             GroupServed::Tars(servants) => Served::Tars(Arc::new(servants)),
             GroupServed::Raw(binding) => Served::Raw(Arc::new(binding)),
         };
-        (served, self.names, self.idle, tls)
+        (served, self.names, self.idle, tls, adapter)
     }
 }
 
@@ -321,7 +447,7 @@ impl Plan {
     fn add(&mut self, registration: Registration) -> Result<(), ServerError> {
         let Registration {
             name,
-            listen: Listen(place),
+            listen: Listen { place, adapter },
             servant,
         } = registration;
         let mut any_port = false;
@@ -354,7 +480,9 @@ impl Plan {
             false => self
                 .groups
                 .iter()
-                .position(|group| group.takes(&address, with_listener, any_port, transport))
+                .position(|group| {
+                    group.takes(&address, with_listener, any_port, transport, &adapter)
+                })
                 .unwrap_or(self.groups.len()),
         };
         if self.servants.insert(name.clone(), index).is_some() {
@@ -371,6 +499,7 @@ impl Plan {
         if let Some(transport) = transport {
             group.set_transport(transport, &servant_name)?;
         }
+        group.set_adapter(adapter, &servant_name)?;
         group.listener = group.listener.take().or(listener);
         group.idle = match (group.idle, idle) {
             (Some(current), Some(new)) => Some(current.min(new)),

@@ -10,6 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::adapter::{AccessList, RequestLoad};
 use super::dispatch::{Servants, TarsRequests};
 use super::raw::{RawBinding, RawRequests};
 use super::session::{self, ConnectionConfig, RequestProtocol};
@@ -48,6 +49,10 @@ pub(super) struct Listening {
     pub(super) gauges: Arc<Gauges>,
     /// Set on a listener of `ssl` endpoints: every connection starts with a TLS handshake.
     pub(super) tls: Option<Arc<TlsListening>>,
+    /// Which peers it serves, if not everyone.
+    pub(super) access: Option<Arc<AccessList>>,
+    /// The requests of all its connections, against its queue capacity, if it has one.
+    pub(super) load: Option<Arc<RequestLoad>>,
 }
 
 /// How a listener of `ssl` endpoints accepts TLS.
@@ -96,6 +101,10 @@ pub(super) struct Gauges {
     pub(super) refused: AtomicU64,
     /// TLS handshakes that failed or timed out, ever.
     pub(super) tls_handshake_failures: AtomicU64,
+    /// Connections closed at once, ever, because their peer's address was not allowed.
+    pub(super) denied: AtomicU64,
+    /// Requests answered with `SERVER_OVERLOAD`, ever, because their listener's queue was full.
+    pub(super) overloaded: AtomicU64,
 }
 
 /// Counts a connection as open until dropped.
@@ -178,7 +187,18 @@ impl AcceptLoop {
             max_connections,
             gauges,
             tls,
+            access,
+            load,
         } = &self.listening;
+        if access
+            .as_ref()
+            .is_some_and(|access| !access.admits(peer.ip()))
+        {
+            drop(stream);
+            gauges.denied.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, listener = %local_addr, "peer not allowed: connection closed");
+            return;
+        }
         if self.connections.len() >= *max_connections {
             drop(stream);
             self.refused(peer);
@@ -189,8 +209,12 @@ impl AcceptLoop {
         let tls = tls.clone();
         match served {
             Served::Tars(servants) => {
-                let protocol =
-                    TarsRequests::new(servants.clone(), config.max_frame_len, config.queue_timeout);
+                let protocol = TarsRequests::new(
+                    servants.clone(),
+                    config.max_frame_len,
+                    config.queue_timeout,
+                    load.clone().map(|load| (load, gauges.clone())),
+                );
                 self.connections.spawn(serve_connection(
                     stream, peer, protocol, config, signals, tls, open,
                 ))

@@ -124,6 +124,7 @@
 // This file only declares the modules and re-exports their public items (and defines
 // `ServerError`): the modules may import from it (`use super::Item`) without a cycle, which
 // `tests/module_graph.rs` checks.
+mod adapter;
 mod builder;
 mod connection;
 mod current;
@@ -143,6 +144,7 @@ use std::io;
 
 use crate::endpoint::EndpointError;
 
+pub use adapter::AccessOrder;
 pub use builder::{ServerBuilder, DEFAULT_QUEUE_BUDGET, DEFAULT_TOTAL_QUEUE_BUDGET};
 #[cfg(test)]
 pub(crate) use connection::ConnectionContext;
@@ -212,4 +214,18 @@ pub enum ServerError {
     /// No servant was registered: the server would serve nothing.
     #[error("no servant registered")]
     NoServants,
+    /// Servants sharing a listener gave it different adapter settings
+    /// ([`Listen::max_connections`] and the like): give them to one servant, or the same to
+    /// each.
+    #[error(
+        "servants `{first}` and `{second}` share the listener at {address} but give it different adapter settings; give them to one of them"
+    )]
+    ConflictingAdapters {
+        /// The listener's `host:port`.
+        address: String,
+        /// The servant that gave settings first.
+        first: String,
+        /// The servant that gave other ones.
+        second: String,
+    },
 }

@@ -369,6 +369,8 @@ impl ServerHandle {
             connections: self.gauges.connections.load(Ordering::Relaxed),
             refused_connections: self.gauges.refused.load(Ordering::Relaxed),
             tls_handshake_failures: self.gauges.tls_handshake_failures.load(Ordering::Relaxed),
+            denied_connections: self.gauges.denied.load(Ordering::Relaxed),
+            overloaded_requests: self.gauges.overloaded.load(Ordering::Relaxed),
             queued_bytes: self.total_budget.used(),
         }
     }
@@ -406,6 +408,12 @@ pub struct ServerStats {
     /// TLS handshakes on `ssl` listeners that failed or did not finish within the
     /// [handshake timeout](super::ServerBuilder::tls_handshake_timeout), since the start.
     pub tls_handshake_failures: u64,
+    /// Connections closed as soon as they were accepted, since the start, because their
+    /// listener does not [allow](super::Listen::access) their peer's address.
+    pub denied_connections: u64,
+    /// Requests answered with [`SERVER_OVERLOAD`](crate::packet::ReturnCode::SERVER_OVERLOAD)
+    /// since the start, because their listener's [queue](super::Listen::queue_capacity) was full.
+    pub overloaded_requests: u64,
     /// Bytes of replies and pushes queued on all connections and not yet written (bounded by
     /// the [total queue budget](super::ServerBuilder::total_queue_budget)).
     pub queued_bytes: usize,
