@@ -69,7 +69,7 @@ fn reads_the_file_tarsnode_writes() {
     assert_eq!(hello.name(), "TestApp.HelloServer.HelloObjAdapter");
     assert_eq!(hello.endpoint(), "tcp -h 10.0.0.7 -p 18015 -t 60000");
     assert_eq!(
-        hello.tcp_endpoint(),
+        hello.served_endpoint(),
         Some(&Endpoint::new("10.0.0.7", 18015).with_timeout(Duration::from_secs(60)))
     );
     assert_eq!(hello.protocol(), "tars");
@@ -130,7 +130,10 @@ fn reads_the_framework_templates() {
     assert_eq!((server.app(), server.server()), ("tars", "tarsconfig"));
     let adapter = server.adapter("tars.tarsconfig.ConfigObjAdapter").unwrap();
     assert_eq!(adapter.servant(), "tars.tarsconfig.ConfigObj");
-    assert_eq!(adapter.tcp_endpoint().unwrap().host(), "localip.tars.com");
+    assert_eq!(
+        adapter.served_endpoint().unwrap().host(),
+        "localip.tars.com"
+    );
     assert_eq!(adapter.max_conns(), 10240);
     assert!(!server.enable_set());
     assert_eq!(server.set_division(), None, "NULL when sets are off");

@@ -16,13 +16,13 @@
 
 mod common;
 
-use std::process::{Child, ChildStdin};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::interop::{HelloServant, InteropImp};
-use common::{describe, ensure_node, node_dir, spawn_node};
+use common::node_peers::{js_string, NodeServerF};
+use common::{describe, ensure_node, node_dir};
 use tars_rpc::client::Communicator;
 use tars_rpc::node::{
     serve_until_stopped, shutdown_signal, AdminCommands, AdminServant, KeepAlive, LevelFilter,
@@ -38,71 +38,6 @@ const APP: &str = "TestApp";
 const SERVER: &str = "HelloServer";
 const HELLO: &str = "TestApp.HelloServer.HelloObj";
 const HELLO_ADAPTER: &str = "TestApp.HelloServer.HelloObjAdapter";
-
-/// `serverf_server.js`: a `ServerF` servant printing the calls it gets.
-struct NodeServerF {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    port: u16,
-}
-
-impl NodeServerF {
-    fn start() -> Self {
-        let (child, stdin, lines) = spawn_node(&["serverf_server.js", "0"]);
-        let ready = lines
-            .recv_timeout(WAIT)
-            .expect("serverf_server.js prints READY in time");
-        let port = ready
-            .strip_prefix("READY ")
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("expected `READY <port>`, got {ready:?}"));
-        Self {
-            child,
-            stdin: Some(stdin),
-            lines,
-            port,
-        }
-    }
-
-    fn node_object(&self) -> String {
-        format!(
-            "tars.tarsnode.ServerObj@tcp -h 127.0.0.1 -p {} -t 60000",
-            self.port
-        )
-    }
-
-    /// The next call it printed, if one comes within `wait` (off the runtime's worker).
-    fn next(&self, wait: Duration) -> Option<String> {
-        tokio::task::block_in_place(|| self.lines.recv_timeout(wait).ok())
-    }
-}
-
-impl Drop for NodeServerF {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// What `JSON.stringify` prints for `s` (the characters these tests meet).
-fn js_string(s: &str) -> String {
-    let mut out = String::from('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// The line `serverf_server.js` prints for a keep-alive of `adapter` from this process.
 fn keep_alive_line(adapter: &str) -> String {

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod client;
 pub mod codec;
 pub mod config;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use tars_rpc::{TarsEnum, TarsStruct};
 
 pub mod interop;
+pub mod node_peers;
 pub mod slow_subscriber;
 pub mod tars_client;
 

@@ -79,7 +79,7 @@ impl ServerConfig {
     /// let server = ServerConfig::from_config(&config)?;
     /// assert_eq!((server.app(), server.server()), ("TestApp", "HelloServer"));
     /// let adapter = server.adapter_for("TestApp.HelloServer.HelloObj").unwrap();
-    /// assert_eq!(adapter.tcp_endpoint().map(|e| e.port()), Some(18015));
+    /// assert_eq!(adapter.served_endpoint().map(|e| e.port()), Some(18015));
     /// assert_eq!(adapter.max_conns(), 128); // TarsCpp's default
     /// # Ok::<(), tars_rpc::config::ConfigError>(())
     /// ```
@@ -317,7 +317,8 @@ impl ServerConfig {
 pub struct AdapterConfig {
     name: String,
     endpoint: String,
-    tcp_endpoint: Option<Endpoint>,
+    served_endpoint: Option<Endpoint>,
+    order: Option<String>,
     servant: String,
     protocol: String,
     max_conns: u32,
@@ -332,8 +333,8 @@ impl AdapterConfig {
     fn from_domain(domain: &Domain, path: &str) -> Result<AdapterConfig, ConfigError> {
         let keys = Keys { path, domain };
         let endpoint = keys.required("endpoint")?.to_string();
-        // the runtime serves tcp only; udp and ssl endpoints are kept as text for the caller
-        let tcp_endpoint = if endpoint.split_whitespace().next() == Some("tcp") {
+        // the runtime serves tcp and ssl; a udp endpoint is kept as text for the caller
+        let served_endpoint = if matches!(endpoint.split_whitespace().next(), Some("tcp" | "ssl")) {
             Some(
                 keys.parsed::<Endpoint>("endpoint")?
                     .ok_or_else(|| keys.missing("endpoint"))?,
@@ -344,7 +345,7 @@ impl AdapterConfig {
         Ok(AdapterConfig {
             name: domain.name().to_string(),
             endpoint,
-            tcp_endpoint,
+            served_endpoint,
             servant: keys.required("servant")?.to_string(),
             protocol: keys.text("protocol").unwrap_or("tars").to_string(),
             max_conns: keys.number("maxconns", 128)?,
@@ -353,6 +354,7 @@ impl AdapterConfig {
             threads: keys.number("threads", 0)?,
             allow: keys.list("allow"),
             deny: keys.list("deny"),
+            order: keys.text("order").map(str::to_string),
         })
     }
 
@@ -367,10 +369,10 @@ impl AdapterConfig {
     }
 
     /// [`endpoint`](Self::endpoint) parsed by [`tars_rpc::endpoint`](crate::endpoint), when it
-    /// is a `tcp` one; `None` for `udp` and `ssl`, which that parser (and this runtime's server)
-    /// does not take. Its `-t` is the idle timeout of the adapter's connections.
-    pub fn tcp_endpoint(&self) -> Option<&Endpoint> {
-        self.tcp_endpoint.as_ref()
+    /// is a `tcp` or `ssl` one; `None` for `udp`, which this runtime's server does not serve.
+    /// Its `-t` is the idle timeout of the adapter's connections.
+    pub fn served_endpoint(&self) -> Option<&Endpoint> {
+        self.served_endpoint.as_ref()
     }
 
     /// `servant`: the object served, `TestApp.HelloServer.HelloObj`.
@@ -419,6 +421,12 @@ impl AdapterConfig {
     /// `deny`: the client addresses refused, split at `;` and `,`.
     pub fn deny(&self) -> &[String] {
         &self.deny
+    }
+
+    /// `order`: `allow,deny` (TarsCpp's default when missing) or `deny,allow`, which of
+    /// [`allow`](Self::allow) and [`deny`](Self::deny) is checked first.
+    pub fn order(&self) -> Option<&str> {
+        self.order.as_deref()
     }
 }
 
@@ -769,7 +777,7 @@ mod tests {
         assert_eq!(names, ["A", "B"]);
         let a = config.adapter("A").unwrap();
         assert_eq!(
-            a.tcp_endpoint(),
+            a.served_endpoint(),
             Some(&Endpoint::new("127.0.0.1", 1).with_timeout(Duration::from_secs(60)))
         );
         assert_eq!((a.max_conns(), a.queue_cap(), a.threads()), (128, 1024, 0));
@@ -779,7 +787,7 @@ mod tests {
         assert!(a.deny().is_empty());
         let b = config.adapter_for("App.S.B").unwrap();
         assert_eq!(b.endpoint(), "udp -h 127.0.0.1 -p 2");
-        assert_eq!(b.tcp_endpoint(), None);
+        assert_eq!(b.served_endpoint(), None);
         assert_eq!(b.protocol(), "not_tars");
         assert!(!b.is_tars());
         assert_eq!((b.max_conns(), b.queue_cap(), b.threads()), (5, 6, 8));

@@ -173,7 +173,7 @@ impl Registry {
 struct Shared {
     application: String,
     server_name: String,
-    app_version: String,
+    app_version: Mutex<String>,
     log_level: Option<Arc<dyn LogLevel>>,
     /// The level last set by `tars.setloglevel`, as given.
     level_name: Mutex<String>,
@@ -319,7 +319,7 @@ impl AdminCommandsBuilder {
             shared: Arc::new(Shared {
                 application: self.application,
                 server_name: self.server_name,
-                app_version: self.app_version,
+                app_version: Mutex::new(self.app_version),
                 log_level: self.log_level,
                 level_name: Mutex::new(String::new()),
                 server: Mutex::new(None),
@@ -334,6 +334,16 @@ impl AdminCommands {
     /// [`builder`](Self::builder).
     pub fn new() -> Self {
         Self::builder().build()
+    }
+
+    /// The application's version that `tars.viewversion` shows.
+    pub fn app_version(&self) -> String {
+        crate::support::lock(&self.shared.app_version).clone()
+    }
+
+    /// Sets the version [`app_version`](Self::app_version) returns.
+    pub fn set_app_version(&self, version: &str) {
+        *crate::support::lock(&self.shared.app_version) = version.to_string();
     }
 
     /// Starts configuring the registry.
@@ -542,7 +552,7 @@ impl AdminCommands {
             ("ServerName(server)", shared.server_name.clone()),
             ("Pid(pid)", std::process::id().to_string()),
             ("LogLevel(loglevel)", level),
-            ("Version(version)", shared.app_version.clone()),
+            ("Version(version)", self.app_version()),
             ("TarsVersion", FRAMEWORK_VERSION.to_string()),
         ] {
             let _ = writeln!(out, "{}{value}", label(name));
@@ -571,8 +581,9 @@ impl AdminCommands {
     /// `tars.viewversion`: TarsCpp answers `$VERSION$`; the application's version follows.
     fn view_version(&self) -> String {
         let mut out = format!("${FRAMEWORK_VERSION}$");
-        if !self.shared.app_version.is_empty() {
-            let _ = write!(out, "\napp version: {}", self.shared.app_version);
+        let app_version = self.app_version();
+        if !app_version.is_empty() {
+            let _ = write!(out, "\napp version: {app_version}");
         }
         out
     }

@@ -3,7 +3,7 @@
 //! Given with [`Listen`](super::Listen)'s methods; the builder's settings are the defaults.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,24 +97,34 @@ fn match_period(text: &str, pattern: &str) -> bool {
 pub(super) struct RequestLoad {
     capacity: usize,
     current: AtomicUsize,
+    /// Where refusals are counted: the server's count, shared by its listeners.
+    refused: Arc<AtomicU64>,
 }
 
 impl RequestLoad {
-    pub(super) fn new(capacity: usize) -> Arc<Self> {
+    pub(super) fn new(capacity: usize, refused: &Arc<AtomicU64>) -> Arc<Self> {
         Arc::new(Self {
             capacity: capacity.max(1),
             current: AtomicUsize::new(0),
+            refused: Arc::clone(refused),
         })
     }
 
-    /// A place for one more request, held until the guard is dropped; `None` at capacity.
+    /// A place for one more request, held until the guard is dropped; `None` at capacity,
+    /// counted as a refusal.
     pub(super) fn admit(self: &Arc<Self>) -> Option<LoadGuard> {
-        self.current
+        let admitted = self
+            .current
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
                 (current < self.capacity).then_some(current + 1)
-            })
-            .ok()
-            .map(|_| LoadGuard(Arc::clone(self)))
+            });
+        match admitted {
+            Ok(_) => Some(LoadGuard(Arc::clone(self))),
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
     }
 }
 
@@ -180,10 +190,12 @@ mod tests {
 
     #[test]
     fn the_load_admits_up_to_its_capacity() {
-        let load = RequestLoad::new(2);
+        let refused = Arc::new(AtomicU64::new(0));
+        let load = RequestLoad::new(2, &refused);
         let first = load.admit().expect("room");
         let second = load.admit().expect("room");
         assert!(load.admit().is_none(), "full");
+        assert_eq!(refused.load(Ordering::Relaxed), 1);
         drop(first);
         let third = load.admit().expect("room again");
         drop((second, third));

@@ -628,7 +628,9 @@ impl Settings {
                 gauges: gauges.clone(),
                 tls,
                 access: adapter.access.map(Arc::new),
-                load: adapter.queue_capacity.map(RequestLoad::new),
+                load: adapter
+                    .queue_capacity
+                    .map(|capacity| RequestLoad::new(capacity, &gauges.overloaded)),
             };
             let accept_loop = AcceptLoop::new(listener, listening, signals.clone());
             accept_loops.spawn(accept_loop.run());

@@ -1,7 +1,6 @@
 //! Routing a request to its servant, running the handler, and replying.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -14,7 +13,6 @@ use tokio_util::codec::Decoder;
 
 use super::adapter::RequestLoad;
 use super::connection::{ConnectionContext, Running};
-use super::listener::Gauges;
 use super::servant::run_close_hook;
 use super::session::RequestProtocol;
 use super::{Current, Servant};
@@ -37,8 +35,8 @@ pub(super) struct TarsRequests {
     codec: FrameCodec,
     queue_timeout: Duration,
     last_currents: LastCurrents,
-    /// The listener's requests against its queue capacity, and where refusals are counted.
-    load: Option<(Arc<RequestLoad>, Arc<Gauges>)>,
+    /// The listener's requests against its queue capacity, if it has one.
+    load: Option<Arc<RequestLoad>>,
 }
 
 impl TarsRequests {
@@ -47,7 +45,7 @@ impl TarsRequests {
         servants: Arc<Servants>,
         max_frame_len: usize,
         queue_timeout: Duration,
-        load: Option<(Arc<RequestLoad>, Arc<Gauges>)>,
+        load: Option<Arc<RequestLoad>>,
     ) -> Self {
         Self {
             servants,
@@ -91,10 +89,9 @@ impl RequestProtocol for TarsRequests {
                 self.last_currents.record(&servant, &current);
                 let admitted = match &self.load {
                     None => None,
-                    Some((load, gauges)) => match load.admit() {
+                    Some(load) => match load.admit() {
                         Some(guard) => Some(guard),
                         None => {
-                            gauges.overloaded.fetch_add(1, Ordering::Relaxed);
                             let desc = "the servant's request queue is full".to_string();
                             requests.spawn(async move {
                                 reply(&current, ReturnCode::SERVER_OVERLOAD, Bytes::new(), desc)

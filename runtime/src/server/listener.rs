@@ -104,7 +104,7 @@ pub(super) struct Gauges {
     /// Connections closed at once, ever, because their peer's address was not allowed.
     pub(super) denied: AtomicU64,
     /// Requests answered with `SERVER_OVERLOAD`, ever, because their listener's queue was full.
-    pub(super) overloaded: AtomicU64,
+    pub(super) overloaded: Arc<AtomicU64>,
 }
 
 /// Counts a connection as open until dropped.
@@ -213,7 +213,7 @@ impl AcceptLoop {
                     servants.clone(),
                     config.max_frame_len,
                     config.queue_timeout,
-                    load.clone().map(|load| (load, gauges.clone())),
+                    load.clone(),
                 );
                 self.connections.spawn(serve_connection(
                     stream, peer, protocol, config, signals, tls, open,
