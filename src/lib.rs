@@ -30,7 +30,7 @@
 //! assert_eq!(Alert::decode_from(&bytes).unwrap(), alert);
 //! ```
 
-pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, registry, server};
+pub use tars_rpc_runtime::{client, codec, endpoint, framing, packet, registry, server, stat};
 
 /// Server push and how a client receives it, in one place: the server's parts live in
 /// [`server`], the client's in [`client`].

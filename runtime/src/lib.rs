@@ -14,6 +14,7 @@ pub mod packet;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+pub mod stat;
 
 #[doc(hidden)]
 pub mod __private;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::observer::ObserverSlot;
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
 
 /// The default interval between lookups of an object resolved through a discovery (TarsCpp's
@@ -30,6 +31,8 @@ pub(super) struct Config {
     pub(super) division: Option<String>,
     /// Where each resolved object's last good endpoint list is kept, if anywhere.
     pub(super) cache_dir: Option<PathBuf>,
+    /// Told of every finished call, if set.
+    pub(super) observer: ObserverSlot,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             division: None,
             cache_dir: None,
+            observer: ObserverSlot::default(),
         }
     }
 }

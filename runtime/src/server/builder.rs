@@ -8,6 +8,7 @@ use tokio::task::JoinSet;
 
 use super::listen::{bind_all, Bound, Listen, Plan, Registered, Registration};
 use super::listener::{AcceptLoop, Gauges, Listening};
+use super::observer::{CallObserver, Observed};
 use super::outgoing::TotalBudget;
 use super::raw::RawServant;
 use super::running::Launch;
@@ -80,6 +81,7 @@ const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 pub struct ServerBuilder {
     registrations: Vec<Registration>,
     settings: Settings,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 /// The limits a builder sets.
@@ -147,6 +149,7 @@ impl fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("servants", &servants)
             .field("settings", &self.settings)
+            .field("observer", &self.observer.is_some())
             .finish()
     }
 }
@@ -458,6 +461,28 @@ impl ServerBuilder {
         self
     }
 
+    /// Tells `observer` of every request the server's TARS servants finish (see
+    /// [`CallObserver`]): how per-call statistics are collected, e.g. by the reporter of
+    /// `tars_rpc::stat`, which TarsCpp reports to `tarsstat`. Without one, no hook runs at all.
+    ///
+    /// ```
+    /// use tars_rpc::server::{CallObserver, CallRecord, Server};
+    ///
+    /// struct Log;
+    ///
+    /// impl CallObserver for Log {
+    ///     fn on_call(&self, call: &CallRecord<'_>) {
+    ///         println!("{}.{}: {} in {:?}", call.servant(), call.function(), call.code(), call.elapsed());
+    ///     }
+    /// }
+    ///
+    /// let builder = Server::builder().call_observer(Log);
+    /// ```
+    pub fn call_observer(mut self, observer: impl CallObserver) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// Binds every listener and starts serving.
     ///
     /// # Errors
@@ -491,7 +516,14 @@ impl ServerBuilder {
     /// assert!(matches!(started, Err(ServerError::Endpoint(_))), "no port");
     /// # }
     /// ```
-    pub async fn start(self) -> Result<Server, ServerError> {
+    pub async fn start(mut self) -> Result<Server, ServerError> {
+        if let Some(observer) = &self.observer {
+            for registration in &mut self.registrations {
+                if let Registered::Tars(servant) = &mut registration.servant {
+                    *servant = Observed::wrap(servant.clone(), observer.clone());
+                }
+            }
+        }
         let Plan { groups, servants } = Plan::new(self.registrations)?;
         let bound = bind_all(groups, self.settings.backlog).await?;
         let servant_addrs = servants
