@@ -1012,7 +1012,9 @@ impl Proxy<TarsWire> {
             .await?;
         let result = connection.send_oneway(&request, self.timeout).await;
         if let (Some(observer), Some(started)) = (observer, started) {
-            let code = result.as_ref().map_or_else(Error::code, |()| ReturnCode::SUCCESS);
+            let code = result
+                .as_ref()
+                .map_or_else(Error::code, |()| ReturnCode::SUCCESS);
             self.observed(observer, &connection, func, code, started, true);
         }
         result

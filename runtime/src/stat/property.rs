@@ -320,7 +320,10 @@ mod tests {
         assert_eq!(state.take()[0].value, "10");
         property.report(-5);
         let second = state.take();
-        assert_eq!((second[0].value.as_str(), second[1].value.as_str()), ("-5", "-5"));
+        assert_eq!(
+            (second[0].value.as_str(), second[1].value.as_str()),
+            ("-5", "-5")
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::property::{Policy, Property, PropertyState};
 use super::property_f::{PropertyFProxy, StatPropMsgBody, StatPropMsgHead};
 use super::stat_f::{StatFProxy, StatMicMsgBody, StatMicMsgHead};
-use super::table::{CallTable, Counts, Ip, LineKey, OwnedKey, Outcome};
+use super::table::{CallTable, Counts, Ip, LineKey, Outcome, OwnedKey};
 use crate::client::{self, Communicator, ProxyError, TypedProxy};
 use crate::error::Error;
 use crate::packet::ReturnCode;
@@ -372,7 +372,10 @@ impl Reporting {
 
     /// A client's lines as TarsCpp heads them: the caller is this module (with its set) and
     /// version, the callee the object's server name and endpoint.
-    fn client_heads(&self, lines: Vec<(OwnedKey, Counts)>) -> Vec<(StatMicMsgHead, StatMicMsgBody)> {
+    fn client_heads(
+        &self,
+        lines: Vec<(OwnedKey, Counts)>,
+    ) -> Vec<(StatMicMsgHead, StatMicMsgBody)> {
         let master = limit(
             &format!("{}@{TARS_VERSION}", self.module_in_set()),
             MAX_NAME_LEN,
@@ -393,7 +396,10 @@ impl Reporting {
 
     /// A server's lines as TarsCpp heads them: the caller is named by its kind and address,
     /// the callee is this module, with its set.
-    fn server_heads(&self, lines: Vec<(OwnedKey, Counts)>) -> Vec<(StatMicMsgHead, StatMicMsgBody)> {
+    fn server_heads(
+        &self,
+        lines: Vec<(OwnedKey, Counts)>,
+    ) -> Vec<(StatMicMsgHead, StatMicMsgBody)> {
         let slave = limit(&self.module_in_set(), MAX_NAME_LEN);
         let set = self.set.clone();
         merge_heads(lines.into_iter().map(|(key, counts)| {
@@ -782,11 +788,17 @@ mod tests {
 
     #[test]
     fn names_as_tarscpp_cuts_them() {
-        assert_eq!(server_name("TestApp.HelloServer.HelloObj"), "TestApp.HelloServer");
+        assert_eq!(
+            server_name("TestApp.HelloServer.HelloObj"),
+            "TestApp.HelloServer"
+        );
         assert_eq!(server_name("Solo"), "Solo");
         assert_eq!(limit("\tabc\r", 2), "ab");
         assert_eq!(limit("é", 1), "");
-        assert_eq!(object_name("tars.tarsstat.StatObj@tcp -h 1.2.3.4 -p 1"), "tars.tarsstat.StatObj");
+        assert_eq!(
+            object_name("tars.tarsstat.StatObj@tcp -h 1.2.3.4 -p 1"),
+            "tars.tarsstat.StatObj"
+        );
         assert_eq!(
             SetInfo::parse("mtt.s.1").map(|set| set.suffix()),
             Some(".mtts1".to_string())

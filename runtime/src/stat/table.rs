@@ -274,7 +274,10 @@ mod tests {
         assert_eq!(body.count, 9);
         assert_eq!(body.max_rsp_time, 10_000);
         assert_eq!(body.min_rsp_time, 4, "0 ms does not count as the minimum");
-        assert_eq!(body.total_rsp_time, 4 + 5 + 9 + 10 + 49 + 2999 + 3000 + 10_000);
+        assert_eq!(
+            body.total_rsp_time,
+            4 + 5 + 9 + 10 + 49 + 2999 + 3000 + 10_000
+        );
     }
 
     #[test]
@@ -284,11 +287,11 @@ mod tests {
         counts.add(Outcome::Exception, Duration::from_millis(7));
         counts.add(Outcome::Exception, Duration::from_millis(8));
         let body = counts.body();
+        assert_eq!((body.count, body.timeout_count, body.exec_count), (0, 1, 2));
         assert_eq!(
-            (body.count, body.timeout_count, body.exec_count),
-            (0, 1, 2)
+            (body.max_rsp_time, body.min_rsp_time, body.total_rsp_time),
+            (0, 0, 0)
         );
-        assert_eq!((body.max_rsp_time, body.min_rsp_time, body.total_rsp_time), (0, 0, 0));
         assert!(body.interval_count.values().all(|&calls| calls == 0));
         assert_eq!(body.interval_count.len(), INTERVAL_POINTS.len());
     }

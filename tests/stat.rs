@@ -1,0 +1,427 @@
+//! Call statistics and properties, `tars_rpc::stat`, against the real thing: a Node
+//! `@tars/rpc` servant of `StatF` and `PropertyF` (`tests/node/stat_server.js`, decoding with
+//! the codecs `@tars/monitor` generated from the `.tars` files) receives the reports of a Rust
+//! client and a Rust server, each with its `StatReporter` (a 200 ms interval), and prints them.
+//!
+//! The client makes calls that succeed, fail with an exception and time out; the test checks
+//! the counts per interface that both sides report (and the heads: names, addresses, set),
+//! and the values of a property under every policy.
+//!
+//! Every server binds 127.0.0.1 on a port the system picks; waits are bounded. Node.js must be
+//! installed; the packages are installed on first use with `npm ci` in `tests/node`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, ChildStdin};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::spawn_node;
+use serde_json::Value;
+use tars_rpc::client::{Communicator, TypedProxy};
+use tars_rpc::packet::ReturnCode;
+use tars_rpc::server::Server;
+use tars_rpc::stat::{Policy, StatReporter, INTERVAL_POINTS, TARS_VERSION};
+use tars_rpc::{tars_interface, Current, Error};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long the reports may take to arrive, all together.
+const WAIT: Duration = Duration::from_secs(30);
+/// The report interval of the test's reporters.
+const INTERVAL: Duration = Duration::from_millis(200);
+/// The timeout of the calls that time out.
+const SHORT: Duration = Duration::from_millis(100);
+const OBJECT: &str = "TestApp.StatServer.DemoObj";
+const CLIENT_MODULE: &str = "TestApp.StatClient";
+const SERVER_MODULE: &str = "TestApp.StatServer";
+
+/// The servant the client calls.
+#[tars_interface]
+pub trait Demo {
+    /// Answers `n` at once.
+    async fn fast(&self, n: i32) -> tars_rpc::Result<i32>;
+    /// Fails with code 1001.
+    async fn fail(&self) -> tars_rpc::Result<i32>;
+    /// Answers once released, and past the request's own timeout.
+    async fn slow(&self, current: &Current) -> tars_rpc::Result<i32>;
+}
+
+struct DemoImp {
+    release: CancellationToken,
+}
+
+impl Demo for DemoImp {
+    async fn fast(&self, n: i32) -> tars_rpc::Result<i32> {
+        Ok(n)
+    }
+
+    async fn fail(&self) -> tars_rpc::Result<i32> {
+        Err(Error::new(ReturnCode(1001), "failed on purpose"))
+    }
+
+    async fn slow(&self, current: &Current) -> tars_rpc::Result<i32> {
+        self.release.cancelled().await;
+        // the server measures from when it read the request: make sure it sees the deadline
+        // passed, however fast the test released it after the client gave up
+        let timeout = current.timeout().unwrap_or(SHORT);
+        tokio::time::sleep_until(current.received_at() + timeout + Duration::from_millis(5)).await;
+        Ok(0)
+    }
+}
+
+/// `node stat_server.js`: its ports and the lines it prints; stopped (stdin closed, then
+/// killed) when dropped.
+struct NodeStat {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    stat_port: u16,
+    property_port: u16,
+}
+
+impl NodeStat {
+    fn start() -> Self {
+        let (child, stdin, lines) = spawn_node(&["stat_server.js"]);
+        let ready = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("stat_server.js prints READY within 20 s");
+        let ports: Vec<u16> = ready
+            .strip_prefix("READY ")
+            .map(|ports| ports.split(' ').filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default();
+        let [stat_port, property_port] = ports[..] else {
+            panic!("expected `READY <statPort> <propertyPort>`, got {ready:?}");
+        };
+        Self {
+            child,
+            stdin: Some(stdin),
+            lines,
+            stat_port,
+            property_port,
+        }
+    }
+
+    fn stat(&self) -> String {
+        format!(
+            "tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p {}",
+            self.stat_port
+        )
+    }
+
+    fn property(&self) -> String {
+        format!(
+            "tars.tarsproperty.PropertyObj@tcp -h 127.0.0.1 -p {}",
+            self.property_port
+        )
+    }
+
+    /// The next report printed, waiting until `deadline` at most.
+    fn next(&self, deadline: Instant) -> Option<Value> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = tokio::task::block_in_place(|| self.lines.recv_timeout(left)).ok()?;
+        let value: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("stat_server.js printed {line:?}: {error}"));
+        assert_ne!(value["kind"], "error", "a report did not decode: {value}");
+        Some(value)
+    }
+}
+
+impl Drop for NodeStat {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Successes, timeouts and exceptions of one interface.
+type Totals = (i64, i64, i64);
+
+/// What the reports said so far.
+#[derive(Default)]
+struct Seen {
+    /// By `bFromClient`, then interface.
+    totals: BTreeMap<(bool, String), Totals>,
+    /// Every stat line: `bFromClient`, head, body.
+    lines: Vec<(bool, Value, Value)>,
+    /// Every property line: head, body.
+    properties: Vec<(Value, Value)>,
+}
+
+impl Seen {
+    fn add(&mut self, report: &Value) {
+        let lines = report["lines"].as_array().expect("lines").clone();
+        match report["kind"].as_str() {
+            Some("stat") => {
+                let from_client = report["fromClient"].as_bool().expect("fromClient");
+                for line in lines {
+                    let (head, body) = (line["head"].clone(), line["body"].clone());
+                    let interface = head["interfaceName"].as_str().expect("interfaceName");
+                    let totals = self
+                        .totals
+                        .entry((from_client, interface.to_string()))
+                        .or_default();
+                    totals.0 += body["count"].as_i64().expect("count");
+                    totals.1 += body["timeoutCount"].as_i64().expect("timeoutCount");
+                    totals.2 += body["execCount"].as_i64().expect("execCount");
+                    self.lines.push((from_client, head, body));
+                }
+            }
+            Some("property") => {
+                for line in lines {
+                    self.properties
+                        .push((line["head"].clone(), line["body"].clone()));
+                }
+            }
+            other => panic!("unexpected report {other:?}: {report}"),
+        }
+    }
+
+    fn totals(&self, from_client: bool) -> BTreeMap<String, Totals> {
+        self.totals
+            .iter()
+            .filter(|((side, _), _)| *side == from_client)
+            .map(|((_, interface), totals)| (interface.clone(), *totals))
+            .collect()
+    }
+
+    fn property(&self, name: &str) -> Option<Vec<(String, String)>> {
+        self.properties
+            .iter()
+            .find(|(head, _)| head["propertyName"] == name)
+            .map(|(_, body)| {
+                body["vInfo"]
+                    .as_array()
+                    .expect("vInfo")
+                    .iter()
+                    .map(|info| {
+                        (
+                            info["policy"].as_str().expect("policy").to_string(),
+                            info["value"].as_str().expect("value").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+    }
+}
+
+fn expected_totals(fast: i64) -> BTreeMap<String, Totals> {
+    BTreeMap::from([
+        ("fast".to_string(), (fast, 0, 0)),
+        ("fail".to_string(), (0, 0, 4)),
+        ("slow".to_string(), (0, 2, 0)),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_and_server_report_calls_and_properties_to_node() {
+    let node = NodeStat::start();
+
+    // the client's reporter and the server's, reporting every 200 ms
+    let client_stats = StatReporter::builder(Communicator::new())
+        .stat(node.stat())
+        .property(node.property())
+        .report_interval(INTERVAL)
+        .min_report_interval(INTERVAL)
+        .module_name(CLIENT_MODULE)
+        .build()
+        .expect("a client reporter");
+    let server_stats = StatReporter::builder(Communicator::new())
+        .stat(node.stat())
+        .report_interval(INTERVAL)
+        .min_report_interval(INTERVAL)
+        .module_name(SERVER_MODULE)
+        .set_division("demo.sz.1")
+        .build()
+        .expect("a server reporter");
+    assert_eq!(client_stats.report_interval(), INTERVAL);
+
+    let release = CancellationToken::new();
+    let server = Server::builder()
+        .servant(
+            OBJECT,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            DemoServant::new(DemoImp {
+                release: release.clone(),
+            }),
+        )
+        .call_observer(server_stats.server_observer())
+        .start()
+        .await
+        .expect("the server starts");
+    let port = server.local_addr(OBJECT).expect("bound").port();
+
+    let communicator = Communicator::builder()
+        .call_observer(client_stats.client_observer())
+        .build();
+    let proxy: DemoProxy = communicator
+        .string_to_proxy(&format!("{OBJECT}@tcp -h 127.0.0.1 -p {port}"))
+        .expect("a proxy");
+
+    // 10 successes, 4 exceptions, 2 timeouts
+    let fast = futures::future::join_all((0..10).map(|n| proxy.fast(n))).await;
+    for (n, answer) in fast.into_iter().enumerate() {
+        assert_eq!(answer.expect("fast answers"), i32::try_from(n).unwrap());
+    }
+    for _ in 0..4 {
+        let error = proxy.fail().await.expect_err("fail fails");
+        assert_eq!(error.code(), ReturnCode(1001));
+    }
+    let impatient = proxy.with_timeout(SHORT);
+    let slow = futures::future::join(impatient.slow(), impatient.slow()).await;
+    for answer in [slow.0, slow.1] {
+        assert_eq!(
+            answer.expect_err("slow times out").code(),
+            ReturnCode::INVOKE_TIMEOUT
+        );
+    }
+    release.cancel();
+
+    // a property, reported once by a reporter of its own on shutdown, through the client's
+    // communicator: its call to the property service is not counted among the client's calls
+    let properties = StatReporter::builder(communicator.clone())
+        .property(node.property())
+        .module_name(CLIENT_MODULE)
+        .build()
+        .expect("a property reporter");
+    let requests = properties.property(
+        "requests",
+        &[
+            Policy::Sum,
+            Policy::Count,
+            Policy::Max,
+            Policy::Min,
+            Policy::Avg,
+            Policy::Distr(vec![100, 10]),
+        ],
+    );
+    for value in [5, 20, 200] {
+        requests.clone().report(value);
+    }
+    properties.shutdown().await;
+    // one more success, counted after the property report: once the client's reports count
+    // it, they have counted everything before it
+    assert_eq!(proxy.fast(10).await.expect("fast answers"), 10);
+
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Seen::default();
+    let mut reports = 0;
+    while seen.totals(true) != expected_totals(11)
+        || seen.totals(false) != expected_totals(11)
+        || seen.property("requests").is_none()
+    {
+        let Some(report) = node.next(deadline) else {
+            break;
+        };
+        seen.add(&report);
+        reports += 1;
+    }
+    assert_eq!(seen.totals(true), expected_totals(11), "client side");
+    assert_eq!(seen.totals(false), expected_totals(11), "server side");
+    assert!(
+        reports >= 3,
+        "client, server and property reports: {reports}"
+    );
+
+    // the property, every policy as TarsCpp computes it
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(policy, value)| (policy.to_string(), value.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        seen.property("requests"),
+        Some(pairs(&[
+            ("Sum", "225"),
+            ("Count", "3"),
+            ("Max", "200"),
+            ("Min", "5"),
+            ("Avg", "75"),
+            ("Distr", "10|1,100|1"),
+        ]))
+    );
+    let (head, _) = seen
+        .properties
+        .iter()
+        .find(|(head, _)| head["propertyName"] == "requests")
+        .expect("the property");
+    assert_eq!(head["moduleName"], CLIENT_MODULE);
+    assert_eq!(head["ip"], "");
+    assert_eq!(head["iPropertyVer"], 2);
+
+    // the heads: a client names itself (with its version) and the callee's server and
+    // endpoint; a server names the caller's address and itself with its set
+    for (from_client, head, body) in &seen.lines {
+        if *from_client {
+            assert_eq!(
+                head["masterName"],
+                format!("{CLIENT_MODULE}@{TARS_VERSION}")
+            );
+            assert_eq!(head["slaveName"], SERVER_MODULE);
+            assert_eq!(head["masterIp"], "");
+            assert_eq!(head["slaveIp"], "127.0.0.1");
+            assert_eq!(head["slavePort"], i64::from(port));
+            assert_eq!(head["slaveSetName"], "");
+        } else {
+            assert_eq!(head["masterName"], "stat_from_server");
+            assert_eq!(head["slaveName"], format!("{SERVER_MODULE}.demosz1"));
+            assert_eq!(head["masterIp"], "127.0.0.1");
+            assert_eq!(head["slaveIp"], "");
+            assert_eq!(head["slavePort"], 0);
+            assert_eq!(
+                (
+                    &head["slaveSetName"],
+                    &head["slaveSetArea"],
+                    &head["slaveSetID"]
+                ),
+                (&Value::from("demo"), &Value::from("sz"), &Value::from("1"))
+            );
+        }
+        assert_eq!(head["returnValue"], 0);
+        assert!(
+            ["fast", "fail", "slow"].contains(&head["interfaceName"].as_str().unwrap_or("")),
+            "only the test's calls are counted: {head}"
+        );
+
+        // every bucket present; every success in one (all took under 3 s)
+        let buckets = body["intervalCount"].as_object().expect("intervalCount");
+        let bounds: Vec<i32> = buckets.keys().filter_map(|k| k.parse().ok()).collect();
+        let mut sorted = bounds.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, INTERVAL_POINTS, "{body}");
+        let in_buckets: i64 = buckets.values().filter_map(Value::as_i64).sum();
+        assert_eq!(in_buckets, body["count"].as_i64().unwrap_or(-1), "{body}");
+        let (total, max, min) = (
+            body["totalRspTime"].as_i64().unwrap_or(-1),
+            body["maxRspTime"].as_i64().unwrap_or(-1),
+            body["minRspTime"].as_i64().unwrap_or(-1),
+        );
+        assert!(total >= max && max >= min && min >= 0, "{body}");
+    }
+    // the slow calls' server side: timed out, but measured past the client's timeout
+    assert!(seen
+        .lines
+        .iter()
+        .any(|(from_client, head, body)| !from_client
+            && head["interfaceName"] == "slow"
+            && body["timeoutCount"].as_i64() > Some(0)));
+
+    server.shutdown().await;
+    client_stats.shutdown().await;
+    server_stats.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_object_is_an_error_naming_its_key() {
+    let error = StatReporter::builder(Communicator::new())
+        .property("tars.tarsproperty.PropertyObj@tcp -h 127.0.0.1")
+        .build()
+        .expect_err("no port");
+    let text = error.to_string();
+    assert!(
+        text.contains("property") && text.contains("PropertyObj"),
+        "{text}"
+    );
+}
