@@ -206,7 +206,8 @@ impl PropertyState {
 /// let reporter = StatReporter::builder(Communicator::new())
 ///     .property("tars.tarsproperty.PropertyObj@tcp -h 127.0.0.1 -p 1")
 ///     .module_name("TestApp.HelloServer")
-///     .build();
+///     .build()
+///     .expect("a valid property object");
 /// let queue_length = reporter.property("queueLength", &[Policy::Max, Policy::Avg]);
 /// queue_length.report(12);
 /// # }
