@@ -14,14 +14,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Child, ChildStdin};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use common::spawn_node;
 use serde_json::Value;
-use tars_rpc::client::{Communicator, TypedProxy};
+use tars_rpc::client::{self, Communicator, TypedProxy};
 use tars_rpc::packet::ReturnCode;
-use tars_rpc::server::Server;
+use tars_rpc::server::{self, Server};
 use tars_rpc::stat::{Policy, StatReporter, INTERVAL_POINTS, TARS_VERSION};
 use tars_rpc::{tars_interface, Current, Error};
 use tokio::time::Instant;
@@ -46,6 +46,8 @@ pub trait Demo {
     async fn fail(&self) -> tars_rpc::Result<i32>;
     /// Answers once released, and past the request's own timeout.
     async fn slow(&self, current: &Current) -> tars_rpc::Result<i32>;
+    /// Panics.
+    async fn panics(&self) -> tars_rpc::Result<i32>;
 }
 
 struct DemoImp {
@@ -68,6 +70,10 @@ impl Demo for DemoImp {
         let timeout = current.timeout().unwrap_or(SHORT);
         tokio::time::sleep_until(current.received_at() + timeout + Duration::from_millis(5)).await;
         Ok(0)
+    }
+
+    async fn panics(&self) -> tars_rpc::Result<i32> {
+        panic!("on purpose")
     }
 }
 
@@ -424,4 +430,108 @@ async fn a_bad_object_is_an_error_naming_its_key() {
         text.contains("property") && text.contains("PropertyObj"),
         "{text}"
     );
+}
+
+/// What an observer was told: `(function, code, timed out, one-way)`, and for the client the
+/// endpoint's port.
+type Told = Arc<Mutex<Vec<(String, i32, bool, bool, u16)>>>;
+
+/// The server's log, and how many calls it holds, to wait on.
+struct ServerLog(Told, tokio::sync::watch::Sender<usize>);
+
+impl server::CallObserver for ServerLog {
+    fn on_call(&self, call: &server::CallRecord<'_>) {
+        assert_eq!(call.servant(), OBJECT);
+        assert!(call.peer_addr().ip().is_loopback());
+        let port = call.current().local_addr().port();
+        self.0.lock().unwrap().push((
+            call.function().to_string(),
+            call.code().0,
+            call.timed_out(),
+            call.is_oneway(),
+            port,
+        ));
+        self.1.send_modify(|told| *told += 1);
+    }
+}
+
+struct ClientLog(Told);
+
+impl client::CallObserver for ClientLog {
+    fn on_call(&self, call: &client::CallRecord<'_>) {
+        assert_eq!(call.object(), OBJECT);
+        assert!(call.elapsed() < WAIT);
+        self.0.lock().unwrap().push((
+            call.function().to_string(),
+            call.code().0,
+            call.timed_out(),
+            call.is_oneway(),
+            call.endpoint().port(),
+        ));
+    }
+}
+
+/// The hooks themselves: each side's observer is told once per finished call, with its
+/// outcome; a handler's panic is told as the server's unknown error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observers_are_told_of_every_finished_call() {
+    let (server_told, client_told) = (Told::default(), Told::default());
+    let (counter, mut server_count) = tokio::sync::watch::channel(0);
+    let release = CancellationToken::new();
+    let server = Server::builder()
+        .servant(
+            OBJECT,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            DemoServant::new(DemoImp {
+                release: release.clone(),
+            }),
+        )
+        .call_observer(ServerLog(server_told.clone(), counter))
+        .start()
+        .await
+        .expect("the server starts");
+    let port = server.local_addr(OBJECT).expect("bound").port();
+    let communicator = Communicator::builder()
+        .call_observer(ClientLog(client_told.clone()))
+        .build();
+    let proxy: DemoProxy = communicator
+        .string_to_proxy(&format!("{OBJECT}@tcp -h 127.0.0.1 -p {port}"))
+        .expect("a proxy");
+
+    assert_eq!(proxy.fast(1).await.expect("fast answers"), 1);
+    assert_eq!(proxy.fail().await.expect_err("fails").code(), ReturnCode(1001));
+    let panicked = proxy.panics().await.expect_err("panics");
+    assert_eq!(panicked.code(), ReturnCode::SERVER_UNKNOWN_ERR);
+    let timed_out = proxy.with_timeout(SHORT).slow().await.expect_err("times out");
+    assert_eq!(timed_out.code(), ReturnCode::INVOKE_TIMEOUT);
+    proxy.proxy().ping().await.expect("a ping is answered");
+    release.cancel();
+
+    let expected_client = vec![
+        ("fast".to_string(), 0, false, false, port),
+        ("fail".to_string(), 1001, false, false, port),
+        ("panics".to_string(), -99, false, false, port),
+        ("slow".to_string(), -7, true, false, port),
+        ("tars_ping".to_string(), 0, false, false, port),
+    ];
+    assert_eq!(*client_told.lock().unwrap(), expected_client);
+
+    // the slow request ends once released
+    tokio::time::timeout(WAIT, server_count.wait_for(|&told| told == 4))
+        .await
+        .expect("the server is told of every request in time")
+        .expect("the server holds the sender");
+    let mut told = server_told.lock().unwrap().clone();
+    told.sort();
+    assert_eq!(
+        told,
+        vec![
+            ("fail".to_string(), 1001, false, false, port),
+            ("fast".to_string(), 0, false, false, port),
+            ("panics".to_string(), -99, false, false, port),
+            ("slow".to_string(), 0, true, false, port),
+        ],
+        "tars_ping is the server's own: not told"
+    );
+    server.shutdown().await;
 }

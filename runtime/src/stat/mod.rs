@@ -72,6 +72,11 @@
 //!   `one_way_client` for one-way requests; TarsCpp reports only one-way, TUP and non-TARS
 //!   requests), with the caller's address; a request that ran past the timeout its client
 //!   gave counts as a timeout.
+//! * `returnValue` is 0 on both sides, as TarsCpp sends it (TarsGo sends the reply's code,
+//!   one line per code); `tarsVersion` is left empty, the version going after the client's
+//!   module name as in TarsCpp ([`TARS_VERSION`], this crate's version).
+//! * A client counts the calls that reached an endpoint's connection; a call that found none
+//!   (no endpoint could be connected) is not counted, as TarsCpp's adapters never see it.
 //! * Latency buckets count successful calls only (TarsCpp counts a failure in the first
 //!   bucket, as a call of 0 ms).
 //! * The callee's set is not reported by a client: endpoints do not carry it here.

@@ -141,3 +141,66 @@ pub trait StatF {
     /// `int reportSampleMsg(vector<StatSampleMsg> msg);`: sampled calls; 0 on success.
     async fn report_sample_msg(&self, msg: Vec<StatSampleMsg>) -> Result<i32>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stat::property_f::StatPropMsgHead;
+
+    #[test]
+    fn heads_and_bodies_are_written_as_tarscpp_writes_them() {
+        let head = StatMicMsgHead {
+            master_name: "a".into(),
+            slave_name: "b".into(),
+            interface_name: "f".into(),
+            ..StatMicMsgHead::default()
+        };
+        // required fields always, zeros as zero-type fields; empty optionals left off
+        let bytes = head.to_bytes();
+        assert_eq!(
+            &bytes[..],
+            b"\x06\x01a\x16\x01b\x26\x01f\x36\x00\x46\x00\x5c\x6c"
+        );
+        assert_eq!(StatMicMsgHead::decode_from(&bytes).unwrap(), head);
+
+        let body = StatMicMsgBody {
+            count: 1,
+            interval_count: BTreeMap::from([(5, 1)]),
+            ..StatMicMsgBody::default()
+        };
+        let bytes = body.to_bytes();
+        assert_eq!(
+            &bytes[..],
+            b"\x00\x01\x1c\x2c\x38\x00\x01\x00\x05\x10\x01\x4c\x5c\x6c"
+        );
+        assert_eq!(StatMicMsgBody::decode_from(&bytes).unwrap(), body);
+
+        // iPropertyVer: written when not its default, 1
+        let property = StatPropMsgHead {
+            module_name: "m".into(),
+            i_property_ver: 2,
+            ..StatPropMsgHead::default()
+        };
+        assert_eq!(
+            &property.to_bytes()[..],
+            b"\x06\x01m\x16\x00\x26\x00\x70\x02"
+        );
+        let version_1 = StatPropMsgHead {
+            i_property_ver: 1,
+            ..property
+        };
+        assert_eq!(&version_1.to_bytes()[..], b"\x06\x01m\x16\x00\x26\x00");
+    }
+
+    #[test]
+    fn heads_sort_as_the_idl_key() {
+        let head = |master: &str, port: i32| StatMicMsgHead {
+            master_name: master.into(),
+            slave_port: port,
+            ..StatMicMsgHead::default()
+        };
+        let mut heads = vec![head("b", 1), head("a", 2), head("a", 1)];
+        heads.sort();
+        assert_eq!(heads, [head("a", 1), head("a", 2), head("b", 1)]);
+    }
+}
