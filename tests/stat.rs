@@ -499,10 +499,17 @@ async fn observers_are_told_of_every_finished_call() {
         .expect("a proxy");
 
     assert_eq!(proxy.fast(1).await.expect("fast answers"), 1);
-    assert_eq!(proxy.fail().await.expect_err("fails").code(), ReturnCode(1001));
+    assert_eq!(
+        proxy.fail().await.expect_err("fails").code(),
+        ReturnCode(1001)
+    );
     let panicked = proxy.panics().await.expect_err("panics");
     assert_eq!(panicked.code(), ReturnCode::SERVER_UNKNOWN_ERR);
-    let timed_out = proxy.with_timeout(SHORT).slow().await.expect_err("times out");
+    let timed_out = proxy
+        .with_timeout(SHORT)
+        .slow()
+        .await
+        .expect_err("times out");
     assert_eq!(timed_out.code(), ReturnCode::INVOKE_TIMEOUT);
     proxy.proxy().ping().await.expect("a ping is answered");
     release.cancel();
@@ -534,4 +541,31 @@ async fn observers_are_told_of_every_finished_call() {
         "tars_ping is the server's own: not told"
     );
     server.shutdown().await;
+}
+
+/// TarsCpp's minimum interval holds unless lowered; the default is TarsCpp's 60 s.
+#[tokio::test]
+async fn report_interval_respects_the_minimum() {
+    let interval = |builder: tars_rpc::stat::StatReporterBuilder| {
+        let reporter = builder.build().expect("a reporter");
+        reporter.report_interval()
+    };
+    let builder = || StatReporter::builder(Communicator::new());
+    assert_eq!(interval(builder()), Duration::from_secs(60));
+    assert_eq!(
+        interval(builder().report_interval(Duration::from_millis(1))),
+        tars_rpc::stat::MIN_REPORT_INTERVAL
+    );
+    assert_eq!(
+        interval(
+            builder()
+                .report_interval(Duration::from_millis(1))
+                .min_report_interval(Duration::from_millis(50))
+        ),
+        Duration::from_millis(50)
+    );
+    assert_eq!(
+        interval(builder().report_interval(Duration::from_secs(15))),
+        Duration::from_secs(15)
+    );
 }
