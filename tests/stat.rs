@@ -22,7 +22,11 @@ use serde_json::Value;
 use tars_rpc::client::{self, Communicator, TypedProxy};
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::{self, Server};
-use tars_rpc::stat::{Policy, StatReporter, INTERVAL_POINTS, TARS_VERSION};
+use tars_rpc::stat::{
+    Policy, PropertyF, PropertyFServant, StatF, StatFServant, StatMicMsgBody, StatMicMsgHead,
+    StatPropMsgBody, StatPropMsgHead, StatReporter, StatSampleMsg, INTERVAL_POINTS, PROPERTY_OBJ,
+    STAT_OBJ, TARS_VERSION,
+};
 use tars_rpc::{tars_interface, Current, Error};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -568,4 +572,122 @@ async fn report_interval_respects_the_minimum() {
         interval(builder().report_interval(Duration::from_secs(15))),
         Duration::from_secs(15)
     );
+}
+
+/// What the Rust stat and property servants received: `(bFromClient, msg)` per
+/// `reportMicMsg`, and each `reportPropMsg`'s map; `changed` counts the reports.
+#[derive(Default)]
+struct Collected {
+    stat: Mutex<Vec<(bool, BTreeMap<StatMicMsgHead, StatMicMsgBody>)>>,
+    property: Mutex<Vec<BTreeMap<StatPropMsgHead, StatPropMsgBody>>>,
+    changed: tokio::sync::watch::Sender<usize>,
+}
+
+#[derive(Clone, Default)]
+struct Collector(Arc<Collected>);
+
+impl StatF for Collector {
+    async fn report_mic_msg(
+        &self,
+        msg: BTreeMap<StatMicMsgHead, StatMicMsgBody>,
+        b_from_client: bool,
+    ) -> tars_rpc::Result<i32> {
+        self.0.stat.lock().unwrap().push((b_from_client, msg));
+        self.0.changed.send_modify(|reports| *reports += 1);
+        Ok(0)
+    }
+
+    async fn report_sample_msg(&self, _msg: Vec<StatSampleMsg>) -> tars_rpc::Result<i32> {
+        Ok(0)
+    }
+}
+
+impl PropertyF for Collector {
+    async fn report_prop_msg(
+        &self,
+        statmsg: BTreeMap<StatPropMsgHead, StatPropMsgBody>,
+    ) -> tars_rpc::Result<i32> {
+        self.0.property.lock().unwrap().push(statmsg);
+        self.0.changed.send_modify(|reports| *reports += 1);
+        Ok(0)
+    }
+}
+
+/// The other way round: `@tars/monitor`'s own reporters, as a Node TARS service runs them,
+/// report to Rust `StatF` and `PropertyF` servants, which decode what they send (every
+/// optional field written, one-way calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_servants_decode_what_tars_monitor_reports() {
+    let collector = Collector::default();
+    let mut reports = collector.0.changed.subscribe();
+    let server = Server::builder()
+        .servant(
+            STAT_OBJ,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            StatFServant::new(collector.clone()),
+        )
+        .servant(
+            PROPERTY_OBJ,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            PropertyFServant::new(collector.clone()),
+        )
+        .start()
+        .await
+        .expect("the server starts");
+    let port = server.local_addr(STAT_OBJ).expect("bound").port();
+    let stat = format!("{STAT_OBJ}@tcp -h 127.0.0.1 -p {port}");
+    let property = format!("{PROPERTY_OBJ}@tcp -h 127.0.0.1 -p {port}");
+    let (mut child, stdin, lines) = spawn_node(&["stat_server.js", "report", &stat, &property]);
+    let ready = tokio::task::block_in_place(|| lines.recv_timeout(Duration::from_secs(20)));
+    assert_eq!(ready.as_deref(), Ok("REPORTING"));
+
+    tokio::time::timeout(WAIT, reports.wait_for(|&reports| reports >= 2))
+        .await
+        .expect("@tars/monitor reports within the wait")
+        .expect("the collector holds the sender");
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let stat = collector.0.stat.lock().unwrap().clone();
+    assert_eq!(stat.len(), 1, "{stat:?}");
+    let (from_client, msg) = &stat[0];
+    assert!(from_client);
+    let expected_head = StatMicMsgHead {
+        master_name: "Node.Client".into(),
+        slave_name: SERVER_MODULE.into(),
+        interface_name: "fast".into(),
+        master_ip: "127.0.0.1".into(),
+        slave_ip: "127.0.0.1".into(),
+        slave_port: 18015,
+        ..StatMicMsgHead::default()
+    };
+    let body = msg.get(&expected_head).unwrap_or_else(|| panic!("{msg:?}"));
+    assert_eq!((body.count, body.timeout_count, body.exec_count), (1, 1, 1));
+    assert_eq!((body.total_rsp_time, body.max_rsp_time), (12, 12));
+    // @tars/monitor counts a call in the first bucket at or above its time
+    let buckets: Vec<i32> = body.interval_count.keys().copied().collect();
+    assert_eq!(buckets, INTERVAL_POINTS);
+    assert_eq!(body.interval_count[&50], 1);
+    assert_eq!(body.interval_count.values().sum::<i32>(), 1);
+
+    let property = collector.0.property.lock().unwrap().clone();
+    assert_eq!(property.len(), 1, "{property:?}");
+    let (head, body) = property[0].iter().next().expect("one property");
+    assert_eq!(
+        (
+            head.module_name.as_str(),
+            head.ip.as_str(),
+            head.property_name.as_str(),
+            head.i_property_ver
+        ),
+        ("Node.Client", "127.0.0.1", "nodeProp", 2)
+    );
+    let values: Vec<(&str, &str)> = body
+        .v_info
+        .iter()
+        .map(|info| (info.policy.as_str(), info.value.as_str()))
+        .collect();
+    assert_eq!(values, [("Sum", "12"), ("Max", "9")]);
+    server.shutdown().await;
 }

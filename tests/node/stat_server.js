@@ -8,6 +8,7 @@
 // Usage:
 //
 //   node stat_server.js
+//   node stat_server.js report <statObj> <propertyObj>
 //
 // Serves StatF and PropertyF on 127.0.0.1, each on a free port of its own (a
 // @tars/rpc adapter serves one servant), then prints
@@ -30,6 +31,19 @@
 //   {"kind":"error","function":F,"message":M}
 // It exits 0 when stdin closes, and 1 after STAT_SERVER_MAX_LIFETIME_MS
 // (default 600000; 0 disables).
+//
+// With `report`, it is the other side instead: @tars/monitor's own reporters
+// (stat and property, as a Node TARS service uses them) report to the proxy
+// strings given, every 50 ms, what this script counts:
+//
+//   stat: masterName "Node.Client", slaveName "TestApp.StatServer",
+//         interfaceName "fast", masterIp/slaveIp "127.0.0.1", slavePort 18015,
+//         from a client: one success of 12 ms, one timeout, one error
+//   property "nodeProp" of module "Node.Client" (ip 127.0.0.1): Sum and Max
+//         of the values 3 and 9
+//
+// It prints "REPORTING" once it has counted them, and exits 0 when stdin
+// closes.
 
 "use strict";
 
@@ -128,9 +142,52 @@ var PropertyImp = servantOf({
     }
 });
 
+// @tars/monitor reporting to `statObj` and `propertyObj`.
+function report(statObj, propertyObj) {
+    var monitor = require("@tars/monitor");
+    monitor.stat.StatObj = statObj;
+    monitor.stat.reportInterval = 50;
+    var headers = {
+        masterName: "Node.Client",
+        slaveName: "TestApp.StatServer",
+        interfaceName: "fast",
+        masterIp: "127.0.0.1",
+        slaveIp: "127.0.0.1",
+        slavePort: 18015,
+        returnValue: 0,
+        bFromClient: true
+    };
+    monitor.stat.report(headers, monitor.stat.TYPE.SUCCESS, 12);
+    monitor.stat.report(headers, monitor.stat.TYPE.TIMEOUT);
+    monitor.stat.report(headers, monitor.stat.TYPE.ERROR);
+
+    var config = {
+        "tars.application.client.property": propertyObj,
+        "tars.application.client.report-interval": "50",
+        "tars.application.client.modulename": "Node.Client",
+        "tars.application.server.localip": "127.0.0.1"
+    };
+    monitor.property.init({
+        get: function (key, fallback) {
+            return config.hasOwnProperty(key) ? config[key] : fallback;
+        }
+    });
+    var prop = monitor.property.create("nodeProp", [new monitor.POLICY.Sum(), new monitor.POLICY.Max()]);
+    prop.report(3);
+    prop.report(9);
+    process.stdout.write("REPORTING\n");
+
+    var stop = function () { process.exit(0); };
+    process.stdin.on("end", stop);
+    process.stdin.on("close", stop);
+    process.stdin.on("error", stop);
+    process.stdin.resume();
+}
+
 function main(argv) {
-    if (argv.length > 0) {
-        process.stderr.write("usage: node stat_server.js\n");
+    var reporting = argv.length === 3 && argv[0] === "report";
+    if (argv.length > 0 && !reporting) {
+        process.stderr.write("usage: node stat_server.js [report <statObj> <propertyObj>]\n");
         process.exit(2);
     }
     var lifetime = parseInt(process.env.STAT_SERVER_MAX_LIFETIME_MS || "600000", 10);
@@ -144,6 +201,10 @@ function main(argv) {
         log("uncaught exception: " + (e && e.stack ? e.stack : String(e)));
         process.exit(1);
     });
+    if (reporting) {
+        report(argv[1], argv[2]);
+        return;
+    }
 
     var servers = [];
     var statPort;
