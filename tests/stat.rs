@@ -1,11 +1,17 @@
-//! Call statistics and properties, `tars_rpc::stat`, against the real thing: a Node
-//! `@tars/rpc` servant of `StatF` and `PropertyF` (`tests/node/stat_server.js`, decoding with
-//! the codecs `@tars/monitor` generated from the `.tars` files) receives the reports of a Rust
-//! client and a Rust server, each with its `StatReporter` (a 200 ms interval), and prints them.
+//! Call statistics and properties, `tars_rpc::stat`, against the real thing:
 //!
-//! The client makes calls that succeed, fail with an exception and time out; the test checks
-//! the counts per interface that both sides report (and the heads: names, addresses, set),
-//! and the values of a property under every policy.
+//! * a Node `@tars/rpc` servant of `StatF` and `PropertyF` (`tests/node/stat_server.js`,
+//!   decoding with the codecs `@tars/monitor` generated from the `.tars` files) receives the
+//!   reports of a Rust client and a Rust server, each with its `StatReporter` (a 200 ms
+//!   interval), and prints them. The client makes calls that succeed, fail with an exception
+//!   and time out; the test checks the counts per interface both sides report, the heads
+//!   (names, addresses, set, version), the latency buckets, and a property under every policy
+//!   (sent by a reporter's last report, on shutdown);
+//! * the other way round, `@tars/monitor`'s own reporters (`stat_server.js report`) report to
+//!   Rust `StatF` and `PropertyF` servants, which decode them;
+//! * the observers themselves, on the server and the client: told once per finished call,
+//!   with its outcome;
+//! * the report interval's default and minimum.
 //!
 //! Every server binds 127.0.0.1 on a port the system picks; waits are bounded. Node.js must be
 //! installed; the packages are installed on first use with `npm ci` in `tests/node`.
