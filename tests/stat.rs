@@ -697,3 +697,51 @@ async fn rust_servants_decode_what_tars_monitor_reports() {
     assert_eq!(values, [("Sum", "12"), ("Max", "9")]);
     server.shutdown().await;
 }
+
+struct Panicking;
+
+impl server::CallObserver for Panicking {
+    fn on_call(&self, _: &server::CallRecord<'_>) {
+        panic!("server observer on purpose");
+    }
+}
+
+impl client::CallObserver for Panicking {
+    fn on_call(&self, _: &client::CallRecord<'_>) {
+        panic!("client observer on purpose");
+    }
+}
+
+/// An observer that panics is caught: the call is answered and returns all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_observer_changes_nothing() {
+    let server = Server::builder()
+        .servant(
+            OBJECT,
+            "tcp -h 127.0.0.1 -p 0 -t 60000",
+            DemoServant::new(DemoImp {
+                release: CancellationToken::new(),
+            }),
+        )
+        .call_observer(Panicking)
+        .start()
+        .await
+        .expect("the server starts");
+    let port = server.local_addr(OBJECT).expect("bound").port();
+    let communicator = Communicator::builder().call_observer(Panicking).build();
+    let proxy: DemoProxy = communicator
+        .string_to_proxy(&format!("{OBJECT}@tcp -h 127.0.0.1 -p {port}"))
+        .expect("a proxy");
+    for n in 0..3 {
+        assert_eq!(proxy.fast(n).await.expect("answered"), n);
+    }
+    assert_eq!(
+        proxy.fail().await.expect_err("fails").code(),
+        ReturnCode(1001)
+    );
+    // the observer panics while the handler's panic unwinds: caught too
+    let panicked = proxy.panics().await.expect_err("panics");
+    assert_eq!(panicked.code(), ReturnCode::SERVER_UNKNOWN_ERR);
+    assert_eq!(proxy.fast(7).await.expect("answered"), 7);
+    server.shutdown().await;
+}
