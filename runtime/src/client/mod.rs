@@ -44,9 +44,9 @@
 //! ```
 
 // The modules depend on each other in this order only (each on some of those before it):
-// observer -> config, request, message -> wire -> raw -> connection -> push -> object -> supervisor ->
-// balance, discovery -> load_balance, cache -> endpoints -> proxy -> communicator; balance and
-// discovery depend on none of the modules before them.
+// observer -> config, request, message -> wire -> raw -> connection -> push -> object ->
+// supervisor -> balance, discovery -> load_balance, cache -> endpoints -> proxy ->
+// communicator; balance and discovery depend on none of the modules before them.
 pub mod balance;
 mod cache;
 mod communicator;
