@@ -31,7 +31,7 @@
 //! ```
 
 pub use tars_rpc_runtime::{
-    app, client, codec, config, endpoint, framing, node, packet, registry, server, tls,
+    app, client, codec, config, endpoint, framing, node, packet, registry, server, stat, tls,
 };
 
 /// Server push and how a client receives it, in one place: the server's parts live in

@@ -17,6 +17,7 @@ pub mod packet;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+pub mod stat;
 pub mod tls;
 
 #[doc(hidden)]

@@ -633,6 +633,28 @@ impl CommunicatorBuilder {
         self
     }
 
+    /// Tells `observer` of every call the communicator's proxies finish (see
+    /// [`CallObserver`](super::CallObserver)): how per-call statistics are collected, e.g. by
+    /// the reporter of `tars_rpc::stat`, which TarsCpp reports to `tarsstat`. Default: none.
+    ///
+    /// ```
+    /// use tars_rpc::client::{CallObserver, CallRecord, Communicator};
+    ///
+    /// struct Log;
+    ///
+    /// impl CallObserver for Log {
+    ///     fn on_call(&self, call: &CallRecord<'_>) {
+    ///         println!("{}.{} at {}: {}", call.object(), call.function(), call.endpoint(), call.code());
+    ///     }
+    /// }
+    ///
+    /// let communicator = Communicator::builder().call_observer(Log).build();
+    /// ```
+    pub fn call_observer(mut self, observer: impl super::CallObserver) -> Self {
+        self.config.observer = super::observer::ObserverSlot::new(std::sync::Arc::new(observer));
+        self
+    }
+
     /// The communicator.
     pub fn build(self) -> Communicator {
         Communicator {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::observer::ObserverSlot;
 use crate::framing::DEFAULT_MAX_FRAME_LEN;
 use crate::tls::TlsClientConfig;
 
@@ -33,6 +34,8 @@ pub(super) struct Config {
     pub(super) cache_dir: Option<PathBuf>,
     /// How `ssl` endpoints are reached; calls to them fail without it.
     pub(super) tls: Option<TlsClientConfig>,
+    /// Told of every finished call, if set.
+    pub(super) observer: ObserverSlot,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             division: None,
             cache_dir: None,
             tls: None,
+            observer: ObserverSlot::default(),
         }
     }
 }

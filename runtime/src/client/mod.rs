@@ -46,9 +46,9 @@
 //! ```
 
 // The modules depend on each other in this order only (each on some of those before it):
-// config, request, message -> wire -> raw -> connection -> push -> object -> supervisor ->
-// balance, discovery -> load_balance, cache -> endpoints -> proxy -> communicator; balance and
-// discovery depend on none of the modules before them.
+// observer -> config, request, message -> wire -> raw -> connection -> push -> object ->
+// supervisor -> balance, discovery -> load_balance, cache -> endpoints -> proxy ->
+// communicator; balance and discovery depend on none of the modules before them.
 pub mod balance;
 mod cache;
 mod communicator;
@@ -59,6 +59,7 @@ mod endpoints;
 pub mod load_balance;
 mod message;
 mod object;
+mod observer;
 mod proxy;
 mod push;
 mod raw;
@@ -71,6 +72,7 @@ pub use communicator::{
 };
 pub use connection::CloseReason;
 pub use message::{FromPush, PushMessage};
+pub use observer::{CallObserver, CallRecord};
 pub use proxy::{Proxy, RouteWatch, TypedProxy};
 pub use push::{PushEvents, PushHandler, PushStream};
 pub use raw::{ClientProtocol, RawResponse, RawWire};

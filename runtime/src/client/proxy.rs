@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
+use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::warn;
 
@@ -17,6 +18,7 @@ use super::endpoints::{connect_added, run_refresh, EndpointList, Endpoints};
 use super::load_balance::Route;
 use super::message::PushMessage;
 use super::object::ObjectShared;
+use super::observer::{self, CallObserver, CallRecord};
 use super::push::{PushHandler, PushStream};
 use super::raw::{RawRequest, RawWire};
 use super::request::Request;
@@ -978,11 +980,18 @@ impl Proxy<TarsWire> {
     /// As [`invoke`](Self::invoke).
     pub async fn invoke_raw(&self, func: &str, buffer: &[u8]) -> Result<ResponsePacket> {
         let request = self.request(func, buffer, PacketType::NORMAL);
+        let observer = self.object.shared.config.observer.get();
+        let started = observer.map(|_| Instant::now());
         let connection = self
             .object
             .connection(self.pinned.as_ref(), self.route)
             .await?;
-        connection.call(&request, self.timeout).await
+        let result = connection.call(&request, self.timeout).await;
+        if let (Some(observer), Some(started)) = (observer, started) {
+            let code = result.as_ref().map_or_else(Error::code, |reply| reply.ret);
+            self.observed(observer, &connection, func, code, started, false);
+        }
+        result
     }
 
     /// Sends a one-way request (`cPacketType` 1) whose `sBuffer` is `buffer`; returns once it
@@ -995,11 +1004,41 @@ impl Proxy<TarsWire> {
     /// As [`invoke_oneway`](Self::invoke_oneway).
     pub async fn invoke_raw_oneway(&self, func: &str, buffer: &[u8]) -> Result<()> {
         let request = self.request(func, buffer, PacketType::ONEWAY);
+        let observer = self.object.shared.config.observer.get();
+        let started = observer.map(|_| Instant::now());
         let connection = self
             .object
             .connection(self.pinned.as_ref(), self.route)
             .await?;
-        connection.send_oneway(&request, self.timeout).await
+        let result = connection.send_oneway(&request, self.timeout).await;
+        if let (Some(observer), Some(started)) = (observer, started) {
+            let code = result
+                .as_ref()
+                .map_or_else(Error::code, |()| ReturnCode::SUCCESS);
+            self.observed(observer, &connection, func, code, started, true);
+        }
+        result
+    }
+
+    /// Tells the communicator's observer of a call finished on `connection`.
+    fn observed(
+        &self,
+        observer: &dyn CallObserver,
+        connection: &Connection<TarsWire>,
+        func: &str,
+        code: ReturnCode,
+        started: Instant,
+        oneway: bool,
+    ) {
+        let record = CallRecord {
+            object: self.servant_name(),
+            endpoint: connection.shared().endpoint(),
+            function: func,
+            code,
+            elapsed: started.elapsed(),
+            oneway,
+        };
+        observer::tell(observer, &record);
     }
 
     /// Checks that the servant answers: calls `tars_ping`, which every TARS servant

@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 use super::adapter::RequestLoad;
 use super::listen::{bind_all, Bound, Listen, Plan, Registered, Registration};
 use super::listener::{AcceptLoop, Gauges, Listening, TlsListening};
+use super::observer::{CallObserver, Observed};
 use super::outgoing::TotalBudget;
 use super::raw::RawServant;
 use super::running::Launch;
@@ -84,6 +85,7 @@ const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServerBuilder {
     registrations: Vec<Registration>,
     settings: Settings,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 /// The limits a builder sets.
@@ -156,6 +158,7 @@ impl fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("servants", &servants)
             .field("settings", &self.settings)
+            .field("observer", &self.observer.is_some())
             .finish()
     }
 }
@@ -525,6 +528,28 @@ impl ServerBuilder {
         self
     }
 
+    /// Tells `observer` of every request the server's TARS servants finish (see
+    /// [`CallObserver`]): how per-call statistics are collected, e.g. by the reporter of
+    /// `tars_rpc::stat`, which TarsCpp reports to `tarsstat`. Without one, no hook runs at all.
+    ///
+    /// ```
+    /// use tars_rpc::server::{CallObserver, CallRecord, Server};
+    ///
+    /// struct Log;
+    ///
+    /// impl CallObserver for Log {
+    ///     fn on_call(&self, call: &CallRecord<'_>) {
+    ///         println!("{}.{}: {} in {:?}", call.servant(), call.function(), call.code(), call.elapsed());
+    ///     }
+    /// }
+    ///
+    /// let builder = Server::builder().call_observer(Log);
+    /// ```
+    pub fn call_observer(mut self, observer: impl CallObserver) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// Binds every listener and starts serving.
     ///
     /// # Errors
@@ -560,7 +585,14 @@ impl ServerBuilder {
     /// assert!(matches!(started, Err(ServerError::Endpoint(_))), "no port");
     /// # }
     /// ```
-    pub async fn start(self) -> Result<Server, ServerError> {
+    pub async fn start(mut self) -> Result<Server, ServerError> {
+        if let Some(observer) = &self.observer {
+            for registration in &mut self.registrations {
+                if let Registered::Tars(servant) = &mut registration.servant {
+                    *servant = Observed::wrap(servant.clone(), observer.clone());
+                }
+            }
+        }
         let Plan { groups, servants } = Plan::new(self.registrations)?;
         if self.settings.tls.is_none() {
             if let Some((servant, address)) = groups.iter().find_map(|group| group.tls_servant()) {

@@ -131,6 +131,7 @@ mod current;
 mod dispatch;
 mod listen;
 mod listener;
+mod observer;
 mod outgoing;
 mod push;
 mod raw;
@@ -150,6 +151,7 @@ pub use builder::{ServerBuilder, DEFAULT_QUEUE_BUDGET, DEFAULT_TOTAL_QUEUE_BUDGE
 pub(crate) use connection::ConnectionContext;
 pub use current::Current;
 pub use listen::Listen;
+pub use observer::{CallObserver, CallRecord};
 #[cfg(test)]
 pub(crate) use outgoing::{OutgoingFrames, TotalBudget};
 pub use push::{PushError, PushFrame};
