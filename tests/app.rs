@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::interop::{HelloProxy, HelloServant, InteropImp};
-use common::node_peers::{js_string, NodeServerF};
+use common::node_peers::{js_string, NodeServerF, NodeStat};
 use common::{describe, ensure_node, node_dir};
 use tars_rpc::app::{AppError, Application};
 use tars_rpc::client::Communicator;
@@ -27,6 +27,7 @@ use tars_rpc::config::{Config, ConfigError, ServerConfig};
 use tars_rpc::node::{StopReason, ADMIN_ADAPTER, ADMIN_OBJ};
 use tars_rpc::protocol::{LengthPrefixed, RawServant};
 use tars_rpc::server::Current;
+use tars_rpc::stat::Policy;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -38,6 +39,11 @@ const ECHO_ADAPTER: &str = "TestApp.HelloServer.EchoObjAdapter";
 /// A config as tarsnode writes it, every endpoint at port 0, the node at `node` if given.
 /// The echo adapter speaks `protocol` and lets in only `allow`.
 fn config_text(node: Option<&str>, protocol: &str, allow: &str) -> String {
+    config_with_client(node, protocol, allow, "")
+}
+
+/// The same, with `client` added to `<client>`.
+fn config_with_client(node: Option<&str>, protocol: &str, allow: &str, client: &str) -> String {
     let node = node.map_or(String::new(), |node| format!("node = {node}\n"));
     format!(
         "<tars>
@@ -80,6 +86,7 @@ fn config_text(node: Option<&str>, protocol: &str, allow: &str) -> String {
       async-invoke-timeout = 5000
       refresh-endpoint-interval = 60000
       modulename = TestApp.HelloServer
+      {client}
     </client>
   </application>
 </tars>
@@ -246,6 +253,66 @@ async fn admin_client(address: SocketAddr, steps: &[&str]) -> std::process::Outp
         .await
         .expect("the admin client ends in time")
         .expect("node runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_reports_its_calls_and_properties_to_the_stat_services_of_its_config() {
+    ensure_node();
+    let stat = NodeStat::start();
+    let client = format!("stat = {}\nproperty = {}\n", stat.stat(), stat.property());
+    let config = server_config(&config_with_client(None, "not_tars", "", &client));
+    let application = application(config);
+    let property = application
+        .stats()
+        .expect("stat and property configured")
+        .property("app.requests", &[Policy::Sum, Policy::Count]);
+    let running = application.start().await.expect("it starts");
+
+    // three calls served, counted by the server's observer; a property reported twice
+    let hello_addr = running.local_addr(HELLO).expect("HelloObj is bound");
+    let communicator = Communicator::new();
+    let hello: HelloProxy = communicator
+        .string_to_proxy(&format!(
+            "{HELLO}@tcp -h 127.0.0.1 -p {}",
+            hello_addr.port()
+        ))
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(hello.test_hello("hi".into()).await.unwrap().0, 0);
+    }
+    property.report(4);
+    property.report(6);
+    communicator.shutdown().await;
+    // the stop sends what was counted since the last report
+    running.shutdown().await;
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (mut served, mut property_values) = (None, None);
+    while served.is_none() || property_values.is_none() {
+        let report = stat.next(deadline).unwrap_or_else(|| {
+            panic!("reports missing: calls {served:?}, property {property_values:?}")
+        });
+        for line in report["lines"].as_array().into_iter().flatten() {
+            match report["kind"].as_str() {
+                Some("stat") if line["head"]["interfaceName"] == "testHello" => {
+                    assert_eq!(report["fromClient"], false, "the server's report: {report}");
+                    assert_eq!(line["head"]["slaveName"], "TestApp.HelloServer");
+                    served = line["body"]["count"].as_i64();
+                }
+                Some("property") if line["head"]["propertyName"] == "app.requests" => {
+                    assert_eq!(line["head"]["moduleName"], "TestApp.HelloServer");
+                    property_values = Some(line["body"]["vInfo"].to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(served, Some(3), "the calls served");
+    let values = property_values.expect("the property");
+    assert!(
+        values.contains("\"Sum\"") && values.contains("\"10\"") && values.contains("\"Count\""),
+        "Sum 10 and Count 2: {values}"
+    );
 }
 
 #[tokio::test]

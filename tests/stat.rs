@@ -19,10 +19,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, ChildStdin};
-use std::sync::{mpsc, Arc, Mutex};
+
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::node_peers::NodeStat;
 use common::spawn_node;
 use serde_json::Value;
 use tars_rpc::client::{self, Communicator, TypedProxy};
@@ -84,71 +85,6 @@ impl Demo for DemoImp {
 
     async fn panics(&self) -> tars_rpc::Result<i32> {
         panic!("on purpose")
-    }
-}
-
-/// `node stat_server.js`: its ports and the lines it prints; stopped (stdin closed, then
-/// killed) when dropped.
-struct NodeStat {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    stat_port: u16,
-    property_port: u16,
-}
-
-impl NodeStat {
-    fn start() -> Self {
-        let (child, stdin, lines) = spawn_node(&["stat_server.js"]);
-        let ready = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("stat_server.js prints READY within 20 s");
-        let ports: Vec<u16> = ready
-            .strip_prefix("READY ")
-            .map(|ports| ports.split(' ').filter_map(|p| p.parse().ok()).collect())
-            .unwrap_or_default();
-        let [stat_port, property_port] = ports[..] else {
-            panic!("expected `READY <statPort> <propertyPort>`, got {ready:?}");
-        };
-        Self {
-            child,
-            stdin: Some(stdin),
-            lines,
-            stat_port,
-            property_port,
-        }
-    }
-
-    fn stat(&self) -> String {
-        format!(
-            "tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p {}",
-            self.stat_port
-        )
-    }
-
-    fn property(&self) -> String {
-        format!(
-            "tars.tarsproperty.PropertyObj@tcp -h 127.0.0.1 -p {}",
-            self.property_port
-        )
-    }
-
-    /// The next report printed, waiting until `deadline` at most.
-    fn next(&self, deadline: Instant) -> Option<Value> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = tokio::task::block_in_place(|| self.lines.recv_timeout(left)).ok()?;
-        let value: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|error| panic!("stat_server.js printed {line:?}: {error}"));
-        assert_ne!(value["kind"], "error", "a report did not decode: {value}");
-        Some(value)
-    }
-}
-
-impl Drop for NodeStat {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

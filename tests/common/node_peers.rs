@@ -1,8 +1,13 @@
-//! Node peers several tests share: `serverf_server.js`, a stand-in tarsnode.
+//! Node peers several tests share: `serverf_server.js`, a stand-in tarsnode, and
+//! `stat_server.js`, the stat and property services.
 
 use std::process::{Child, ChildStdin};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use tokio::time::Instant;
+
+use serde_json::Value;
 
 use super::spawn_node;
 
@@ -71,4 +76,69 @@ pub fn js_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `node stat_server.js`: its ports and the lines it prints; stopped (stdin closed, then
+/// killed) when dropped.
+pub struct NodeStat {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    stat_port: u16,
+    property_port: u16,
+}
+
+impl NodeStat {
+    pub fn start() -> Self {
+        let (child, stdin, lines) = spawn_node(&["stat_server.js"]);
+        let ready = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("stat_server.js prints READY within 20 s");
+        let ports: Vec<u16> = ready
+            .strip_prefix("READY ")
+            .map(|ports| ports.split(' ').filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default();
+        let [stat_port, property_port] = ports[..] else {
+            panic!("expected `READY <statPort> <propertyPort>`, got {ready:?}");
+        };
+        Self {
+            child,
+            stdin: Some(stdin),
+            lines,
+            stat_port,
+            property_port,
+        }
+    }
+
+    pub fn stat(&self) -> String {
+        format!(
+            "tars.tarsstat.StatObj@tcp -h 127.0.0.1 -p {}",
+            self.stat_port
+        )
+    }
+
+    pub fn property(&self) -> String {
+        format!(
+            "tars.tarsproperty.PropertyObj@tcp -h 127.0.0.1 -p {}",
+            self.property_port
+        )
+    }
+
+    /// The next report printed, waiting until `deadline` at most.
+    pub fn next(&self, deadline: Instant) -> Option<Value> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = tokio::task::block_in_place(|| self.lines.recv_timeout(left)).ok()?;
+        let value: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("stat_server.js printed {line:?}: {error}"));
+        assert_ne!(value["kind"], "error", "a report did not decode: {value}");
+        Some(value)
+    }
+}
+
+impl Drop for NodeStat {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

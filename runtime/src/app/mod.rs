@@ -37,8 +37,10 @@
 //! `logLevel`, and TLS (`cert`, `key`, `ca`, `verifyclient`) for `ssl` endpoints. From
 //! `<client>`: `locator` (a [`Locator`] as the communicator's discovery),
 //! `sync-invoke-timeout` (every call's timeout: an awaited call is TarsCpp's synchronous one),
-//! `refresh-endpoint-interval`, the set division of `<application>`, and TLS (`ca`, `cert`,
-//! `key`) for `ssl` endpoints of other services. Everything else is in
+//! `refresh-endpoint-interval`, the set division of `<application>`, TLS (`ca`, `cert`,
+//! `key`) for `ssl` endpoints of other services, and `stat`, `property`, `report-interval` and
+//! `modulename` for the [statistics reports](crate::stat) of the server's and the client's
+//! calls. Everything else is in
 //! [`Application::config`]`.raw()`.
 
 use std::collections::HashMap;
@@ -60,6 +62,7 @@ use crate::registry::Locator;
 use crate::server::{
     AccessOrder, Listen, RawServant, Servant, Server, ServerBuilder, ServerError, ServerHandle,
 };
+use crate::stat::{StatError, StatReporter};
 use crate::tls::{TlsClientConfig, TlsError, TlsServerConfig};
 
 mod logging;
@@ -124,6 +127,9 @@ pub enum AppError {
     /// The node object of the config is not a proxy string.
     #[error(transparent)]
     KeepAlive(#[from] KeepAliveError),
+    /// The `stat` or `property` object of `<client>` is not a proxy string.
+    #[error(transparent)]
+    Stat(#[from] StatError),
     /// An admin command name that cannot be registered.
     #[error(transparent)]
     Command(#[from] InvalidCommandName),
@@ -149,6 +155,9 @@ pub struct Application {
     app: String,
     server: String,
     communicator: Communicator,
+    /// With `stat` or `property` in `<client>`: the reporter, and the communicator it reports
+    /// through (of its own, so that its calls are not observed).
+    stats: Option<(StatReporter, Communicator)>,
     servants: Vec<Registered>,
     listen: HashMap<String, Listen>,
     commands: AdminCommands,
@@ -199,9 +208,15 @@ impl Application {
     ///
     /// As [`from_args`](Self::from_args), but for reading the file.
     pub fn from_config(config: ServerConfig) -> Result<Self, AppError> {
-        let communicator = communicator_for(&config)?.build();
-        let mut application = Self::with_communicator(config.app(), config.server(), communicator);
+        let stats = stat_reporter(&config)?;
+        let mut communicator = communicator_for(&config)?;
+        if let Some((reporter, _)) = &stats {
+            communicator = communicator.call_observer(reporter.client_observer());
+        }
+        let mut application =
+            Self::with_communicator(config.app(), config.server(), communicator.build());
         application.config = Some(config);
+        application.stats = stats;
         Ok(application)
     }
 
@@ -228,6 +243,7 @@ impl Application {
             app: app.to_string(),
             server: server.to_string(),
             communicator,
+            stats: None,
             servants: Vec::new(),
             listen: HashMap::new(),
             commands,
@@ -248,6 +264,14 @@ impl Application {
     /// services; the application shuts it down when it stops.
     pub fn communicator(&self) -> &Communicator {
         &self.communicator
+    }
+
+    /// The reporter of call statistics and properties to `tarsstat` and `tarsproperty`, when
+    /// `<client>` names `stat` or `property`: it counts the calls of the server and of the
+    /// [communicator](Self::communicator) by itself; the application's own properties come
+    /// from its [`property`](StatReporter::property).
+    pub fn stats(&self) -> Option<&StatReporter> {
+        self.stats.as_ref().map(|(reporter, _)| reporter)
     }
 
     /// The admin commands `AdminF.notify` runs, to register the application's own with
@@ -375,6 +399,9 @@ impl Application {
         if let Some(configure) = self.configure_server.take() {
             builder = configure(builder);
         }
+        if let Some((reporter, _)) = &self.stats {
+            builder = builder.call_observer(reporter.server_observer());
+        }
         let mut adapters = Vec::new();
         let (builder, served) = self.attach_servants(builder, &admin, &mut adapters)?;
         let builder = match self.config.as_ref().map(server_tls).transpose()?.flatten() {
@@ -399,6 +426,10 @@ impl Application {
                     if let Some(activating) = activating {
                         activating.stop().await;
                     }
+                    if let Some((reporter, communicator)) = self.stats {
+                        reporter.shutdown().await;
+                        communicator.shutdown().await;
+                    }
                     return Err(error.into());
                 }
             },
@@ -413,6 +444,7 @@ impl Application {
             keep_alive,
             admin,
             communicator: self.communicator,
+            stats: self.stats,
         })
     }
 
@@ -486,6 +518,7 @@ pub struct RunningApplication {
     keep_alive: Option<KeepAlive>,
     admin: AdminServant,
     communicator: Communicator,
+    stats: Option<(StatReporter, Communicator)>,
 }
 
 impl RunningApplication {
@@ -524,9 +557,14 @@ impl RunningApplication {
         reason
     }
 
+    /// The statistics reporter, as [`Application::stats`].
+    pub fn stats(&self) -> Option<&StatReporter> {
+        self.stats.as_ref().map(|(reporter, _)| reporter)
+    }
+
     /// Stops in TarsCpp's order: the keep-alives first (the node sees no adapter alive whose
     /// listener is closing), then the server gracefully (running calls finish within its
-    /// shutdown timeout), then the communicator.
+    /// shutdown timeout), then the communicator, then a last statistics report.
     pub async fn shutdown(self) {
         if let Some(keep_alive) = self.keep_alive {
             keep_alive.stop().await;
@@ -535,6 +573,10 @@ impl RunningApplication {
             server.shutdown().await;
         }
         self.communicator.shutdown().await;
+        if let Some((reporter, communicator)) = self.stats {
+            reporter.shutdown().await;
+            communicator.shutdown().await;
+        }
         tracing::info!("stopped");
     }
 }
@@ -555,6 +597,29 @@ fn communicator_for(config: &ServerConfig) -> Result<CommunicatorBuilder, AppErr
         builder = builder.tls(tls);
     }
     Ok(builder)
+}
+
+/// The reporter `<client>`'s `stat` and `property` ask for, with a communicator of its own
+/// that finds them as the application's does.
+fn stat_reporter(config: &ServerConfig) -> Result<Option<(StatReporter, Communicator)>, AppError> {
+    let client = config.client();
+    if client.stat().is_none() && client.property().is_none() {
+        return Ok(None);
+    }
+    let communicator = communicator_for(config)?.build();
+    let mut builder = StatReporter::builder(communicator.clone())
+        .report_interval(client.report_interval())
+        .module_name(client.module_name());
+    if let Some(stat) = client.stat() {
+        builder = builder.stat(stat);
+    }
+    if let Some(property) = client.property() {
+        builder = builder.property(property);
+    }
+    if let Some(division) = config.set_division() {
+        builder = builder.set_division(division);
+    }
+    Ok(Some((builder.build()?, communicator)))
 }
 
 /// Where and how an adapter listens.
