@@ -6,11 +6,13 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::client::discovery::Instances;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Transport};
 use crate::TarsStruct;
 
 /// `istcp` of a TCP endpoint (TarsCpp's `EndpointInfo::TCP`); 0 is UDP, 2 SSL.
 const ISTCP_TCP: i32 = 1;
+/// `istcp` of an SSL endpoint (TarsCpp's `EndpointInfo::SSL`).
+const ISTCP_SSL: i32 = 2;
 /// `weightType` of static weights (TarsCpp's `E_STATIC_WEIGHT`).
 const WEIGHT_TYPE_STATIC: i32 = 1;
 
@@ -54,7 +56,7 @@ pub struct EndpointF {
     /// `timeout`: the server's idle timeout in milliseconds (an endpoint's `-t`).
     #[tars(tag = 2)]
     pub timeout: i32,
-    /// `istcp`: 1 TCP, 0 UDP, 2 SSL. Only TCP endpoints are called.
+    /// `istcp`: 1 TCP, 0 UDP, 2 SSL. TCP and SSL endpoints are called.
     #[tars(tag = 3)]
     pub istcp: i32,
     /// `grid`: grey-release group (`-g`).
@@ -110,7 +112,7 @@ impl fmt::Display for EndpointF {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let transport = match self.istcp {
             ISTCP_TCP => "tcp",
-            2 => "ssl",
+            ISTCP_SSL => "ssl",
             _ => "udp",
         };
         write!(f, "{transport} -h {} -p {}", self.host, self.port)?;
@@ -127,8 +129,8 @@ impl fmt::Display for EndpointF {
     }
 }
 
-/// A TCP endpoint: `istcp` 1, `-t` as `timeout` (0 without), and a static weight as
-/// `weightType` 1 with its weight.
+/// A TCP endpoint (`istcp` 1) or an SSL one (`istcp` 2), `-t` as `timeout` (0 without), and a
+/// static weight as `weightType` 1 with its weight.
 impl From<&Endpoint> for EndpointF {
     fn from(endpoint: &Endpoint) -> Self {
         let timeout = endpoint.timeout().map_or(0, |timeout| {
@@ -142,7 +144,10 @@ impl From<&Endpoint> for EndpointF {
             host: endpoint.host().to_string(),
             port: i32::from(endpoint.port()),
             timeout,
-            istcp: ISTCP_TCP,
+            istcp: match endpoint.transport() {
+                Transport::Ssl => ISTCP_SSL,
+                _ => ISTCP_TCP,
+            },
             weight,
             weight_type,
             ..Self::default()
@@ -156,7 +161,7 @@ impl From<Endpoint> for EndpointF {
     }
 }
 
-/// Why an [`EndpointF`] cannot be called: not TCP, no host, or a port that is not one.
+/// Why an [`EndpointF`] cannot be called: neither TCP nor SSL, no host, or a port that is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("registry endpoint `{endpoint}` cannot be called: {reason}")]
 pub struct UnusableEndpoint {
@@ -165,13 +170,13 @@ pub struct UnusableEndpoint {
 }
 
 impl UnusableEndpoint {
-    /// Why, in a few words (`"not tcp"`, `"no host"`, `"port out of range"`).
+    /// Why, in a few words (`"not tcp or ssl"`, `"no host"`, `"port out of range"`).
     pub fn reason(&self) -> &'static str {
         self.reason
     }
 }
 
-/// The endpoint to call, as TarsCpp reads a registry's `EndpointF`: TCP only (`istcp` 1),
+/// The endpoint to call, as TarsCpp reads a registry's `EndpointF`: TCP (`istcp` 1) or SSL (2),
 /// `timeout` as `-t` when positive, and a static weight when `weightType` is 1 (other weight
 /// types call without weights, as TarsCpp's round robin does).
 impl TryFrom<&EndpointF> for Endpoint {
@@ -182,9 +187,11 @@ impl TryFrom<&EndpointF> for Endpoint {
             endpoint: reported.to_string(),
             reason,
         };
-        if reported.istcp != ISTCP_TCP {
-            return Err(unusable("not tcp"));
-        }
+        let transport = match reported.istcp {
+            ISTCP_TCP => Transport::Tcp,
+            ISTCP_SSL => Transport::Ssl,
+            _ => return Err(unusable("not tcp or ssl")),
+        };
         if reported.host.is_empty() {
             return Err(unusable("no host"));
         }
@@ -192,7 +199,7 @@ impl TryFrom<&EndpointF> for Endpoint {
             .ok()
             .filter(|&port| port != 0)
             .ok_or_else(|| unusable("port out of range"))?;
-        let mut endpoint = Endpoint::new(reported.host.clone(), port);
+        let mut endpoint = Endpoint::new(reported.host.clone(), port).with_transport(transport);
         if let Ok(millis @ 1..) = u64::try_from(reported.timeout) {
             endpoint = endpoint.with_timeout(Duration::from_millis(millis));
         }
@@ -310,14 +317,7 @@ mod tests {
                     istcp: 0,
                     ..tcp("h", 1)
                 },
-                "not tcp",
-            ),
-            (
-                EndpointF {
-                    istcp: 2,
-                    ..tcp("h", 1)
-                },
-                "not tcp",
+                "not tcp or ssl",
             ),
             (tcp("", 1), "no host"),
             (tcp("h", 0), "port out of range"),
@@ -356,5 +356,12 @@ mod tests {
             "tcp -h 10.0.0.1 -p 80 -t 500 -v 1 -w 30"
         );
         assert_eq!(Endpoint::try_from(&reported).unwrap(), endpoint);
+
+        // an ssl endpoint is istcp 2, as TarsCpp's registry lists it, and back
+        let ssl: Endpoint = "ssl -h 10.0.0.1 -p 443 -t 500".parse().unwrap();
+        let reported = EndpointF::from(&ssl);
+        assert_eq!(reported.istcp, 2);
+        assert_eq!(reported.to_string(), "ssl -h 10.0.0.1 -p 443 -t 500");
+        assert_eq!(Endpoint::try_from(&reported).unwrap(), ssl);
     }
 }
