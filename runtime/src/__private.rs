@@ -15,15 +15,13 @@ pub use std::sync::Arc;
 pub use std::time::Duration;
 
 pub use crate::client::{FromPush, PushHandler, PushMessage, TypedProxy};
-pub use crate::codec::{
-    DecodeError, Head, JsonError, TarsEnum, TarsReader, TarsStruct, TarsType,
-};
-pub use serde_json::{Map as JsonMap, Value as JsonValue};
-pub use std::string::String;
+pub use crate::codec::{DecodeError, Head, JsonError, TarsEnum, TarsReader, TarsStruct, TarsType};
 pub use crate::error::{Error, Result as RpcResult};
 pub use crate::packet::{Context, ReturnCode};
 pub use crate::server::{Current, Servant};
 pub use crate::server::{PushError, PushFrame};
+pub use serde_json::{Map as JsonMap, Value as JsonValue};
+pub use std::string::String;
 
 /// The proxy a typed proxy wraps: a TARS [`Proxy`](crate::client::Proxy).
 pub type ServantProxy = crate::client::Proxy;
@@ -155,10 +153,28 @@ pub fn json_object(value: &JsonValue) -> Result<&JsonMap<String, JsonValue>, Jso
         .ok_or_else(|| JsonError::mismatch("object", value))
 }
 
-/// Reads a struct field from its JSON object: `None` when absent or, for an optional field,
-/// of the wrong JSON type (see [`crate::codec::json`]).
+/// Reads a required struct field from its JSON object.
 #[inline]
-pub fn json_read_field<T: TarsType>(
+pub fn json_required<T: TarsType>(
+    object: &JsonMap<String, JsonValue>,
+    ty: &'static str,
+    field: &'static str,
+) -> Result<T, JsonError> {
+    json_field(object, ty, field, false)?.ok_or(JsonError::MissingField { ty, field })
+}
+
+/// Reads an optional struct field from its JSON object: `None` when absent or of the wrong
+/// JSON type (see [`crate::codec::json`]).
+#[inline]
+pub fn json_optional<T: TarsType>(
+    object: &JsonMap<String, JsonValue>,
+    ty: &'static str,
+    field: &'static str,
+) -> Result<Option<T>, JsonError> {
+    json_field(object, ty, field, true)
+}
+
+fn json_field<T: TarsType>(
     object: &JsonMap<String, JsonValue>,
     ty: &'static str,
     field: &'static str,
@@ -173,16 +189,6 @@ pub fn json_read_field<T: TarsType>(
         Err(JsonError::TypeMismatch { .. }) if optional => Ok(None),
         Err(error) => Err(error.in_field(ty, field)),
     }
-}
-
-/// The value of a required JSON field, or the error naming it.
-#[inline]
-pub fn json_required<T>(
-    value: Option<T>,
-    ty: &'static str,
-    field: &'static str,
-) -> Result<T, JsonError> {
-    value.ok_or(JsonError::MissingField { ty, field })
 }
 
 /// `TarsType::to_json` for an enum: its value.

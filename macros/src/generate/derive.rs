@@ -192,10 +192,11 @@ fn from_json(model: &StructModel, p: &TokenStream) -> TokenStream {
         let wire_name = &field.wire_name;
         let ty = &field.ty;
         let span = type_span(ty);
-        let optional = !matches!(field.presence, Presence::Required);
-        let read = quote_spanned!(span=> #p::json_read_field::<#ty>(object, #name, #wire_name, #optional)?);
+        let read = quote_spanned!(span=> #p::json_optional::<#ty>(object, #name, #wire_name)?);
         let value = match &field.presence {
-            Presence::Required => quote!(#p::json_required(#read, #name, #wire_name)?),
+            Presence::Required => {
+                quote_spanned!(span=> #p::json_required::<#ty>(object, #name, #wire_name)?)
+            }
             Presence::Optional => quote!(#p::Option::unwrap_or_default(#read)),
             Presence::OptionalWithDefault(default) => {
                 let default = owned_default(default);

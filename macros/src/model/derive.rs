@@ -85,7 +85,12 @@ impl StructModel {
         fields.sort_by_key(|field| field.tag);
         let tars_name = match &parsed.container.name {
             Some(name) => name.value(),
-            None => parsed.input.ident.to_string().trim_start_matches("r#").to_string(),
+            None => parsed
+                .input
+                .ident
+                .to_string()
+                .trim_start_matches("r#")
+                .to_string(),
         };
         errors.finish(StructModel {
             tars_name,

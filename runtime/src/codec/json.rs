@@ -72,7 +72,7 @@
 //! * Bad input is an error, never undefined behaviour: a required field that is absent is
 //!   [`JsonError::MissingField`] (TarsCpp dereferences a null pointer there).
 
-use serde_json::{Map, Value};
+pub use serde_json::{self, Map, Value};
 
 use super::TarsType;
 

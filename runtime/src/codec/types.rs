@@ -125,6 +125,12 @@ pub trait TarsType: Sized {
     #[doc(hidden)]
     const IS_OPTION: bool = false;
 
+    /// The value of a field that is absent, when that is a value: `Some(None)` for `Option`.
+    #[doc(hidden)]
+    fn when_absent() -> Option<Self> {
+        None
+    }
+
     /// The TARS type name, as TarsCpp's `TarsClass<T>::name()` spells it: the key of the
     /// value in a TUP 2 attribute (see the [module docs](self) for each type's).
     ///
@@ -332,7 +338,9 @@ impl TarsType for i8 {
         "list<char>".into()
     }
     fn list_to_json(items: &[Self]) -> JsonResult<Value> {
-        Ok(Value::Array(items.iter().map(|&b| Value::from(b)).collect()))
+        Ok(Value::Array(
+            items.iter().map(|&b| Value::from(b)).collect(),
+        ))
     }
     fn list_from_json(value: &Value) -> JsonResult<Vec<Self>> {
         Ok(json::bytes_from_json(value)?
@@ -581,6 +589,9 @@ impl<T: TarsType> TarsType for Option<T> {
         self.is_none()
     }
     const IS_OPTION: bool = true;
+    fn when_absent() -> Option<Self> {
+        Some(None)
+    }
     fn tars_type_name() -> String {
         T::tars_type_name()
     }

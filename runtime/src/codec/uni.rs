@@ -293,7 +293,8 @@ fn read_value<T: TarsType>(bytes: &Bytes) -> Result<T, DecodeError> {
 }
 
 /// Reads the field at tag 0 as a `T`, skipping fields at other tags before it, as TarsCpp's
-/// `is.read(t, 0, true)` does.
+/// `is.read(t, 0, true)` does; absent, it is an error unless `T` is an `Option` (`None`
+/// writes nothing).
 fn read_at_tag0<T: TarsType>(
     reader: &mut TarsReader<'_>,
     what: &'static str,
@@ -304,7 +305,7 @@ fn read_at_tag0<T: TarsType>(
         }
         reader.skip_value(head)?;
     }
-    Err(DecodeError::MissingField {
+    T::when_absent().ok_or(DecodeError::MissingField {
         ty: "UniAttribute",
         field: what,
         tag: 0,
