@@ -129,6 +129,12 @@ pub fn read_enum<T: TarsEnum>(reader: &mut TarsReader<'_>, head: Head) -> Result
     }
 }
 
+/// `TarsType::tars_type_name` for a derived type.
+#[inline]
+pub fn type_name(name: &str) -> String {
+    name.to_owned()
+}
+
 /// Adds a struct field to its JSON object, unless it is an `Option` holding `None`.
 #[inline]
 pub fn json_write_field<T: TarsType>(

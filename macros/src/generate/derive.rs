@@ -72,7 +72,7 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
     let from_json = from_json(model, &p);
     let more = quote! {
         fn tars_type_name() -> #p::String {
-            #p::String::from(#tars_name)
+            #p::type_name(#tars_name)
         }
 
         #to_json
@@ -241,7 +241,7 @@ pub fn enum_impl(model: &EnumModel) -> TokenStream {
     });
     let more = quote! {
         fn tars_type_name() -> #p::String {
-            #p::String::from("int32")
+            #p::type_name("int32")
         }
         fn to_json(&self) -> #p::Result<#p::JsonValue, #p::JsonError> {
             #p::enum_to_json(self)

@@ -79,7 +79,7 @@ impl ::tars_rpc::__private::TarsType for User {
         ::tars_rpc::__private::read_struct(reader, head)
     }
     fn tars_type_name() -> ::tars_rpc::__private::String {
-        ::tars_rpc::__private::String::from("Demo.User")
+        ::tars_rpc::__private::type_name("Demo.User")
     }
     fn to_json(
         &self,

@@ -44,7 +44,7 @@
 //! | `map<string, V>` | an object | `writeJson(const std::map<string, V>&)` |
 //! | `map<K, V>`, `K` an integer or enum | an object keyed by the decimal number (`"7"`) | the `is_integral<K>` / `is_enum<K>` overloads: `TC_Common::tostr(key)`, read back with `strto` |
 //! | `map<bool, V>` | an object keyed by `"1"` and `"0"` | `TC_Common::tostr<bool>` writes `'1'`/`'0'` |
-//! | `map<K, V>`, `K` a struct (or a list or map) | an object keyed by the key's own JSON text | the `TarsStructBase` key overload: `writeToJsonString()`, `readFromJsonString()` |
+//! | `map<K, V>`, `K` a struct | an object keyed by the key's own JSON text | the `TarsStructBase` key overload: `writeToJsonString()`, `readFromJsonString()` |
 //! | struct | an object with every field under its name, whatever its value | `Tars2Cpp::writeToJson`: "for json, don't check defaults" (`if (true \|\| ...)`) |
 //! | enum | its value as an integer | `writeJson((tars::Int32)e)` in `Tars2Cpp::writeToJson` and the `is_enum` overloads |
 //!
@@ -69,12 +69,22 @@
 //!   `tostr((Int32)key)`, as here.
 //! * `null` reads as NaN for any float field, not only optional ones, so that what is written
 //!   reads back.
+//! * Floats are written in their shortest form that reads back exactly (`0.1`, `1e-300`);
+//!   TarsCpp's `TC_Common::tostr<double>` writes `std::to_string` (six decimals, trailing
+//!   zeros trimmed), which turns `1e-300` into `0`.
+//! * Map keys that are lists or maps (which TarsCpp does not compile) are keyed by their JSON
+//!   text, as struct keys are.
 //! * Bad input is an error, never undefined behaviour: a required field that is absent is
 //!   [`JsonError::MissingField`] (TarsCpp dereferences a null pointer there).
 
 pub use serde_json::{self, Map, Value};
 
 use super::TarsType;
+
+/// The name under which a JSON (`iVersion` 5) reply holds a function's return value, beside
+/// its output parameters by name: what the code tars2node generates writes
+/// (`_data_["tars_ret"] = _ret`).
+pub const RETURN_VALUE_NAME: &str = "tars_ret";
 
 /// Why a JSON value could not be read as a TARS value, or a TARS value not written as JSON.
 ///

@@ -30,7 +30,7 @@
 //! | `#[derive(TarsStruct)]` | `#[tars(name = "Module.Struct")]`, else the Rust name, as tars2cpp's `className()` |
 //! | `#[derive(TarsEnum)]` | `int32`, the type an enum is written as (as `@tars/stream`'s `Tars.Enum`) |
 //!
-//! and its JSON form (see [`json`](super::json)).
+//! and its JSON form (see [`json`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
@@ -146,7 +146,7 @@ pub trait TarsType: Sized {
     }
 
     /// The value as JSON, as TarsCpp's `JsonOutput::writeJson` writes it (see
-    /// [`json`](super::json) for the mapping).
+    /// [`json`] for the mapping).
     ///
     /// # Errors
     /// [`JsonError::Unsupported`] for a type with no JSON mapping: the default, for
