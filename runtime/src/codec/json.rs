@@ -51,8 +51,9 @@
 //! Reading a struct, every field is looked up by name and other names are ignored. A required
 //! field that is absent fails; an optional one keeps its default (its declared `default`, as
 //! `resetDefautlt()` sets it). An optional field whose value has the wrong JSON type (`null`
-//! included) also keeps its default: TarsCpp passes `isRequire = false` for optional fields,
-//! and every `readJson` then skips a mismatch silently. An `Option<T>` field is left out of the
+//! included, except for floats, where `null` is NaN) also keeps its default: TarsCpp passes
+//! `isRequire = false` for optional fields, and every `readJson` then skips a mismatch
+//! silently. An `Option<T>` field is left out of the
 //! object when `None` (TarsCpp has no such fields; absent is how `readJson` sees "no value").
 //!
 //! Field names come from `#[tars(name = "...")]` on the field, or else the Rust name in
@@ -83,7 +84,8 @@ use super::TarsType;
 
 /// The name under which a JSON (`iVersion` 5) reply holds a function's return value, beside
 /// its output parameters by name: what the code tars2node generates writes
-/// (`_data_["tars_ret"] = _ret`).
+/// (`_data_["tars_ret"] = _ret`) and TarsGateway's documented replies show
+/// (`{"tars_ret": 0, "rsp": {...}}`).
 pub const RETURN_VALUE_NAME: &str = "tars_ret";
 
 /// Why a JSON value could not be read as a TARS value, or a TARS value not written as JSON.

@@ -16,7 +16,9 @@
 //! `[0x00, 0x05]`, a struct is its begin marker, fields and end marker.
 //!
 //! TarsCpp's servants put a function's return value under the empty name
-//! ([`RETURN_VALUE_NAME`]) and each output parameter under its name.
+//! ([`RETURN_VALUE_NAME`]) and each output parameter under its name; the servants tars2go
+//! generates put the return value under `"tars_ret"` as well (the name JSON replies use,
+//! [`json::RETURN_VALUE_NAME`](super::json::RETURN_VALUE_NAME)).
 //!
 //! ```
 //! use tars_rpc::codec::{TupVersion, UniAttribute};
