@@ -219,6 +219,19 @@ fn tup2_keys_each_value_by_its_tars_type_name() {
 }
 
 #[test]
+fn tup2_picks_the_entry_of_the_type_asked_for() {
+    // a TUP 2 value with two type entries, as a hand-made peer might send: int32 5, string "x"
+    let bytes = b"\x08\x00\x01\x06\x01v\x18\x00\x02\x06\x05int32\x1d\x00\x00\x02\x00\x05\x06\x06string\x1d\x00\x00\x03\x06\x01x";
+    let attr = UniAttribute::decode(bytes, TupVersion::V2).unwrap();
+    assert_eq!(attr.get::<i32>("v").unwrap(), 5);
+    assert_eq!(attr.get::<String>("v").unwrap(), "x");
+    assert!(matches!(
+        attr.get::<bool>("v").unwrap_err(),
+        DecodeError::AttributeTypeMismatch { found, .. } if found == ["int32", "string"]
+    ));
+}
+
+#[test]
 fn tup3_holds_each_value_by_name_alone() {
     let mut attr = UniAttribute::default();
     assert_eq!(attr.version(), TupVersion::V3);
@@ -845,6 +858,30 @@ proptest! {
                 }
                 let again = UniAttribute::decode(&attr.encode(), version);
                 prop_assert_eq!(again, Ok(attr));
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_attributes_are_errors_or_values_never_panics(
+        v2 in any::<bool>(),
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        let version = if v2 { TupVersion::V2 } else { TupVersion::V3 };
+        let mut bytes = canonical(version).encode().to_vec();
+        for (at, byte) in flips {
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        if let Ok(attr) = UniAttribute::decode(&bytes, version) {
+            let names: Vec<String> = attr.names().map(str::to_owned).collect();
+            for name in names {
+                let _ = attr.get::<Vec<Inner>>(&name);
+                let _ = attr.get::<BTreeMap<String, Vec<String>>>(&name);
+                let _ = attr.get::<Bytes>(&name);
+                let _ = attr.get::<f64>(&name);
             }
         }
     }
