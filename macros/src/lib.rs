@@ -26,10 +26,16 @@ mod parse;
 /// `#[tars(crate = "path")]` on the struct names this crate when it is not `::tars_rpc`
 /// (renamed in Cargo.toml, or re-exported). Unknown tags on the wire are skipped.
 ///
+/// `#[tars(name = "Module.Struct")]` on the struct gives its TARS type name, the key of its
+/// values in TUP 2 (tars2cpp's `className()`); it defaults to the Rust name. A field's name in
+/// JSON is its Rust name in lowerCamelCase (`user_id` is `userId`), or `#[tars(tag = N, name =
+/// "...")]`.
+///
 /// ```
 /// use tars_rpc::TarsStruct;
 ///
 /// #[derive(TarsStruct, Debug, PartialEq, Default)]
+/// #[tars(name = "Demo.User")]
 /// struct User {
 ///     #[tars(tag = 1)]
 ///     name: String,
@@ -55,6 +61,7 @@ pub fn derive_tars_struct(input: TokenStream) -> TokenStream {
 
 /// Derives `TarsType` and `TarsEnum` for an enum without fields: an `int`
 /// on the wire, numbered as in TARS IDL (from 0, or one more than the previous variant).
+/// In TUP 2 its type name is `int32`, and in JSON it is its value.
 ///
 /// ```
 /// use tars_rpc::{codec::TarsEnum as _, TarsEnum};

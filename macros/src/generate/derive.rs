@@ -25,12 +25,14 @@ fn bounded_generics(generics: &Generics, krate: &Path) -> Generics {
     generics
 }
 
-/// `TarsType` for a struct or enum, delegating to the runtime helper pair `write_*`/`read_*`.
+/// `TarsType` for a struct or enum, delegating to the runtime helper pair `write_*`/`read_*`,
+/// with `more`: the type name and JSON methods.
 fn tars_type_impl(
     model_ident: &syn::Ident,
     generics: &Generics,
     krate: &Path,
     kind: &str,
+    more: TokenStream,
 ) -> TokenStream {
     let p = quote!(#krate::__private);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
@@ -50,6 +52,8 @@ fn tars_type_impl(
             ) -> #p::Result<Self, #p::DecodeError> {
                 #p::#read(reader, head)
             }
+
+            #more
         }
     }
 }
@@ -63,7 +67,19 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let write_fields = write_fields(model, &p);
     let read_fields = read_fields(model, &p);
-    let type_impl = tars_type_impl(ident, &generics, krate, "struct");
+    let tars_name = &model.tars_name;
+    let to_json = to_json(model, &p);
+    let from_json = from_json(model, &p);
+    let more = quote! {
+        fn tars_type_name() -> #p::String {
+            #p::type_name(#tars_name)
+        }
+
+        #to_json
+
+        #from_json
+    };
+    let type_impl = tars_type_impl(ident, &generics, krate, "struct", more);
     quote! {
         #[automatically_derived]
         impl #impl_generics #p::TarsStruct for #ident #ty_generics #where_clause {
@@ -149,6 +165,54 @@ fn read_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
     }
 }
 
+/// `TarsType::to_json` for a struct: an object with each field under its JSON name.
+fn to_json(model: &StructModel, p: &TokenStream) -> TokenStream {
+    let name = model.ident.to_string();
+    let writes = model.fields.iter().map(|field| {
+        let member = &field.member;
+        let wire_name = &field.wire_name;
+        let span = type_span(&field.ty);
+        quote_spanned!(span=> #p::json_write_field(&mut object, &self.#member, #name, #wire_name)?;)
+    });
+    quote! {
+        fn to_json(&self) -> #p::Result<#p::JsonValue, #p::JsonError> {
+            let mut object = #p::JsonMap::new();
+            #(#writes)*
+            #p::Ok(#p::JsonValue::Object(object))
+        }
+    }
+}
+
+/// `TarsType::from_json` for a struct: each field by its JSON name, absent ones checked or
+/// defaulted as when decoding.
+fn from_json(model: &StructModel, p: &TokenStream) -> TokenStream {
+    let name = model.ident.to_string();
+    let inits = model.fields.iter().map(|field| {
+        let member = &field.member;
+        let wire_name = &field.wire_name;
+        let ty = &field.ty;
+        let span = type_span(ty);
+        let read = quote_spanned!(span=> #p::json_optional::<#ty>(object, #name, #wire_name)?);
+        let value = match &field.presence {
+            Presence::Required => {
+                quote_spanned!(span=> #p::json_required::<#ty>(object, #name, #wire_name)?)
+            }
+            Presence::Optional => quote!(#p::Option::unwrap_or_default(#read)),
+            Presence::OptionalWithDefault(default) => {
+                let default = owned_default(default);
+                quote!(match #read { #p::Some(value) => value, #p::None => #default })
+            }
+        };
+        quote!(#member: #value,)
+    });
+    quote! {
+        fn from_json(value: &#p::JsonValue) -> #p::Result<Self, #p::JsonError> {
+            let object = #p::json_object(value)?;
+            #p::Ok(Self { #(#inits)* })
+        }
+    }
+}
+
 /// A string literal default becomes an owned `String`; any other expression is used as written.
 fn owned_default(default: &Expr) -> TokenStream {
     match default {
@@ -175,7 +239,24 @@ pub fn enum_impl(model: &EnumModel) -> TokenStream {
         let (variant, value) = (&variant.ident, variant.value);
         quote!(#value => #p::Some(Self::#variant),)
     });
-    let type_impl = tars_type_impl(ident, &model.generics, krate, "enum");
+    let more = quote! {
+        fn tars_type_name() -> #p::String {
+            #p::type_name("int32")
+        }
+        fn to_json(&self) -> #p::Result<#p::JsonValue, #p::JsonError> {
+            #p::enum_to_json(self)
+        }
+        fn from_json(value: &#p::JsonValue) -> #p::Result<Self, #p::JsonError> {
+            #p::enum_from_json(value)
+        }
+        fn to_json_key(&self) -> #p::Result<#p::String, #p::JsonError> {
+            #p::enum_to_json_key(self)
+        }
+        fn from_json_key(key: &str) -> #p::Result<Self, #p::JsonError> {
+            #p::enum_from_json_key(key)
+        }
+    };
+    let type_impl = tars_type_impl(ident, &model.generics, krate, "enum", more);
     quote! {
         #[automatically_derived]
         impl #impl_generics #p::TarsEnum for #ident #ty_generics #where_clause {

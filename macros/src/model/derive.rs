@@ -9,6 +9,7 @@ use syn::{
     Type, UnOp,
 };
 
+use crate::model::function::lower_camel_case;
 use crate::parse::derive::{Errors, FieldAttrs, ParsedEnum, ParsedField, ParsedStruct};
 
 /// How a field behaves when absent on the wire and whether it is always written.
@@ -25,6 +26,8 @@ pub struct FieldModel {
     pub member: Member,
     /// The field's name in error messages.
     pub name: String,
+    /// The field's name in JSON: `#[tars(name = "...")]`, or the Rust name in lowerCamelCase.
+    pub wire_name: String,
     pub ty: Type,
     pub tag: u8,
     pub presence: Presence,
@@ -32,6 +35,8 @@ pub struct FieldModel {
 
 pub struct StructModel {
     pub ident: Ident,
+    /// The TARS type name: `#[tars(name = "Module.Struct")]`, or the Rust name.
+    pub tars_name: String,
     pub generics: Generics,
     pub krate: Path,
     /// Sorted by tag: TARS writes fields in ascending tag order.
@@ -58,11 +63,37 @@ impl StructModel {
     pub fn build(parsed: ParsedStruct<'_>) -> syn::Result<Self> {
         let mut errors = Errors::default();
         let mut seen: BTreeMap<u8, String> = BTreeMap::new();
-        let mut fields: Vec<_> = (parsed.fields.iter())
-            .filter_map(|field| FieldModel::build(field, &mut seen, &mut errors))
-            .collect();
+        let mut fields = Vec::new();
+        let mut wire_names: BTreeMap<String, String> = BTreeMap::new();
+        for parsed_field in &parsed.fields {
+            let Some(field) = FieldModel::build(parsed_field, &mut seen, &mut errors) else {
+                continue;
+            };
+            if let Some(other) = wire_names.insert(field.wire_name.clone(), field.name.clone()) {
+                let span = (parsed_field.attrs.name.as_ref())
+                    .map_or_else(|| parsed_field.field.span(), |name| name.span());
+                errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "field `{}` has the JSON name `{}` of field `{other}`; give one of them another with `#[tars(name = \"...\")]`",
+                        field.name, field.wire_name
+                    ),
+                ));
+            }
+            fields.push(field);
+        }
         fields.sort_by_key(|field| field.tag);
+        let tars_name = match &parsed.container.name {
+            Some(name) => name.value(),
+            None => parsed
+                .input
+                .ident
+                .to_string()
+                .trim_start_matches("r#")
+                .to_string(),
+        };
         errors.finish(StructModel {
+            tars_name,
             ident: parsed.input.ident.clone(),
             generics: parsed.input.generics.clone(),
             krate: default_krate(parsed.container.krate),
@@ -86,6 +117,11 @@ impl FieldModel {
                 parsed_field.index.to_string(),
             ),
         };
+        let wire_name = match (&parsed_field.attrs.name, &field.ident) {
+            (Some(name), _) => name.value(),
+            (None, Some(ident)) => lower_camel_case(&ident.to_string()),
+            (None, None) => name.clone(),
+        };
         let Some((tag, tag_span)) = parsed_field.attrs.tag else {
             errors.push(syn::Error::new(
                 field.span(),
@@ -108,6 +144,7 @@ impl FieldModel {
         Some(FieldModel {
             member,
             name,
+            wire_name,
             ty: field.ty.clone(),
             tag,
             presence,
@@ -148,6 +185,12 @@ impl Presence {
 impl EnumModel {
     pub fn build(parsed: ParsedEnum<'_>) -> syn::Result<Self> {
         let mut errors = Errors::default();
+        if let Some(name) = &parsed.container.name {
+            errors.push(syn::Error::new(
+                name.span(),
+                "a TARS enum has no type name of its own: it is an `int32` on the wire and in TUP; remove `name`",
+            ));
+        }
         let mut variants = Vec::new();
         let mut seen: BTreeMap<i32, Ident> = BTreeMap::new();
         let mut next: Option<i64> = Some(0);

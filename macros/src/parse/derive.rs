@@ -4,9 +4,11 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Fields, LitInt, LitStr, Path};
 
-/// The container attribute `#[tars(crate = "path")]`: where the facade crate is.
+/// The container attributes: `#[tars(crate = "path")]`, where the facade crate is, and
+/// `#[tars(name = "Module.Struct")]`, the TARS type name.
 pub struct ContainerAttrs {
     pub krate: Option<Path>,
+    pub name: Option<LitStr>,
 }
 
 /// A field's `#[tars(...)]` attribute as written.
@@ -17,6 +19,8 @@ pub struct FieldAttrs {
     pub optional: Option<Span>,
     pub require: Option<Span>,
     pub default: Option<Expr>,
+    /// `name = "..."`: the field's JSON name.
+    pub name: Option<LitStr>,
 }
 
 pub struct ParsedField<'a> {
@@ -128,6 +132,7 @@ pub fn parse_enum(input: &DeriveInput) -> syn::Result<ParsedEnum<'_>> {
 
 fn parse_container_attrs(input: &DeriveInput, errors: &mut Errors) -> ContainerAttrs {
     let mut krate = None;
+    let mut name = None;
     for attr in input
         .attrs
         .iter()
@@ -138,9 +143,12 @@ fn parse_container_attrs(input: &DeriveInput, errors: &mut Errors) -> ContainerA
                 let path: LitStr = meta.value()?.parse()?;
                 krate = Some(path.parse()?);
                 Ok(())
+            } else if meta.path.is_ident("name") {
+                name = Some(meta.value()?.parse::<LitStr>()?);
+                Ok(())
             } else {
                 Err(meta.error(
-                    "unknown container attribute; the one accepted here is `#[tars(crate = \"path::to::tars_rpc\")]`",
+                    "unknown container attribute; the ones accepted here are `#[tars(crate = \"path::to::tars_rpc\")]` and `#[tars(name = \"Module.Struct\")]`",
                 ))
             }
         });
@@ -148,7 +156,7 @@ fn parse_container_attrs(input: &DeriveInput, errors: &mut Errors) -> ContainerA
             errors.push(error);
         }
     }
-    ContainerAttrs { krate }
+    ContainerAttrs { krate, name }
 }
 
 fn parse_field_attrs(field: &syn::Field, errors: &mut Errors) -> FieldAttrs {
@@ -171,9 +179,11 @@ fn parse_field_attrs(field: &syn::Field, errors: &mut Errors) -> FieldAttrs {
                 attrs.require = Some(meta.path.span());
             } else if meta.path.is_ident("default") {
                 attrs.default = Some(meta.value()?.parse()?);
+            } else if meta.path.is_ident("name") {
+                attrs.name = Some(meta.value()?.parse()?);
             } else {
                 return Err(meta.error(
-                    "unknown field attribute; write `#[tars(tag = N)]`, optionally with `optional`, `require` or `default = VALUE`",
+                    "unknown field attribute; write `#[tars(tag = N)]`, optionally with `optional`, `require`, `default = VALUE` or `name = \"jsonName\"`",
                 ));
             }
             Ok(())

@@ -78,4 +78,40 @@ impl ::tars_rpc::__private::TarsType for User {
     ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
         ::tars_rpc::__private::read_struct(reader, head)
     }
+    fn tars_type_name() -> ::tars_rpc::__private::String {
+        ::tars_rpc::__private::type_name("Demo.User")
+    }
+    fn to_json(
+        &self,
+    ) -> ::tars_rpc::__private::Result<
+        ::tars_rpc::__private::JsonValue,
+        ::tars_rpc::__private::JsonError,
+    > {
+        let mut object = ::tars_rpc::__private::JsonMap::new();
+        ::tars_rpc::__private::json_write_field(&mut object, &self.id, "User", "id")?;
+        ::tars_rpc::__private::json_write_field(&mut object, &self.name, "User", "name")?;
+        ::tars_rpc::__private::json_write_field(&mut object, &self.tags, "User", "tags")?;
+        ::tars_rpc::__private::json_write_field(&mut object, &self.age, "User", "age")?;
+        ::tars_rpc::__private::json_write_field(&mut object, &self.nickname, "User", "sNick")?;
+        ::tars_rpc::__private::Ok(::tars_rpc::__private::JsonValue::Object(object))
+    }
+    fn from_json(
+        value: &::tars_rpc::__private::JsonValue,
+    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::JsonError> {
+        let object = ::tars_rpc::__private::json_object(value)?;
+        ::tars_rpc::__private::Ok(Self {
+            id: ::tars_rpc::__private::json_required::<i64>(object, "User", "id")?,
+            name: ::tars_rpc::__private::json_required::<String>(object, "User", "name")?,
+            tags: ::tars_rpc::__private::Option::unwrap_or_default(
+                ::tars_rpc::__private::json_optional::<Vec<String>>(object, "User", "tags")?,
+            ),
+            age: match ::tars_rpc::__private::json_optional::<i32>(object, "User", "age")? {
+                ::tars_rpc::__private::Some(value) => value,
+                ::tars_rpc::__private::None => 18,
+            },
+            nickname: ::tars_rpc::__private::Option::unwrap_or_default(
+                ::tars_rpc::__private::json_optional::<Option<String>>(object, "User", "sNick")?,
+            ),
+        })
+    }
 }

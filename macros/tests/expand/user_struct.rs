@@ -1,5 +1,6 @@
 // Input of the expansion snapshot `user_struct.expanded.rs`.
 #[derive(TarsStruct)]
+#[tars(name = "Demo.User")]
 pub struct User {
     #[tars(tag = 1)]
     name: String,
@@ -9,6 +10,6 @@ pub struct User {
     tags: Vec<String>,
     #[tars(tag = 3, default = 18)]
     age: i32,
-    #[tars(tag = 4)]
+    #[tars(tag = 4, name = "sNick")]
     nickname: Option<String>,
 }

@@ -144,6 +144,31 @@ pub enum DecodeError {
         /// Its tag.
         tag: u8,
     },
+    /// A [`UniAttribute`](super::UniAttribute) has no value under this name.
+    #[error("no attribute named {name:?}")]
+    MissingAttribute {
+        /// The name asked for.
+        name: String,
+    },
+    /// A TUP 2 [`UniAttribute`](super::UniAttribute) holds the name, but not as the type asked
+    /// for: TUP 2 keys each value by its TARS type name.
+    #[error("attribute {name:?} is not a {expected}; it holds {found:?}")]
+    AttributeTypeMismatch {
+        /// The attribute's name.
+        name: String,
+        /// The TARS type name asked for.
+        expected: String,
+        /// The type names the attribute holds.
+        found: Vec<String>,
+    },
+    /// An error decoding the value of a [`UniAttribute`](super::UniAttribute) entry.
+    #[error("attribute {name:?}: {source}")]
+    InAttribute {
+        /// The attribute's name.
+        name: String,
+        /// What went wrong inside the value.
+        source: Box<DecodeError>,
+    },
     /// Any other error, with its message (for hand-written [`TarsType`](super::TarsType) impls).
     #[error("{0}")]
     Custom(String),
@@ -181,13 +206,14 @@ impl DecodeError {
         }
     }
 
-    /// The innermost error, beneath any [`DecodeError::InField`], [`DecodeError::InParameter`]
-    /// and [`DecodeError::InFunction`] wrappers.
+    /// The innermost error, beneath any [`DecodeError::InField`], [`DecodeError::InParameter`],
+    /// [`DecodeError::InFunction`] and [`DecodeError::InAttribute`] wrappers.
     pub fn root_cause(&self) -> &DecodeError {
         match self {
             Self::InField { source, .. }
             | Self::InParameter { source, .. }
-            | Self::InFunction { source, .. } => source.root_cause(),
+            | Self::InFunction { source, .. }
+            | Self::InAttribute { source, .. } => source.root_cause(),
             other => other,
         }
     }

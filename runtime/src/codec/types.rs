@@ -14,12 +14,32 @@
 //! | `Option<T>` | an optional field | left off when `None` |
 //! | `#[derive(TarsStruct)]` structs | `struct` | between begin and end markers |
 //! | `#[derive(TarsEnum)]` enums | `enum` | an `int` |
+//!
+//! Each type also knows its TARS type name, the key of its value in a TUP 2 attribute (see
+//! [`UniAttribute`](super::UniAttribute)), spelled as TarsCpp's `TarsClass<T>::name()`
+//! (`servant/tup/TarsType.h`) spells it:
+//!
+//! | Rust | name |
+//! |---|---|
+//! | `bool`, `i8`, `i16`, `i32`, `i64` | `bool`, `char`, `short`, `int32`, `int64` |
+//! | `u8`, `u16`, `u32` | `short`, `int32`, `int64` (the type they are written as) |
+//! | `f32`, `f64`, `String` | `float`, `double`, `string` |
+//! | `Vec<u8>`, `Vec<i8>`, `Bytes` | `list<char>` |
+//! | `Vec<T>` | `list<T>` |
+//! | `BTreeMap<K, V>`, `HashMap<K, V>` | `map<K,V>` (no space) |
+//! | `#[derive(TarsStruct)]` | `#[tars(name = "Module.Struct")]`, else the Rust name, as tars2cpp's `className()` |
+//! | `#[derive(TarsEnum)]` | `int32`, the type an enum is written as (as `@tars/stream`'s `Tars.Enum`) |
+//!
+//! and its JSON form (see [`json`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
 
 use bytes::{Bytes, BytesMut};
 
+use serde_json::Value;
+
+use super::json::{self, JsonError};
 use super::reader::ByteList;
 use super::wire::write_head;
 use super::writer::{
@@ -29,6 +49,7 @@ use super::writer::{
 use super::{DecodeError, Head, TarsReader, WireType};
 
 type Result<T> = std::result::Result<T, DecodeError>;
+type JsonResult<T> = std::result::Result<T, JsonError>;
 
 /// Most bytes a list or map reserves ahead of its elements; beyond that it grows as it reads,
 /// so a lying size costs no more memory than the elements actually present.
@@ -103,6 +124,86 @@ pub trait TarsType: Sized {
     /// True only for `Option`, which cannot be an element of a list or map.
     #[doc(hidden)]
     const IS_OPTION: bool = false;
+
+    /// The value of a field that is absent, when that is a value: `Some(None)` for `Option`.
+    #[doc(hidden)]
+    fn when_absent() -> Option<Self> {
+        None
+    }
+
+    /// The TARS type name, as TarsCpp's `TarsClass<T>::name()` spells it: the key of the
+    /// value in a TUP 2 attribute (see the [module docs](self) for each type's).
+    ///
+    /// Hand-written implementations should override it; the default is the Rust type's name.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use tars_rpc::codec::TarsType;
+    /// assert_eq!(<BTreeMap<String, Vec<i32>>>::tars_type_name(), "map<string,list<int32>>");
+    /// ```
+    fn tars_type_name() -> String {
+        std::any::type_name::<Self>().to_owned()
+    }
+
+    /// The value as JSON, as TarsCpp's `JsonOutput::writeJson` writes it (see
+    /// [`json`] for the mapping).
+    ///
+    /// # Errors
+    /// [`JsonError::Unsupported`] for a type with no JSON mapping: the default, for
+    /// hand-written implementations that do not override it.
+    fn to_json(&self) -> JsonResult<Value> {
+        Err(JsonError::Unsupported {
+            ty: std::any::type_name::<Self>(),
+        })
+    }
+
+    /// Reads a value from JSON, as TarsCpp's `JsonInput::readJson` reads it.
+    ///
+    /// # Errors
+    /// A [`JsonError`] naming what does not read as its type; [`JsonError::Unsupported`] by
+    /// default.
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        let _ = value;
+        Err(JsonError::Unsupported {
+            ty: std::any::type_name::<Self>(),
+        })
+    }
+
+    /// The value as the key of a JSON object, when it keys a map: numbers in decimal, `bool`
+    /// as `"1"`/`"0"`, strings as they are, anything else as its JSON text.
+    ///
+    /// # Errors
+    /// As [`to_json`](Self::to_json).
+    fn to_json_key(&self) -> JsonResult<String> {
+        json::text_key(self)
+    }
+
+    /// Reads a map key written by [`to_json_key`](Self::to_json_key).
+    ///
+    /// # Errors
+    /// [`JsonError::BadKey`] (or the error reading the key's JSON text) when the key does not
+    /// read as this type.
+    fn from_json_key(key: &str) -> JsonResult<Self> {
+        json::from_text_key(key)
+    }
+
+    /// The name of a `vector<Self>`; byte types override it (`list<char>`).
+    #[doc(hidden)]
+    fn list_type_name() -> String {
+        format!("list<{}>", Self::tars_type_name())
+    }
+
+    /// A `vector<Self>` as JSON; byte types override it to write signed numbers.
+    #[doc(hidden)]
+    fn list_to_json(items: &[Self]) -> JsonResult<Value> {
+        json::list_to_json(items)
+    }
+
+    /// A `vector<Self>` from JSON.
+    #[doc(hidden)]
+    fn list_from_json(value: &Value) -> JsonResult<Vec<Self>> {
+        json::list_from_json(value)
+    }
 }
 
 #[inline]
@@ -130,10 +231,56 @@ impl TarsType for bool {
     fn is_default_value(&self) -> bool {
         !*self
     }
+    fn tars_type_name() -> String {
+        "bool".into()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        Ok(Value::Bool(*self))
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        value
+            .as_bool()
+            .ok_or_else(|| JsonError::mismatch("boolean", value))
+    }
+    fn to_json_key(&self) -> JsonResult<String> {
+        // TC_Common::tostr<bool>
+        Ok(if *self { "1" } else { "0" }.into())
+    }
+    fn from_json_key(key: &str) -> JsonResult<Self> {
+        match key {
+            "1" | "true" => Ok(true),
+            "0" | "false" => Ok(false),
+            _ => Err(JsonError::BadKey {
+                key: key.into(),
+                expected: "bool",
+            }),
+        }
+    }
+}
+
+/// The JSON methods of an integer type: `$tars` names it in errors, `$name` is its TARS type name.
+macro_rules! int_json_methods {
+    ($ty:ty, $tars:literal, $name:literal) => {
+        fn tars_type_name() -> String {
+            $name.into()
+        }
+        fn to_json(&self) -> JsonResult<Value> {
+            Ok(Value::from(*self))
+        }
+        fn from_json(value: &Value) -> JsonResult<Self> {
+            json::read_int::<$ty>(value, $tars)
+        }
+        fn to_json_key(&self) -> JsonResult<String> {
+            Ok(self.to_string())
+        }
+        fn from_json_key(key: &str) -> JsonResult<Self> {
+            json::int_key(key, $tars)
+        }
+    };
 }
 
 macro_rules! signed_int {
-    ($ty:ty, $write:ident, $read:ident) => {
+    ($ty:ty, $write:ident, $read:ident, $tars:literal, $name:literal) => {
         impl TarsType for $ty {
             #[inline]
             fn write_field(&self, tag: u8, buf: &mut BytesMut) {
@@ -147,12 +294,13 @@ macro_rules! signed_int {
             fn is_default_value(&self) -> bool {
                 *self == 0
             }
+            int_json_methods!($ty, $tars, $name);
         }
     };
 }
-signed_int!(i16, write_i16, read_i16);
-signed_int!(i32, write_i32, read_i32);
-signed_int!(i64, write_i64, read_i64);
+signed_int!(i16, write_i16, read_i16, "short", "short");
+signed_int!(i32, write_i32, read_i32, "int", "int32");
+signed_int!(i64, write_i64, read_i64, "long", "int64");
 
 impl TarsType for i8 {
     #[inline]
@@ -185,11 +333,26 @@ impl TarsType for i8 {
             ByteList::Owned(bytes) => bytes.into_iter().map(|b| b as i8).collect(),
         })
     }
+    int_json_methods!(i8, "byte", "char");
+    fn list_type_name() -> String {
+        "list<char>".into()
+    }
+    fn list_to_json(items: &[Self]) -> JsonResult<Value> {
+        Ok(Value::Array(
+            items.iter().map(|&b| Value::from(b)).collect(),
+        ))
+    }
+    fn list_from_json(value: &Value) -> JsonResult<Vec<Self>> {
+        Ok(json::bytes_from_json(value)?
+            .into_iter()
+            .map(|b| b as i8)
+            .collect())
+    }
 }
 
 /// Unsigned types are written one width up, as TarsCpp writes `unsigned byte/short/int`.
 macro_rules! unsigned_int {
-    ($ty:ident, $wide:ty, $write:ident, $name:literal) => {
+    ($ty:ident, $wide:ty, $write:ident, $name:literal, $type_name:literal) => {
         impl TarsType for $ty {
             #[inline]
             fn write_field(&self, tag: u8, buf: &mut BytesMut) {
@@ -207,6 +370,7 @@ macro_rules! unsigned_int {
             fn is_default_value(&self) -> bool {
                 *self == 0
             }
+            int_json_methods!($ty, $name, $type_name);
             $crate::codec::types::byte_list_methods!($ty);
         }
     };
@@ -223,14 +387,23 @@ macro_rules! byte_list_methods {
                 ByteList::Owned(bytes) => bytes,
             })
         }
+        fn list_type_name() -> String {
+            "list<char>".into()
+        }
+        fn list_to_json(items: &[Self]) -> JsonResult<Value> {
+            Ok(json::bytes_to_json(items))
+        }
+        fn list_from_json(value: &Value) -> JsonResult<Vec<Self>> {
+            json::bytes_from_json(value)
+        }
     };
     ($other:ident) => {};
 }
 pub(crate) use byte_list_methods;
 
-unsigned_int!(u8, i16, write_i16, "unsigned byte");
-unsigned_int!(u16, i32, write_i32, "unsigned short");
-unsigned_int!(u32, i64, write_i64, "unsigned int");
+unsigned_int!(u8, i16, write_i16, "unsigned byte", "short");
+unsigned_int!(u16, i32, write_i32, "unsigned short", "int32");
+unsigned_int!(u32, i64, write_i64, "unsigned int", "int64");
 
 impl TarsType for f32 {
     #[inline]
@@ -244,6 +417,19 @@ impl TarsType for f32 {
     #[inline]
     fn is_default_value(&self) -> bool {
         *self == 0.0
+    }
+    fn tars_type_name() -> String {
+        "float".into()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        // through its shortest decimal form, so that 0.1f32 is written 0.1, not 0.10000000149
+        Ok(match self.to_string().parse::<f64>() {
+            Ok(wide) if self.is_finite() => json::float_to_json(wide),
+            _ => Value::Null,
+        })
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        json::float_from_json(value, "float").map(|wide| wide as f32)
     }
 }
 
@@ -260,6 +446,15 @@ impl TarsType for f64 {
     fn is_default_value(&self) -> bool {
         *self == 0.0
     }
+    fn tars_type_name() -> String {
+        "double".into()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        Ok(json::float_to_json(*self))
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        json::float_from_json(value, "double")
+    }
 }
 
 impl TarsType for String {
@@ -274,6 +469,24 @@ impl TarsType for String {
     #[inline]
     fn is_default_value(&self) -> bool {
         self.is_empty()
+    }
+    fn tars_type_name() -> String {
+        "string".into()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        Ok(Value::String(self.clone()))
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| JsonError::mismatch("string", value))
+    }
+    fn to_json_key(&self) -> JsonResult<String> {
+        Ok(self.clone())
+    }
+    fn from_json_key(key: &str) -> JsonResult<Self> {
+        Ok(key.to_owned())
     }
 }
 
@@ -293,6 +506,15 @@ impl TarsType for Bytes {
     fn is_default_value(&self) -> bool {
         self.is_empty()
     }
+    fn tars_type_name() -> String {
+        "list<char>".into()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        Ok(json::bytes_to_json(self))
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        json::bytes_from_json(value).map(Bytes::from)
+    }
 }
 
 impl<T: TarsType> TarsType for Vec<T> {
@@ -309,6 +531,15 @@ impl<T: TarsType> TarsType for Vec<T> {
     fn is_default_value(&self) -> bool {
         self.is_empty()
     }
+    fn tars_type_name() -> String {
+        T::list_type_name()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        T::list_to_json(self)
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        T::list_from_json(value)
+    }
 }
 
 impl<T: TarsType> TarsType for Box<T> {
@@ -323,6 +554,21 @@ impl<T: TarsType> TarsType for Box<T> {
     #[inline]
     fn is_default_value(&self) -> bool {
         (**self).is_default_value()
+    }
+    fn tars_type_name() -> String {
+        T::tars_type_name()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        (**self).to_json()
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        T::from_json(value).map(Box::new)
+    }
+    fn to_json_key(&self) -> JsonResult<String> {
+        (**self).to_json_key()
+    }
+    fn from_json_key(key: &str) -> JsonResult<Self> {
+        T::from_json_key(key).map(Box::new)
     }
 }
 
@@ -343,6 +589,26 @@ impl<T: TarsType> TarsType for Option<T> {
         self.is_none()
     }
     const IS_OPTION: bool = true;
+    fn when_absent() -> Option<Self> {
+        Some(None)
+    }
+    fn tars_type_name() -> String {
+        T::tars_type_name()
+    }
+    /// `None` is `null` (a struct leaves the field out instead).
+    fn to_json(&self) -> JsonResult<Value> {
+        match self {
+            Some(value) => value.to_json(),
+            None => Ok(Value::Null),
+        }
+    }
+    /// `null` is `None`.
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        match value {
+            Value::Null => Ok(None),
+            value => T::from_json(value).map(Some),
+        }
+    }
 }
 
 fn write_map<'a, K, V>(
@@ -408,6 +674,24 @@ impl<K: TarsType + Ord, V: TarsType> TarsType for BTreeMap<K, V> {
     fn is_default_value(&self) -> bool {
         self.is_empty()
     }
+    fn tars_type_name() -> String {
+        map_type_name::<K, V>()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        json::map_to_json(self.iter())
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        let mut map = BTreeMap::new();
+        json::map_from_json(value, |k, v| {
+            map.insert(k, v);
+        })?;
+        Ok(map)
+    }
+}
+
+/// `map<K,V>`, as `TarsClass<std::map<T, U>>::name()` joins them: no space after the comma.
+fn map_type_name<K: TarsType, V: TarsType>() -> String {
+    format!("map<{},{}>", K::tars_type_name(), V::tars_type_name())
 }
 
 impl<K, V, S> TarsType for HashMap<K, V, S>
@@ -433,5 +717,18 @@ where
     #[inline]
     fn is_default_value(&self) -> bool {
         self.is_empty()
+    }
+    fn tars_type_name() -> String {
+        map_type_name::<K, V>()
+    }
+    fn to_json(&self) -> JsonResult<Value> {
+        json::map_to_json(self.iter())
+    }
+    fn from_json(value: &Value) -> JsonResult<Self> {
+        let mut map = HashMap::default();
+        json::map_from_json(value, |k, v| {
+            map.insert(k, v);
+        })?;
+        Ok(map)
     }
 }

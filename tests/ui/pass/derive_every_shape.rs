@@ -26,8 +26,9 @@ struct Generic<T> {
 }
 
 #[derive(TarsStruct, Debug, PartialEq)]
+#[tars(name = "Shapes.Everything")]
 struct Everything {
-    #[tars(tag = 0)]
+    #[tars(tag = 0, name = "bFlag")]
     flag: bool,
     #[tars(tag = 1, require)]
     small: i8,
@@ -67,4 +68,13 @@ fn main() {
     let tuple = Tuple(5, "x".into());
     assert_eq!(Tuple::decode_from(&tuple.to_bytes()).unwrap(), tuple);
     let _ = Everything::decode_from(&[]);
+
+    use tars_rpc::codec::{json, TarsType};
+    assert_eq!(Everything::tars_type_name(), "Shapes.Everything");
+    assert_eq!(Sign::tars_type_name(), "int32");
+    assert_eq!(<Generic<u16>>::tars_type_name(), "Generic");
+    assert_eq!(json::to_string(&tuple).unwrap(), r#"{"0":5,"1":"x"}"#);
+    assert_eq!(json::from_str::<Tuple>(r#"{"1":"x","0":5}"#).unwrap(), tuple);
+    assert_eq!(json::to_string(&Sign::Minus).unwrap(), "-1");
+    assert!(json::from_str::<Everything>("{}").is_err());
 }
