@@ -521,7 +521,12 @@ async fn the_example_service_runs_under_a_node_and_exits_0_on_admin_shutdown() {
     assert_eq!(hello.test_hello("hi".into()).await.unwrap().0, 0);
     let output = admin_client(
         app.addresses[ADMIN_OBJ],
-        &["notify:hello.calls", "notify:tars.viewversion", "shutdown"],
+        &[
+            "notify:hello.calls",
+            "notify:tars.viewversion",
+            "notify:tars.setloglevel DEBUG",
+            "shutdown",
+        ],
     )
     .await;
     assert!(output.status.success(), "{}", describe(&output));
@@ -531,6 +536,11 @@ async fn the_example_service_runs_under_a_node_and_exits_0_on_admin_shutdown() {
         "the example's command: {stdout}"
     );
     assert!(stdout.contains("app version: 1.0.0"), "{stdout}");
+    // the application's own subscriber takes the new level
+    assert!(
+        stdout.contains("set log level [DEBUG] ok"),
+        "tars.setloglevel: {stdout}"
+    );
     let status = tokio::task::spawn_blocking(move || app.exit())
         .await
         .unwrap();

@@ -45,8 +45,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -438,11 +441,15 @@ impl Application {
             admin.attach(server.handle());
         }
         let keep_alive = activating.map(|activating| activating.started());
+        // the signal handlers are installed now, before anyone is told the service is up, so
+        // that a SIGTERM right after never meets the default action
+        let stop = Box::pin(admin.stop_requested());
         tracing::info!(app = %self.app, server = %self.server, "started");
         Ok(RunningApplication {
             server,
             keep_alive,
             admin,
+            stop,
             communicator: self.communicator,
             stats: self.stats,
         })
@@ -511,14 +518,26 @@ impl Application {
 }
 
 /// A running [`Application`]: serving, sending keep-alives, until it is told to stop.
-#[derive(Debug)]
 #[must_use = "dropping it stops the server at once; call wait() or shutdown()"]
 pub struct RunningApplication {
     server: Option<Server>,
     keep_alive: Option<KeepAlive>,
     admin: AdminServant,
+    /// Resolves on `AdminF.shutdown`, SIGTERM or Ctrl-C; its signal handlers are installed.
+    stop: Pin<Box<dyn Future<Output = io::Result<StopReason>> + Send>>,
     communicator: Communicator,
     stats: Option<(StatReporter, Communicator)>,
+}
+
+impl fmt::Debug for RunningApplication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningApplication")
+            .field("server", &self.server)
+            .field("keep_alive", &self.keep_alive)
+            .field("admin", &self.admin)
+            .field("communicator", &self.communicator)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningApplication {
@@ -543,8 +562,8 @@ impl RunningApplication {
     /// # Cancel safety
     ///
     /// Dropped while it waits, the application stops at once, without draining.
-    pub async fn wait(self) -> StopReason {
-        let reason = match self.admin.stop_requested().await {
+    pub async fn wait(mut self) -> StopReason {
+        let reason = match (&mut self.stop).await {
             Ok(reason) => reason,
             Err(error) => {
                 tracing::warn!(%error, "cannot watch SIGTERM and Ctrl-C; stopping on AdminF.shutdown only");
