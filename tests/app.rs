@@ -11,16 +11,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::interop::{HelloProxy, HelloServant, InteropImp};
 use common::node_peers::{js_string, NodeServerF, NodeStat};
-use common::{describe, ensure_node, node_dir};
+use common::{describe, ensure_node, lines_of, node_dir};
 use tars_rpc::app::{AppError, Application};
 use tars_rpc::client::Communicator;
 use tars_rpc::config::{Config, ConfigError, ServerConfig};
@@ -442,16 +440,7 @@ impl TarsApp {
             .stderr(Stdio::null())
             .spawn()
             .expect("tars_app starts");
-        let stdout = child.stdout.take().expect("piped");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().expect("piped"));
         let mut addresses = HashMap::new();
         loop {
             let line = lines.recv_timeout(WAIT).expect("tars_app prints ready");

@@ -215,6 +215,12 @@ pub fn spawn_node(args: &[&str]) -> (Child, ChildStdin, mpsc::Receiver<String>) 
         .expect("node starts");
     let stdin = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
+    (child, stdin, lines_of(stdout))
+}
+
+/// The lines a child prints on `stdout`, read on a thread of their own (the channel closes
+/// when its stdout does).
+pub fn lines_of(stdout: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (sender, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -224,5 +230,5 @@ pub fn spawn_node(args: &[&str]) -> (Child, ChildStdin, mpsc::Receiver<String>) 
             }
         }
     });
-    (child, stdin, lines)
+    lines
 }
