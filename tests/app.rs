@@ -17,12 +17,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::interop::{HelloProxy, HelloServant, InteropImp};
-use common::node_peers::{js_string, NodeServerF, NodeStat};
+use common::node_peers::{js_string, NodePeer, NodeStat};
 use common::{describe, ensure_node, lines_of, node_dir};
 use tars_rpc::app::{AppError, Application};
 use tars_rpc::client::Communicator;
 use tars_rpc::config::{Config, ConfigError, ServerConfig};
-use tars_rpc::node::{StopReason, ADMIN_ADAPTER, ADMIN_OBJ};
+use tars_rpc::node::{ConfigLoaded, StopReason, ADMIN_ADAPTER, ADMIN_OBJ};
 use tars_rpc::protocol::{LengthPrefixed, RawServant};
 use tars_rpc::server::Current;
 use tars_rpc::stat::Policy;
@@ -129,7 +129,7 @@ fn keep_alive_line(pid: u32, adapter: &str) -> String {
 }
 
 /// Reads the node's lines until each of `adapters` has been kept alive at least once.
-fn wait_keep_alives(node: &NodeServerF, pid: u32, adapters: &[&str]) -> Vec<String> {
+fn wait_keep_alives(node: &NodePeer, pid: u32, adapters: &[&str]) -> Vec<String> {
     let mut seen = Vec::new();
     let mut missing: Vec<String> = adapters.iter().map(|a| keep_alive_line(pid, a)).collect();
     while !missing.is_empty() {
@@ -145,12 +145,8 @@ fn wait_keep_alives(node: &NodeServerF, pid: u32, adapters: &[&str]) -> Vec<Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_binds_its_adapters_keeps_alive_and_stops_on_admin_shutdown() {
     ensure_node();
-    let node = NodeServerF::start();
-    let config = server_config(&config_text(
-        Some(&node.node_object()),
-        "not_tars",
-        "10.0.0.*",
-    ));
+    let node = NodePeer::node();
+    let config = server_config(&config_text(Some(&node.object()), "not_tars", "10.0.0.*"));
     let application = application(config).keep_alive_interval(Duration::from_millis(200));
     application
         .commands()
@@ -311,6 +307,111 @@ async fn an_application_reports_its_calls_and_properties_to_the_stat_services_of
         values.contains("\"Sum\"") && values.contains("\"10\"") && values.contains("\"Count\""),
         "Sum 10 and Count 2: {values}"
     );
+}
+
+/// A directory of its own for one test, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("a scratch directory");
+        Self(path)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_files_come_from_the_config_center_at_start_and_on_tars_loadconfig() {
+    ensure_node();
+    let center = NodePeer::config_center();
+    let base = ScratchDir::new("config-center");
+    let text = config_text(None, "not_tars", "").replace(
+        "basepath = .",
+        &format!(
+            "basepath = {}\nconfig = {}",
+            base.0.display(),
+            center.object()
+        ),
+    );
+    let application = application(server_config(&text));
+    let remote = application
+        .remote_config()
+        .expect("a config center")
+        .clone();
+
+    // at start, as TarsCpp's addConfig in initialize()
+    let loaded = remote.add_config("HelloServer.conf", false).await.unwrap();
+    let path = base.0.join("HelloServer.conf");
+    assert_eq!(loaded, ConfigLoaded::Downloaded { path: path.clone() });
+    assert_eq!(
+        center.next(WAIT).as_deref(),
+        Some(r#"LOAD {"app":"TestApp","server":"HelloServer","filename":"HelloServer.conf"}"#)
+    );
+    let version = |path: &Path| {
+        let config = Config::from_file(path).expect("a config file");
+        config.get("/HelloServer.conf<version>").map(str::to_string)
+    };
+    assert_eq!(version(&path).as_deref(), Some("1"));
+
+    // tars.loadconfig: downloaded again, the earlier version kept as a backup
+    let running = application.start().await.unwrap();
+    let admin = running.local_addr(ADMIN_OBJ).expect("AdminObj at local");
+    let output = admin_client(
+        admin,
+        &[
+            "notify:tars.loadconfig HelloServer.conf",
+            "notify:tars.loadconfig missing.conf",
+            "notify:tars.loadconfig ../outside.conf",
+        ],
+    )
+    .await;
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let replies: Vec<&str> = stdout.lines().collect();
+    let reply = |text: &str| {
+        format!(
+            "NOTIFY {}",
+            js_string(&format!("[notify prefix object num:1]\n[1]:{text}\n"))
+        )
+    };
+    assert_eq!(
+        replies[0],
+        reply("[succ] get remote config:HelloServer.conf")
+    );
+    assert_eq!(version(&path).as_deref(), Some("2"));
+    assert_eq!(
+        version(&base.0.join("HelloServer.conf.1.bak")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        replies[1],
+        reply("[fail] get remote config 'missing.conf': the config center answered -1")
+    );
+    assert_eq!(
+        replies[2],
+        reply("[fail] config file name `../outside.conf`: a plain file name is expected")
+    );
+
+    // in a set: loadConfigByInfo, an application's file
+    let in_set = remote.with_set_division("app.sz.1");
+    let loaded = in_set.add_config("App.conf", true).await.unwrap();
+    assert_eq!(loaded.path(), base.0.join("App.conf"));
+    let mut calls = Vec::new();
+    while let Some(line) = center.next(Duration::from_millis(300)) {
+        calls.push(line);
+    }
+    assert!(
+        calls.contains(&r#"LOADBYINFO {"appname":"TestApp","servername":"","filename":"App.conf","bAppOnly":true,"setdivision":"app.sz.1"}"#.to_string()),
+        "{calls:?}"
+    );
+    running.shutdown().await;
 }
 
 #[tokio::test]
@@ -485,9 +586,9 @@ impl Drop for TarsApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_service_runs_under_a_node_and_exits_0_on_admin_shutdown() {
     ensure_node();
-    let node = NodeServerF::start();
+    let node = NodePeer::node();
     let app = TarsApp::start(
-        &config_text(Some(&node.node_object()), "not_tars", "127.0.0.1"),
+        &config_text(Some(&node.object()), "not_tars", "127.0.0.1"),
         "tars_app_admin.conf",
     );
     // the keep-alives, from the example's pid (at the default 10 s period: the first ones go

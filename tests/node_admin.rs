@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::interop::{HelloServant, InteropImp};
-use common::node_peers::{js_string, NodeServerF};
+use common::node_peers::{js_string, NodePeer};
 use common::{describe, ensure_node, node_dir};
 use tars_rpc::client::Communicator;
 use tars_rpc::node::{
@@ -67,13 +67,13 @@ async fn start_server(admin: &AdminServant) -> Server {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alives_reach_the_node_at_the_period_and_stop_before_the_listeners_close() {
     ensure_node();
-    let node = NodeServerF::start();
+    let node = NodePeer::node();
     let admin = AdminServant::new(AdminCommands::new());
     let server = start_server(&admin).await;
     let hello = server.local_addr(HELLO).expect("hello is served");
     let period = Duration::from_millis(200);
     let communicator = Communicator::new();
-    let keep_alive = KeepAlive::builder(&communicator, node.node_object(), APP, SERVER)
+    let keep_alive = KeepAlive::builder(&communicator, node.object(), APP, SERVER)
         .adapter(HELLO_ADAPTER)
         .interval(period)
         .start()
@@ -154,9 +154,9 @@ async fn keep_alives_reach_the_node_at_the_period_and_stop_before_the_listeners_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_initializing_server_sends_keep_activing_until_it_has_started() {
     ensure_node();
-    let node = NodeServerF::start();
+    let node = NodePeer::node();
     let communicator = Communicator::new();
-    let activating = KeepAlive::builder(&communicator, node.node_object(), APP, SERVER)
+    let activating = KeepAlive::builder(&communicator, node.object(), APP, SERVER)
         .activing_interval(Duration::from_millis(100))
         .interval(Duration::from_secs(60))
         .start_activating()
@@ -442,12 +442,12 @@ async fn a_node_client_runs_commands_then_shuts_the_server_down_gracefully() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_until_stopped_stops_the_heartbeat_then_the_server_on_admin_shutdown() {
     ensure_node();
-    let node = NodeServerF::start();
+    let node = NodePeer::node();
     let admin = AdminServant::new(AdminCommands::new());
     let server = start_server(&admin).await;
     let admin_addr = server.local_addr(ADMIN_OBJ).expect("admin is served");
     let communicator = Communicator::new();
-    let keep_alive = KeepAlive::builder(&communicator, node.node_object(), APP, SERVER)
+    let keep_alive = KeepAlive::builder(&communicator, node.object(), APP, SERVER)
         .adapter(HELLO_ADAPTER)
         .interval(Duration::from_millis(100))
         .start()

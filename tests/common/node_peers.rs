@@ -1,5 +1,6 @@
-//! Node peers several tests share: `serverf_server.js`, a stand-in tarsnode, and
-//! `stat_server.js`, the stat and property services.
+//! Node peers several tests share: `serverf_server.js`, a stand-in tarsnode,
+//! `config_server.js`, a stand-in config center, and `stat_server.js`, the stat and property
+//! services.
 
 use std::process::{Child, ChildStdin};
 use std::sync::mpsc;
@@ -13,20 +14,23 @@ use super::spawn_node;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// `serverf_server.js`: a `ServerF` servant printing the calls it gets.
-pub struct NodeServerF {
+/// A Node servant that prints `READY <port>`, then a line per call it gets:
+/// `serverf_server.js` (a stand-in tarsnode, [`NodePeer::node`]) or `config_server.js` (a
+/// stand-in config center, [`NodePeer::config_center`]).
+pub struct NodePeer {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     port: u16,
+    servant: &'static str,
 }
 
-impl NodeServerF {
-    pub fn start() -> Self {
-        let (child, stdin, lines) = spawn_node(&["serverf_server.js", "0"]);
+impl NodePeer {
+    fn start(script: &str, servant: &'static str) -> Self {
+        let (child, stdin, lines) = spawn_node(&[script]);
         let ready = lines
             .recv_timeout(WAIT)
-            .expect("serverf_server.js prints READY in time");
+            .unwrap_or_else(|_| panic!("{script} prints READY in time"));
         let port = ready
             .strip_prefix("READY ")
             .and_then(|port| port.parse().ok())
@@ -36,13 +40,25 @@ impl NodeServerF {
             stdin: Some(stdin),
             lines,
             port,
+            servant,
         }
     }
 
-    pub fn node_object(&self) -> String {
+    /// `serverf_server.js`: a `ServerF` servant printing the calls it gets.
+    pub fn node() -> Self {
+        Self::start("serverf_server.js", "tars.tarsnode.ServerObj")
+    }
+
+    /// `config_server.js`: a config center (`ConfigF`) printing the files asked for.
+    pub fn config_center() -> Self {
+        Self::start("config_server.js", "tars.tarsconfig.ConfigObj")
+    }
+
+    /// Its object, as a config's `node` or `config` names it.
+    pub fn object(&self) -> String {
         format!(
-            "tars.tarsnode.ServerObj@tcp -h 127.0.0.1 -p {} -t 60000",
-            self.port
+            "{}@tcp -h 127.0.0.1 -p {} -t 60000",
+            self.servant, self.port
         )
     }
 
@@ -52,7 +68,7 @@ impl NodeServerF {
     }
 }
 
-impl Drop for NodeServerF {
+impl Drop for NodePeer {
     fn drop(&mut self) {
         drop(self.stdin.take());
         let _ = self.child.kill();

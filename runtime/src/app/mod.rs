@@ -34,7 +34,8 @@
 //! completed to `app.server.Name`), each adapter domain (`endpoint`, `servant`, `protocol`,
 //! `maxconns`, `queuecap`, `queuetimeout`, `allow`, `deny`, `order`; `threads` is ignored: the
 //! tokio runtime runs every request), `local` (the admin servant), `node` (the keep-alives),
-//! `logLevel`, and TLS (`cert`, `key`, `ca`, `verifyclient`) for `ssl` endpoints. From
+//! `logLevel`, `config` (the config center, for [`Application::remote_config`] and
+//! `tars.loadconfig`), and TLS (`cert`, `key`, `ca`, `verifyclient`) for `ssl` endpoints. From
 //! `<client>`: `locator` (a [`Locator`] as the communicator's discovery),
 //! `sync-invoke-timeout` (every call's timeout: an awaited call is TarsCpp's synchronous one),
 //! `refresh-endpoint-interval`, the set division of `<application>`, TLS (`ca`, `cert`,
@@ -58,7 +59,7 @@ use crate::config::{AdapterConfig, ConfigError, ServerConfig};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::node::{
     parse_log_level, AdminCommands, AdminServant, InvalidCommandName, KeepAlive, KeepAliveError,
-    LevelFilter, StopReason, ADMIN_OBJ,
+    LevelFilter, RemoteConfig, RemoteConfigError, StopReason, ADMIN_OBJ,
 };
 use crate::protocol::FrameSplitter;
 use crate::registry::Locator;
@@ -127,6 +128,9 @@ pub enum AppError {
         #[source]
         source: TlsError,
     },
+    /// The `config` object of `<server>` is not a proxy string.
+    #[error(transparent)]
+    RemoteConfig(#[from] RemoteConfigError),
     /// The node object of the config is not a proxy string.
     #[error(transparent)]
     KeepAlive(#[from] KeepAliveError),
@@ -161,6 +165,7 @@ pub struct Application {
     /// With `stat` or `property` in `<client>`: the reporter, and the communicator it reports
     /// through (of its own, so that its calls are not observed).
     stats: Option<(StatReporter, Communicator)>,
+    remote_config: Option<RemoteConfig>,
     servants: Vec<Registered>,
     listen: HashMap<String, Listen>,
     commands: AdminCommands,
@@ -216,8 +221,22 @@ impl Application {
         if let Some((reporter, _)) = &stats {
             communicator = communicator.call_observer(reporter.client_observer());
         }
+        let communicator = communicator.build();
+        let remote_config = match config.config() {
+            Some(object) => Some(
+                RemoteConfig::new(
+                    &communicator,
+                    object,
+                    config.app(),
+                    config.server(),
+                    config.base_path(),
+                )?
+                .with_set_division(config.set_division().unwrap_or_default()),
+            ),
+            None => None,
+        };
         let mut application =
-            Self::with_communicator(config.app(), config.server(), communicator.build());
+            Self::with_communicator(config.app(), config.server(), communicator, remote_config);
         application.config = Some(config);
         application.stats = stats;
         Ok(application)
@@ -231,22 +250,35 @@ impl Application {
     ///
     /// Outside a tokio runtime, as [`Communicator::new`].
     pub fn named(app: &str, server: &str) -> Self {
-        Self::with_communicator(app, server, Communicator::new())
+        Self::with_communicator(app, server, Communicator::new(), None)
     }
 
-    fn with_communicator(app: &str, server: &str, communicator: Communicator) -> Self {
+    fn with_communicator(
+        app: &str,
+        server: &str,
+        communicator: Communicator,
+        remote_config: Option<RemoteConfig>,
+    ) -> Self {
         let log_control = Arc::new(OnceLock::new());
-        let commands = AdminCommands::builder()
+        let mut commands = AdminCommands::builder()
             .application(app)
             .server_name(server)
-            .log_level(logging::setter(&log_control))
-            .build();
+            .log_level(logging::setter(&log_control));
+        if let Some(remote) = &remote_config {
+            let remote = remote.clone();
+            commands = commands.on_load_config(move |file: String| {
+                let remote = remote.clone();
+                async move { remote.load_config_command(&file).await }
+            });
+        }
+        let commands = commands.build();
         Self {
             config: None,
             app: app.to_string(),
             server: server.to_string(),
             communicator,
             stats: None,
+            remote_config,
             servants: Vec::new(),
             listen: HashMap::new(),
             commands,
@@ -275,6 +307,14 @@ impl Application {
     /// from its [`property`](StatReporter::property).
     pub fn stats(&self) -> Option<&StatReporter> {
         self.stats.as_ref().map(|(reporter, _)| reporter)
+    }
+
+    /// The config center (`<server>`'s `config`, `tars.tarsconfig.ConfigObj`): the service's
+    /// files, downloaded into its base path with
+    /// [`add_config`](RemoteConfig::add_config) (TarsCpp's `addConfig`), and again by the
+    /// admin command `tars.loadconfig FILE`.
+    pub fn remote_config(&self) -> Option<&RemoteConfig> {
+        self.remote_config.as_ref()
     }
 
     /// The admin commands `AdminF.notify` runs, to register the application's own with

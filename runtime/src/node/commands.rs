@@ -284,15 +284,17 @@ impl AdminCommandsBuilder {
     }
 
     /// Handles `tars.loadconfig FILE`: `handler` gets the file name (trimmed) and answers what
-    /// the command replies, e.g. TarsCpp's `[succ] get remote config:FILE`. Without it the
-    /// command is not registered (and answers `""`).
-    pub fn on_load_config<F>(mut self, handler: F) -> Self
+    /// the command replies, e.g. TarsCpp's `[succ] get remote config:FILE`
+    /// ([`RemoteConfig::load_config_command`](super::RemoteConfig::load_config_command) does
+    /// it). Without it the command is not registered (and answers `""`).
+    pub fn on_load_config<F, Fut>(mut self, handler: F) -> Self
     where
-        F: Fn(&str) -> String + Send + Sync + 'static,
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = String> + Send + 'static,
     {
-        self.load_config = Some(Handler::Sync(Arc::new(move |params: &str| {
-            handler(params.trim())
-        })));
+        let handler: AsyncHandler =
+            Arc::new(move |params: String| handler(params.trim().to_string()).boxed());
+        self.load_config = Some(Handler::Async(handler));
         self
     }
 
@@ -862,7 +864,9 @@ mod tests {
     #[tokio::test]
     async fn loadconfig_calls_the_handler_with_the_file() {
         let commands = AdminCommands::builder()
-            .on_load_config(|file: &str| format!("[succ] get remote config:{file}"))
+            .on_load_config(
+                |file: String| async move { format!("[succ] get remote config:{file}") },
+            )
             .build();
         assert_eq!(
             commands.notify("tars.loadconfig  app.conf ").await,

@@ -16,6 +16,8 @@
 //!   `tars.viewversion`, `tars.setloglevel`, `tars.connection`, `tars.help`,
 //!   `tars.loadconfig`, and the application's own) and turning `shutdown()` into a stop
 //!   request;
+//! * [`RemoteConfig`]: the service's config files from the config center
+//!   (`tars.tarsconfig.ConfigObj`, [`ConfigF`]), for `tars.loadconfig`;
 //! * [`shutdown_signal`]: SIGTERM and Ctrl-C, the other ways to be told to stop;
 //! * [`serve_until_stopped`]: waits for a reason to stop, then stops in the right order.
 //!
@@ -64,6 +66,7 @@ mod admin;
 mod admin_f;
 mod commands;
 mod keep_alive;
+mod remote_config;
 mod server_f;
 mod signal;
 
@@ -75,6 +78,10 @@ pub use commands::{
     CMD_VIEW_STATUS, CMD_VIEW_VERSION,
 };
 pub use keep_alive::{Activating, KeepAlive, KeepAliveBuilder, KeepAliveError};
+pub use remote_config::{
+    ConfigF, ConfigFProxy, ConfigFServant, ConfigInfo, ConfigLoaded, GetConfigListInfo,
+    RemoteConfig, RemoteConfigError, CONFIG_OBJ, DEFAULT_BACKUPS,
+};
 pub use server_f::{ServerF, ServerFProxy, ServerFServant, ServerInfo};
 pub use signal::{shutdown_signal, StopReason};
 /// The levels `tars.setloglevel` sets through a [`LogLevel`] control (tracing's, re-exported so
