@@ -33,6 +33,7 @@ pub fn unknown_push(push: &PushMessage) -> Error {
 }
 
 mod json;
+mod named;
 mod params;
 mod push;
 pub use json::{
@@ -43,6 +44,7 @@ pub use params::{
     decode_push, decode_request, encode_reply, invoke, invoke_oneway, Function, In, Out, Reply,
     Request, Ret, Slots,
 };
+pub use named::{Named, NamedError};
 pub use push::Pusher;
 
 /// Writes a required field.

@@ -20,7 +20,10 @@ use super::message::PushMessage;
 use super::request::{Outgoing, Request};
 use crate::endpoint::Endpoint;
 use crate::framing::FrameCodec;
-use crate::packet::{Context, PacketType, ResponsePacket, RECONNECT_MESSAGE};
+use crate::codec::{TarsReader, TupVersion};
+use crate::packet::{
+    Context, PacketType, RequestPacket, ResponsePacket, Version, RECONNECT_MESSAGE,
+};
 use crate::TarsStruct;
 
 pub(super) mod sealed {
@@ -171,8 +174,14 @@ impl Wire for TarsWire {
         else {
             return Ok(None);
         };
-        let packet = ResponsePacket::decode_bytes(&frame)
-            .map_err(|error| BadInput::Packet(error.to_string()))?;
+        let packet = if is_tup_reply(&frame) {
+            let packet = RequestPacket::decode_bytes(&frame)
+                .map_err(|error| BadInput::Packet(error.to_string()))?;
+            ResponsePacket::from_tup_reply(packet).map_err(BadInput::Packet)?
+        } else {
+            ResponsePacket::decode_bytes(&frame)
+                .map_err(|error| BadInput::Packet(error.to_string()))?
+        };
         Ok(Some(if !packet.is_push() {
             Incoming::Response {
                 request_id: packet.request_id,
@@ -205,10 +214,23 @@ impl Wire for TarsWire {
             buffer: &[],
             timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
             context: &self.no_context,
+            version: Version::TARS,
         };
         Some(KeepAlive {
             request: Box::new(ping),
             call: true,
         })
+    }
+}
+
+/// Whether a reply frame is a TUP reply, which TUP servers shape as a request packet: its
+/// first field, `iVersion` at tag 1, is 2 or 3. TARS and JSON replies are response packets.
+fn is_tup_reply(frame: &[u8]) -> bool {
+    let mut reader = TarsReader::new(frame);
+    match reader.next_field() {
+        Ok(Some(head)) if head.tag == 1 => reader
+            .read_i16(head)
+            .is_ok_and(|version| TupVersion::from_value(version).is_some()),
+        _ => false,
     }
 }
