@@ -194,7 +194,9 @@ pub fn get_return<T: TarsType>(input: &Named, _name: &'static str) -> Result<T, 
             return Ok(value);
         }
     }
-    input.get(JSON_RETURN)?.ok_or(NamedError::Missing(JSON_RETURN))
+    input
+        .get(JSON_RETURN)?
+        .ok_or(NamedError::Missing(JSON_RETURN))
 }
 
 fn json_kind(value: &JsonValue) -> &'static str {
@@ -237,7 +239,10 @@ mod tests {
         let Some(Err(error)) = Named::decode(Version::JSON, &Bytes::from_static(b"[1]")) else {
             panic!("an array read as an object");
         };
-        assert_eq!(error.to_string(), "the JSON body is not an object: found an array");
+        assert_eq!(
+            error.to_string(),
+            "the JSON body is not an object: found an array"
+        );
         let Some(Err(error)) = Named::decode(Version::TUP, &Bytes::from_static(b"\x08")) else {
             panic!("a truncated TUP body decoded");
         };

@@ -619,7 +619,8 @@ fn encode_named_request<F: Function>(
     encoding: Encoding,
     params: RequestArgs<'_, F>,
 ) -> RpcResult<Bytes> {
-    let mut out = Named::for_version(encoding.version()).ok_or_else(|| unsupported(encoding.version()))?;
+    let mut out =
+        Named::for_version(encoding.version()).ok_or_else(|| unsupported(encoding.version()))?;
     <F::Params as Slots<Request>>::write_named(params, 0, F::PARAMS, &mut out)
         .map_err(|error| named_error::<F>(ReturnCode::SEND_REQUEST_ERR, error))?;
     out.encode()
@@ -628,20 +629,28 @@ fn encode_named_request<F: Function>(
 
 /// The reply of `F` by name: the return value and the out-parameters.
 #[cold]
-fn decode_named_reply<F: Function>(encoding: Encoding, buffer: &Bytes) -> RpcResult<ReplyValues<F>> {
+fn decode_named_reply<F: Function>(
+    encoding: Encoding,
+    buffer: &Bytes,
+) -> RpcResult<ReplyValues<F>> {
     let client_decode = |error| named_error::<F>(ReturnCode::CLIENT_DECODE_ERR, error);
     let input = Named::decode(encoding.version(), buffer)
         .ok_or_else(|| unsupported(encoding.version()))?
         .map_err(client_decode)?;
-    let ret = <F::Return as Slots<Reply>>::read_named(0, &[RETURN], &input).map_err(client_decode)?;
-    let params = <F::Params as Slots<Reply>>::read_named(0, F::PARAMS, &input).map_err(client_decode)?;
+    let ret =
+        <F::Return as Slots<Reply>>::read_named(0, &[RETURN], &input).map_err(client_decode)?;
+    let params =
+        <F::Params as Slots<Reply>>::read_named(0, F::PARAMS, &input).map_err(client_decode)?;
     Ok((ret, params))
 }
 
 /// The parameters of a TUP or JSON request, read as TarsCpp's generated `onDispatch` reads
 /// them.
 #[cold]
-fn decode_named_request<F: Function>(version: Version, params: &Bytes) -> RpcResult<RequestValues<F>> {
+fn decode_named_request<F: Function>(
+    version: Version,
+    params: &Bytes,
+) -> RpcResult<RequestValues<F>> {
     let input = Named::decode(version, params)
         .ok_or_else(|| unsupported(version))?
         .map_err(|error| named_error::<F>(error.server_code(), error))?;

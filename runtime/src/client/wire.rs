@@ -18,9 +18,9 @@ use tokio_util::codec::Decoder;
 
 use super::message::PushMessage;
 use super::request::{Outgoing, Request};
+use crate::codec::{TarsReader, TupVersion};
 use crate::endpoint::Endpoint;
 use crate::framing::FrameCodec;
-use crate::codec::{TarsReader, TupVersion};
 use crate::packet::{
     Context, PacketType, RequestPacket, ResponsePacket, Version, RECONNECT_MESSAGE,
 };
