@@ -574,7 +574,7 @@ pub fn invoke_oneway<'a, F: Function>(
 }
 
 /// Decodes a request's parameters as its version says (TARS, TUP or JSON); failure is the
-/// code TarsCpp's servants answer with (see [`named`](super::named)).
+/// code TarsCpp's servants answer with (see [`NamedError::server_code`]).
 #[inline]
 pub fn decode_request<F: Function>(
     current: &Current,
