@@ -234,3 +234,84 @@ fn is_tup_reply(frame: &[u8]) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::packet::{ReturnCode, STATUS_RESULT_CODE, STATUS_RESULT_DESC};
+
+    fn framed(body: &[u8]) -> BytesMut {
+        let mut frame = BytesMut::new();
+        let length = u32::try_from(body.len() + 4).unwrap();
+        frame.extend_from_slice(&length.to_be_bytes());
+        frame.extend_from_slice(body);
+        frame
+    }
+
+    fn response(frame: &mut BytesMut) -> ResponsePacket {
+        let wire = TarsWire::new("A.B.C", 1 << 20);
+        match wire.decode(frame) {
+            Ok(Some(Incoming::Response { response, .. })) => response,
+            Ok(_) => panic!("not a response"),
+            Err(_) => panic!("the frame did not decode"),
+        }
+    }
+
+    #[test]
+    fn tup_replies_are_request_packets_and_others_response_packets() {
+        let tup = RequestPacket {
+            version: Version::TUP,
+            request_id: 7,
+            servant_name: "A.B.C".into(),
+            func_name: "f".into(),
+            buffer: Bytes::from_static(b"\x08\x0c"),
+            status: [
+                (STATUS_RESULT_CODE.to_string(), "1234".to_string()),
+                (STATUS_RESULT_DESC.to_string(), "no".to_string()),
+            ]
+            .into(),
+            ..RequestPacket::default()
+        };
+        let reply = response(&mut framed(&tup.to_bytes()));
+        assert_eq!(
+            (reply.request_id, reply.ret, reply.result_desc.as_str()),
+            (7, ReturnCode(1234), "no")
+        );
+        assert_eq!(&reply.buffer[..], b"\x08\x0c");
+
+        // @tars/rpc writes a code of 0 too; a TUP 2 reply is a request packet as well
+        let ok = RequestPacket {
+            version: Version::TUP2,
+            request_id: 8,
+            status: [(STATUS_RESULT_CODE.to_string(), "0".to_string())].into(),
+            ..RequestPacket::default()
+        };
+        let reply = response(&mut framed(&ok.to_bytes()));
+        assert_eq!((reply.request_id, reply.ret), (8, ReturnCode::SUCCESS));
+
+        // JSON replies are response packets
+        let json = ResponsePacket {
+            version: Version::JSON,
+            request_id: 9,
+            ret: ReturnCode::SERVER_UNKNOWN_ERR,
+            ..ResponsePacket::default()
+        };
+        let reply = response(&mut framed(&json.to_bytes()));
+        assert_eq!(
+            (reply.request_id, reply.ret),
+            (9, ReturnCode::SERVER_UNKNOWN_ERR)
+        );
+
+        // a result code that is not a number is bad input, not a panic
+        let bad = RequestPacket {
+            version: Version::TUP,
+            request_id: 10,
+            status: [(STATUS_RESULT_CODE.to_string(), "x".to_string())].into(),
+            ..RequestPacket::default()
+        };
+        let wire = TarsWire::new("A.B.C", 1 << 20);
+        assert!(wire.decode(&mut framed(&bad.to_bytes())).is_err());
+    }
+}
