@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::interop::{
-    check_round_trips, HelloProxy, HelloServant, InteropImp, InteropProxy, InteropServant,
+    check_oneway_and_timeout, check_round_trips, HelloProxy, HelloServant, InteropImp,
+    InteropProxy, InteropServant,
 };
 use common::tars_client::TarsClient;
 use common::{canonical, describe, ensure_node, node_dir, spawn_node};
@@ -130,6 +131,8 @@ async fn rust_proxy_in_tup_and_json_calls_the_rust_server() {
             .await
             .unwrap()
             .unwrap();
+        // one-way calls by name, and a timeout that keeps the encoding
+        check_oneway_and_timeout(&interop).await;
     }
     // the TARS proxy it came from is unchanged
     assert_eq!(interop.proxy().encoding(), Encoding::Tars);
