@@ -19,6 +19,11 @@
 //!
 //! A tuple of slots is itself a slot spanning as many tags as its elements, so functions with
 //! more parameters than the largest tuple (16) nest the rest in the last element.
+//!
+//! TUP and JSON requests carry the same slots by name rather than by tag, the wire names of
+//! [`Function::PARAMS`] (see `named`): [`decode_request`] and [`encode_reply`] branch once on
+//! the request's version, [`invoke`] on the proxy's [`Encoding`]; TARS keeps its path, with no
+//! allocation added.
 
 use std::future::Future;
 use std::marker::PhantomData;
