@@ -436,6 +436,9 @@ impl<W: Wire> fmt::Debug for Proxy<W> {
         if self.route != Route::Any {
             debug.field("route", &self.route);
         }
+        if self.encoding != Encoding::Tars {
+            debug.field("encoding", &self.encoding);
+        }
         debug.finish()
     }
 }
