@@ -175,9 +175,13 @@ impl Wire for TarsWire {
             return Ok(None);
         };
         let packet = if is_tup_reply(&frame) {
-            let packet = RequestPacket::decode_bytes(&frame)
-                .map_err(|error| BadInput::Packet(error.to_string()))?;
-            ResponsePacket::from_tup_reply(packet).map_err(BadInput::Packet)?
+            match RequestPacket::decode_bytes(&frame) {
+                Ok(packet) => ResponsePacket::from_tup_reply(packet).map_err(BadInput::Packet)?,
+                // servants that answer TUP with a response packet all the same (older TarsGo)
+                Err(error) => ResponsePacket::decode_bytes(&frame).map_err(|_| {
+                    BadInput::Packet(format!("a TUP reply that is not a request packet: {error}"))
+                })?,
+            }
         } else {
             ResponsePacket::decode_bytes(&frame)
                 .map_err(|error| BadInput::Packet(error.to_string()))?
@@ -303,6 +307,16 @@ mod tests {
             (reply.request_id, reply.ret),
             (9, ReturnCode::SERVER_UNKNOWN_ERR)
         );
+
+        // a TUP reply shaped as a response packet, as older TarsGo servants send it
+        let go = ResponsePacket {
+            version: Version::TUP,
+            request_id: 11,
+            ret: ReturnCode(5),
+            ..ResponsePacket::default()
+        };
+        let reply = response(&mut framed(&go.to_bytes()));
+        assert_eq!((reply.request_id, reply.ret), (11, ReturnCode(5)));
 
         // a result code that is not a number is bad input, not a panic
         let bad = RequestPacket {
