@@ -33,12 +33,14 @@ pub fn unknown_push(push: &PushMessage) -> Error {
 }
 
 mod json;
+mod named;
 mod params;
 mod push;
 pub use json::{
     enum_from_json, enum_from_json_key, enum_to_json, enum_to_json_key, json_object, json_optional,
     json_required, json_write_field, type_name, JsonError, JsonMap, JsonValue, String,
 };
+pub use named::{Named, NamedError};
 pub use params::{
     decode_push, decode_request, encode_reply, invoke, invoke_oneway, Function, In, Out, Reply,
     Request, Ret, Slots,

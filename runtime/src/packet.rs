@@ -33,6 +33,15 @@ pub type Context = BTreeMap<String, String>;
 /// The status key whose value names the function of a push, as TarsCpp's `Current::sendPushResponse` writes it.
 pub const STATUS_PUSH_FUNC: &str = "TARS_FUNC";
 
+/// The status key of a TUP reply holding its result code in decimal, as TarsCpp's
+/// `Current::sendResponse` writes it when the code is not 0 (`tup::STATUS_RESULT_CODE`). A TUP
+/// reply is shaped as a [`RequestPacket`] and has no `iRet` of its own.
+pub const STATUS_RESULT_CODE: &str = "STATUS_RESULT_CODE";
+
+/// The status key of a TUP reply holding its result description, when there is one
+/// (`tup::STATUS_RESULT_DESC`).
+pub const STATUS_RESULT_DESC: &str = "STATUS_RESULT_DESC";
+
 /// The `sResultDesc` of TarsGo's graceful-shutdown packet (request id 0): the server is going
 /// away, reconnect.
 pub const RECONNECT_MESSAGE: &str = "_reconnect_";
@@ -83,6 +92,9 @@ impl Version {
     pub const TARS: Self = Self(0x01);
     /// The TUP protocol (`TUPVERSION`): parameters in a name-keyed map.
     pub const TUP: Self = Self(0x03);
+    /// The older TUP shape (`TUP_COMPLEX` of `@tars/stream`): each value keyed by its type
+    /// name as well.
+    pub const TUP2: Self = Self(0x02);
     /// XML-encoded parameters (`XMLVERSION`).
     pub const XML: Self = Self(0x04);
     /// JSON-encoded parameters (`JSONVERSION`).
@@ -323,6 +335,51 @@ impl ResponsePacket {
             ret,
             ..Self::default()
         }
+    }
+
+    /// The reply a TUP server sends, shaped as a request packet (TarsCpp's
+    /// `Current::sendResponse` for `iVersion` 3, `@tars/rpc`'s `composeTUP` for 2 and 3), as a
+    /// response: `iRet` from the status [`STATUS_RESULT_CODE`] (0 when absent),
+    /// `sResultDesc` from [`STATUS_RESULT_DESC`].
+    ///
+    /// ```
+    /// use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode, Version};
+    ///
+    /// let tup = RequestPacket {
+    ///     version: Version::TUP,
+    ///     request_id: 9,
+    ///     status: [("STATUS_RESULT_CODE".to_string(), "-3".to_string())].into(),
+    ///     ..RequestPacket::default()
+    /// };
+    /// let reply = ResponsePacket::from_tup_reply(tup).unwrap();
+    /// assert_eq!((reply.request_id, reply.ret), (9, ReturnCode::SERVER_NO_FUNC));
+    /// ```
+    ///
+    /// # Errors
+    /// The status value when [`STATUS_RESULT_CODE`] is not a decimal `i32`.
+    pub fn from_tup_reply(packet: RequestPacket) -> Result<Self, String> {
+        let ret = match packet.status.get(STATUS_RESULT_CODE) {
+            None => ReturnCode::SUCCESS,
+            Some(code) => code.trim().parse().map(ReturnCode).map_err(|_| {
+                format!("the TUP reply's {STATUS_RESULT_CODE} `{code}` is not a number")
+            })?,
+        };
+        let result_desc = packet
+            .status
+            .get(STATUS_RESULT_DESC)
+            .cloned()
+            .unwrap_or_default();
+        Ok(Self {
+            version: packet.version,
+            packet_type: packet.packet_type,
+            request_id: packet.request_id,
+            message_type: packet.message_type,
+            ret,
+            buffer: packet.buffer,
+            status: packet.status,
+            result_desc,
+            context: packet.context,
+        })
     }
 
     /// Whether this packet is a push rather than a reply: request id 0.

@@ -27,6 +27,7 @@ pub enum Color {
 
 /// `struct Inner { 0 require int id; 1 optional string name; };`
 #[derive(TarsStruct, Debug, Clone, PartialEq, Default)]
+#[tars(name = "Interop.Inner")]
 pub struct Inner {
     #[tars(tag = 0)]
     pub id: i32,
@@ -36,6 +37,7 @@ pub struct Inner {
 
 /// `struct AllTypes`, tag for tag.
 #[derive(TarsStruct, Debug, Clone, PartialEq, Default)]
+#[tars(name = "Interop.AllTypes")]
 pub struct AllTypes {
     #[tars(tag = 0)]
     pub b: bool,

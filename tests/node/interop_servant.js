@@ -29,8 +29,15 @@
 //  * For one-way requests (cPacketType 1) both doResponse and
 //    sendErrorResponse send nothing.
 //  * `__tars_ping` (funcName "tars_ping") replies with int32 0 at tag 0.
-//  * Only the TARS protocol (iVersion 1) is handled here; tars2node also
-//    emits TUP (iVersion 2/3) branches, which these tests do not need.
+//  * TUP (iVersion 2/3) is handled as tars2node's TUP branches handle it, for
+//    testHello, echoAll, mixed and nothing (tests/tup.rs): the parameters are
+//    read from a UniAttribute of the request's version by name (inputs
+//    required, out-params with a default), and the reply is an attribute with
+//    the return value under "" and the out-params by name, which @tars/rpc
+//    sends as a RequestPacket with the status STATUS_RESULT_CODE /
+//    STATUS_RESULT_DESC (tars-server.js composeTUP). List types carry
+//    TarsCpp's type name ("list<int32>") for TUP 2, where @tars/stream would
+//    write "List<int32>". The other operations are TARS only.
 
 "use strict";
 
@@ -42,6 +49,25 @@ var Interop = require("./interop_types.js").Interop;
 var TestApp = {};
 module.exports.Interop = Interop;
 module.exports.TestApp = TestApp;
+
+// Whether `current` is a TUP request, and a UniAttribute of its version.
+var _isTup = function (current) {
+    var v = current.getRequestVersion();
+    return v === TarsStream.Tup.TUP_SIMPLE || v === TarsStream.Tup.TUP_COMPLEX;
+};
+
+var _attribute = function (current) {
+    var tup = new TarsStream.UniAttribute();
+    tup.tupVersion = current.getRequestVersion();
+    return tup;
+};
+
+// A list type named as TarsCpp names it, for TUP 2.
+var _listOf = function (proto) {
+    var list = TarsStream.List(proto);
+    list._classname = "list<" + proto._classname + ">";
+    return list;
+};
 
 // ---------------------------------------------------------------------------
 // Interop.InteropImp
@@ -80,6 +106,13 @@ Interop.InteropImp.prototype.echoAll = function () {
 };
 
 var __Interop_Interop$echoAll$RE = function (_ret, rsp) {
+    if (_isTup(this)) {
+        var tup = _attribute(this);
+        tup.writeInt32("", _ret);
+        tup.writeStruct("rsp", rsp);
+        this.doResponse(tup.encode());
+        return;
+    }
     var os = new TarsStream.TarsOutputStream();
     os.writeInt32(0, _ret);
     os.writeStruct(2, rsp);
@@ -90,9 +123,16 @@ Interop.InteropImp.prototype.__echoAll = function (current, binBuffer) {
     var req = null;
     var rsp = null;
 
-    var is = new TarsStream.TarsInputStream(binBuffer);
-    req = is.readStruct(1, true, Interop.AllTypes);
-    rsp = is.readStruct(2, false, Interop.AllTypes);
+    if (_isTup(current)) {
+        var tup = _attribute(current);
+        tup.decode(binBuffer);
+        req = tup.readStruct("req", Interop.AllTypes);
+        rsp = tup.readStruct("rsp", Interop.AllTypes, new Interop.AllTypes());
+    } else {
+        var is = new TarsStream.TarsInputStream(binBuffer);
+        req = is.readStruct(1, true, Interop.AllTypes);
+        rsp = is.readStruct(2, false, Interop.AllTypes);
+    }
 
     current.sendResponse = __Interop_Interop$echoAll$RE;
 
@@ -108,6 +148,17 @@ Interop.InteropImp.prototype.mixed = function () {
 };
 
 var __Interop_Interop$mixed$RE = function (_ret, s, v, i) {
+    if (_isTup(this)) {
+        var tup = _attribute(this);
+        tup.writeInt32("", _ret);
+        tup.writeString("s", s);
+        var list = _listOf(TarsStream.Int32);
+        v.value.forEach(function (x) { list.push(x); });
+        tup.writeList("v", list);
+        tup.writeStruct("i", i);
+        this.doResponse(tup.encode());
+        return;
+    }
     var os = new TarsStream.TarsOutputStream();
     os.writeInt32(0, _ret);
     os.writeString(2, s);
@@ -124,13 +175,24 @@ Interop.InteropImp.prototype.__mixed = function (current, binBuffer) {
     var m = null;
     var i = null;
 
-    var is = new TarsStream.TarsInputStream(binBuffer);
-    a = is.readInt32(1, true, 0);
-    s = is.readString(2, false, "");
-    b = is.readString(3, true, "");
-    v = is.readList(4, false, TarsStream.List(TarsStream.Int32));
-    m = is.readMap(5, true, TarsStream.Map(TarsStream.String, TarsStream.Int32));
-    i = is.readStruct(6, false, Interop.Inner);
+    if (_isTup(current)) {
+        var tup = _attribute(current);
+        tup.decode(binBuffer);
+        a = tup.readInt32("a");
+        s = tup.readString("s", "");
+        b = tup.readString("b");
+        v = tup.readList("v", _listOf(TarsStream.Int32), new TarsStream.List(TarsStream.Int32));
+        m = tup.readMap("m", TarsStream.Map(TarsStream.String, TarsStream.Int32));
+        i = tup.readStruct("i", Interop.Inner, new Interop.Inner());
+    } else {
+        var is = new TarsStream.TarsInputStream(binBuffer);
+        a = is.readInt32(1, true, 0);
+        s = is.readString(2, false, "");
+        b = is.readString(3, true, "");
+        v = is.readList(4, false, TarsStream.List(TarsStream.Int32));
+        m = is.readMap(5, true, TarsStream.Map(TarsStream.String, TarsStream.Int32));
+        i = is.readStruct(6, false, Interop.Inner);
+    }
 
     current.sendResponse = __Interop_Interop$mixed$RE;
 
@@ -146,6 +208,10 @@ Interop.InteropImp.prototype.nothing = function () {
 };
 
 var __Interop_Interop$nothing$RE = function () {
+    if (_isTup(this)) {
+        this.doResponse(_attribute(this).encode());
+        return;
+    }
     this.doResponse(new TarsStream.BinBuffer());
 };
 
@@ -285,6 +351,13 @@ TestApp.HelloImp.prototype.testHello = function () {
 };
 
 var __TestApp_Hello$testHello$RE = function (_ret, sRsp) {
+    if (_isTup(this)) {
+        var tup = _attribute(this);
+        tup.writeInt32("", _ret);
+        tup.writeString("sRsp", sRsp);
+        this.doResponse(tup.encode());
+        return;
+    }
     var os = new TarsStream.TarsOutputStream();
     os.writeInt32(0, _ret);
     os.writeString(2, sRsp);
@@ -295,9 +368,16 @@ TestApp.HelloImp.prototype.__testHello = function (current, binBuffer) {
     var sReq = null;
     var sRsp = null;
 
-    var is = new TarsStream.TarsInputStream(binBuffer);
-    sReq = is.readString(1, true, "");
-    sRsp = is.readString(2, false, "");
+    if (_isTup(current)) {
+        var tup = _attribute(current);
+        tup.decode(binBuffer);
+        sReq = tup.readString("sReq");
+        sRsp = tup.readString("sRsp", "");
+    } else {
+        var is = new TarsStream.TarsInputStream(binBuffer);
+        sReq = is.readString(1, true, "");
+        sRsp = is.readString(2, false, "");
+    }
 
     current.sendResponse = __TestApp_Hello$testHello$RE;
 

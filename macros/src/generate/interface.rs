@@ -183,11 +183,11 @@ impl InterfaceGenerator<'_> {
         );
         let decode = at_params(
             &method.function,
-            quote!(let #bindings = #p::decode_request::<#marker>(&__params)?;),
+            quote!(let #bindings = #p::decode_request::<#marker>(__current, &__params)?;),
         );
         let encode = at_params(
             &method.function,
-            quote!(#p::encode_reply::<#marker>(#ret_arg, #reply_args)),
+            quote!(#p::encode_reply::<#marker>(__current, #ret_arg, #reply_args)),
         );
         quote! {
             #wire_name => #p::Box::pin(async move {

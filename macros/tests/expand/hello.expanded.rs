@@ -54,27 +54,40 @@ impl<T: Hello> ::tars_rpc::__private::Servant for HelloServant<T> {
     > {
         match ::tars_rpc::__private::Current::func_name(__current) {
             "testHello" => ::tars_rpc::__private::Box::pin(async move {
-                let (s_req, mut s_rsp) =
-                    ::tars_rpc::__private::decode_request::<__TarsHello_test_hello>(&__params)?;
+                let (s_req, mut s_rsp) = ::tars_rpc::__private::decode_request::<
+                    __TarsHello_test_hello,
+                >(__current, &__params)?;
                 let __ret = <T as Hello>::test_hello(&self.0, s_req, &mut s_rsp).await?;
-                ::tars_rpc::__private::encode_reply::<__TarsHello_test_hello>(&__ret, ((), &s_rsp))
+                ::tars_rpc::__private::encode_reply::<__TarsHello_test_hello>(
+                    __current,
+                    &__ret,
+                    ((), &s_rsp),
+                )
             }),
             "registerPush" => ::tars_rpc::__private::Box::pin(async move {
-                let () = ::tars_rpc::__private::decode_request::<__TarsHello_register>(&__params)?;
+                let () = ::tars_rpc::__private::decode_request::<__TarsHello_register>(
+                    __current, &__params,
+                )?;
                 let __ret = <T as Hello>::register(&self.0, __current).await?;
-                ::tars_rpc::__private::encode_reply::<__TarsHello_register>(&__ret, ())
+                ::tars_rpc::__private::encode_reply::<__TarsHello_register>(__current, &__ret, ())
             }),
             "notify" => ::tars_rpc::__private::Box::pin(async move {
-                let (topic, payload) =
-                    ::tars_rpc::__private::decode_request::<__TarsHello_notify>(&__params)?;
+                let (topic, payload) = ::tars_rpc::__private::decode_request::<__TarsHello_notify>(
+                    __current, &__params,
+                )?;
                 <T as Hello>::notify(&self.0, topic, payload).await?;
-                ::tars_rpc::__private::encode_reply::<__TarsHello_notify>((), ((), ()))
+                ::tars_rpc::__private::encode_reply::<__TarsHello_notify>(__current, (), ((), ()))
             }),
             "stats" => ::tars_rpc::__private::Box::pin(async move {
-                let (mut total, mut names) =
-                    ::tars_rpc::__private::decode_request::<__TarsHello_stats>(&__params)?;
+                let (mut total, mut names) = ::tars_rpc::__private::decode_request::<
+                    __TarsHello_stats,
+                >(__current, &__params)?;
                 <T as Hello>::stats(&self.0, &mut total, &mut names).await?;
-                ::tars_rpc::__private::encode_reply::<__TarsHello_stats>((), (&total, &names))
+                ::tars_rpc::__private::encode_reply::<__TarsHello_stats>(
+                    __current,
+                    (),
+                    (&total, &names),
+                )
             }),
             _ => ::tars_rpc::__private::unknown_function(__current),
         }

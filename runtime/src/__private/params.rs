@@ -19,18 +19,27 @@
 //!
 //! A tuple of slots is itself a slot spanning as many tags as its elements, so functions with
 //! more parameters than the largest tuple (16) nest the rest in the last element.
+//!
+//! TUP and JSON requests carry the same slots by name rather than by tag, the wire names of
+//! [`Function::PARAMS`] (see `named`): [`decode_request`] and [`encode_reply`] branch once on
+//! the request's version, [`invoke`] on the proxy's [`Encoding`]; TARS keeps its path, with no
+//! allocation added.
 
 use std::future::Future;
 use std::marker::PhantomData;
 
 use bytes::{Bytes, BytesMut};
 
+use super::named::{
+    get_or_default, get_required, get_return, name_at, put_return, put_value, Named, NamedError,
+    RETURN,
+};
 use super::ServantProxy;
-use crate::client::PushMessage;
+use crate::client::{Encoding, PushMessage};
 use crate::codec::{DecodeError, Head, TarsReader, TarsType};
 use crate::error::{Error, Result as RpcResult};
-use crate::packet::Context;
-use crate::server::PushFrame;
+use crate::packet::{Context, ReturnCode, Version};
+use crate::server::{Current, PushFrame};
 
 /// A function of a `#[tars_interface]` or `#[tars_push]` trait, implemented by a marker type
 /// the macro generates for it.
@@ -94,11 +103,33 @@ pub trait Slots<S>: Sized {
 
     /// The values once the input is read; `Err(offset)` of the first required one missing.
     fn finish(state: Self::State, offset: u8) -> Result<Self::Values, u8>;
+
+    /// Puts the values by name (TUP or JSON), the first under `names[index]`.
+    ///
+    /// # Errors
+    /// A value with no JSON mapping.
+    fn write_named(
+        args: Self::Args<'_>,
+        index: usize,
+        names: &'static [&'static str],
+        out: &mut Named,
+    ) -> Result<(), NamedError>;
+
+    /// Reads the values by name (TUP or JSON), the first under `names[index]`.
+    ///
+    /// # Errors
+    /// A required value missing, or a value that does not decode.
+    fn read_named(
+        index: usize,
+        names: &'static [&'static str],
+        input: &Named,
+    ) -> Result<Self::Values, NamedError>;
 }
 
 /// A value of type `T` that this side carries.
 macro_rules! carried_slot {
-    ($slot:ident<$T:ident: $($bound:path),+> on $side:ty, write $write:ident, finish $finish:ident) => {
+    ($slot:ident<$T:ident: $($bound:path),+> on $side:ty, write $write:ident, finish $finish:ident,
+     put $put:ident, get $get:ident) => {
         impl<$T: $($bound +)+> Slots<$side> for $slot<$T> {
             const WIDTH: u8 = 1;
             type Args<'a> = &'a $T where Self: 'a;
@@ -133,6 +164,23 @@ macro_rules! carried_slot {
             fn finish(state: Option<$T>, offset: u8) -> Result<$T, u8> {
                 $finish(state, offset)
             }
+
+            fn write_named(
+                value: &$T,
+                index: usize,
+                names: &'static [&'static str],
+                out: &mut Named,
+            ) -> Result<(), NamedError> {
+                $put(out, name_at(names, index), value)
+            }
+
+            fn read_named(
+                index: usize,
+                names: &'static [&'static str],
+                input: &Named,
+            ) -> Result<$T, NamedError> {
+                $get(input, name_at(names, index))
+            }
         }
     };
 }
@@ -166,6 +214,23 @@ macro_rules! absent_slot {
             fn finish((): (), _offset: u8) -> Result<(), u8> {
                 Ok(())
             }
+
+            fn write_named(
+                (): (),
+                _index: usize,
+                _names: &'static [&'static str],
+                _out: &mut Named,
+            ) -> Result<(), NamedError> {
+                Ok(())
+            }
+
+            fn read_named(
+                _index: usize,
+                _names: &'static [&'static str],
+                _input: &Named,
+            ) -> Result<(), NamedError> {
+                Ok(())
+            }
         }
     };
 }
@@ -182,11 +247,14 @@ fn or_default<T: Default>(state: Option<T>, _offset: u8) -> Result<T, u8> {
     Ok(state.unwrap_or_default())
 }
 
-carried_slot!(In<T: TarsType> on Request, write write_value, finish required);
+carried_slot!(In<T: TarsType> on Request, write write_value, finish required,
+    put put_value, get get_required);
 absent_slot!(In<T: TarsType> on Reply);
-carried_slot!(Ret<T: TarsType> on Reply, write write_value, finish required);
+carried_slot!(Ret<T: TarsType> on Reply, write write_value, finish required,
+    put put_return, get get_return);
 absent_slot!(Ret<T: TarsType> on Request);
-carried_slot!(Out<T: TarsType, Default> on Reply, write write_value, finish or_default);
+carried_slot!(Out<T: TarsType, Default> on Reply, write write_value, finish or_default,
+    put put_value, get get_or_default);
 
 /// The request sends out-parameters empty, as TarsCpp does; the caller passes nothing for them.
 impl<T: TarsType + Default> Slots<Request> for Out<T> {
@@ -222,6 +290,30 @@ impl<T: TarsType + Default> Slots<Request> for Out<T> {
     fn finish(state: Option<T>, offset: u8) -> Result<T, u8> {
         or_default(state, offset)
     }
+
+    /// Not sent by name: TarsCpp's servants read out-parameters with a default.
+    fn write_named(
+        (): (),
+        _index: usize,
+        _names: &'static [&'static str],
+        _out: &mut Named,
+    ) -> Result<(), NamedError> {
+        Ok(())
+    }
+
+    /// As TarsCpp's `getByDefault` and `readJson(..., false)`: the default when absent or not
+    /// readable.
+    fn read_named(
+        index: usize,
+        names: &'static [&'static str],
+        input: &Named,
+    ) -> Result<T, NamedError> {
+        Ok(input
+            .get::<T>(name_at(names, index))
+            .ok()
+            .flatten()
+            .unwrap_or_default())
+    }
 }
 
 /// No slot: a function without parameters, or without a return value.
@@ -249,6 +341,23 @@ impl<S> Slots<S> for () {
 
     #[inline]
     fn finish((): (), _offset: u8) -> Result<(), u8> {
+        Ok(())
+    }
+
+    fn write_named(
+        (): (),
+        _index: usize,
+        _names: &'static [&'static str],
+        _out: &mut Named,
+    ) -> Result<(), NamedError> {
+        Ok(())
+    }
+
+    fn read_named(
+        _index: usize,
+        _names: &'static [&'static str],
+        _input: &Named,
+    ) -> Result<(), NamedError> {
         Ok(())
     }
 }
@@ -303,6 +412,35 @@ macro_rules! tuple_slots {
                 Ok(($({
                     let value = $T::finish(state.$index, offset)?;
                     offset = offset.wrapping_add($T::WIDTH);
+                    value
+                },)+))
+            }
+
+            #[allow(unused_assignments)]
+            fn write_named(
+                args: Self::Args<'_>,
+                index: usize,
+                names: &'static [&'static str],
+                out: &mut Named,
+            ) -> Result<(), NamedError> {
+                let mut index = index;
+                $(
+                    $T::write_named(args.$index, index, names, out)?;
+                    index += usize::from($T::WIDTH);
+                )+
+                Ok(())
+            }
+
+            #[allow(unused_assignments)]
+            fn read_named(
+                index: usize,
+                names: &'static [&'static str],
+                input: &Named,
+            ) -> Result<Self::Values, NamedError> {
+                let mut index = index;
+                Ok(($({
+                    let value = $T::read_named(index, names, input)?;
+                    index += usize::from($T::WIDTH);
                     value
                 },)+))
             }
@@ -402,50 +540,157 @@ fn missing<F: Function>(tag: u8) -> DecodeError {
     .in_function(F::PATH)
 }
 
-/// Calls `F` and decodes its reply. Encodes before returning the future, so that the future
-/// borrows no argument.
+/// Calls `F` and decodes its reply, in the proxy's [`Encoding`]. Encodes before returning the
+/// future, so that the future borrows no argument.
 #[inline]
 pub fn invoke<'a, F: Function>(
     proxy: &'a ServantProxy,
     params: RequestArgs<'_, F>,
 ) -> impl Future<Output = RpcResult<ReplyValues<F>>> + Send + 'a {
-    let buffer = encode::<Request, (), F::Params>((), params);
+    let encoding = proxy.encoding();
+    let buffer = match encoding {
+        Encoding::Tars => Ok(encode::<Request, (), F::Params>((), params)),
+        named => encode_named_request::<F>(named, params),
+    };
     async move {
-        let reply = proxy.invoke_raw(F::NAME, &buffer).await?;
+        let reply = proxy.invoke_raw(F::NAME, &buffer?).await?;
         if !reply.ret.is_success() {
             return Err(Error::new(reply.ret, reply.result_desc));
         }
-        decode::<F, Reply, F::Return, F::Params>(&reply.buffer)
-            .map_err(|error| Error::client_decode(&error))
+        match encoding {
+            Encoding::Tars => decode::<F, Reply, F::Return, F::Params>(&reply.buffer)
+                .map_err(|error| Error::client_decode(&error)),
+            named => decode_named_reply::<F>(named, &reply.buffer),
+        }
     }
 }
 
-/// Sends `F` one-way; done once the request is queued.
+/// Sends `F` one-way, in the proxy's [`Encoding`]; done once the request is queued.
 #[inline]
 pub fn invoke_oneway<'a, F: Function>(
     proxy: &'a ServantProxy,
     params: RequestArgs<'_, F>,
 ) -> impl Future<Output = RpcResult<()>> + Send + 'a {
-    let buffer = encode::<Request, (), F::Params>((), params);
-    async move { proxy.invoke_raw_oneway(F::NAME, &buffer).await }
+    let buffer = match proxy.encoding() {
+        Encoding::Tars => Ok(encode::<Request, (), F::Params>((), params)),
+        named => encode_named_request::<F>(named, params),
+    };
+    async move { proxy.invoke_raw_oneway(F::NAME, &buffer?).await }
 }
 
-/// Decodes a request's parameters; failure is the server's decode error (-1).
+/// Decodes a request's parameters as its version says (TARS, TUP or JSON); failure is the
+/// code TarsCpp's servants answer with (see [`NamedError::server_code`]).
 #[inline]
-pub fn decode_request<F: Function>(params: &Bytes) -> RpcResult<RequestValues<F>> {
+pub fn decode_request<F: Function>(
+    current: &Current,
+    params: &Bytes,
+) -> RpcResult<RequestValues<F>> {
+    let version = current.version();
+    if version != Version::TARS {
+        return decode_named_request::<F>(version, params);
+    }
+    decode_tars_request::<F>(params)
+}
+
+/// Decodes a TARS request's parameters; failure is the server's decode error (-1).
+#[inline]
+fn decode_tars_request<F: Function>(params: &Bytes) -> RpcResult<RequestValues<F>> {
     // a request carries no return value: a field at tag 0 is unknown, skipped
     decode::<F, Request, (), F::Params>(params)
         .map(|((), values)| values)
         .map_err(|error| Error::server_decode(&error))
 }
 
-/// Encodes a reply's `sBuffer`.
+/// Encodes a reply's `sBuffer` in the request's version (TARS, TUP or JSON).
+///
+/// # Errors
+/// A value with no JSON mapping, in a JSON reply.
 #[inline]
 pub fn encode_reply<F: Function>(
+    current: &Current,
     ret: ReturnArg<'_, F>,
     params: ReplyArgs<'_, F>,
 ) -> RpcResult<Bytes> {
+    let version = current.version();
+    if version != Version::TARS {
+        return encode_named_reply::<F>(version, ret, params);
+    }
     Ok(encode::<Reply, F::Return, F::Params>(ret, params))
+}
+
+/// The request of `F` by name: its inputs.
+#[cold]
+fn encode_named_request<F: Function>(
+    encoding: Encoding,
+    params: RequestArgs<'_, F>,
+) -> RpcResult<Bytes> {
+    let mut out =
+        Named::for_version(encoding.version()).ok_or_else(|| unsupported(encoding.version()))?;
+    <F::Params as Slots<Request>>::write_named(params, 0, F::PARAMS, &mut out)
+        .map_err(|error| named_error::<F>(ReturnCode::SEND_REQUEST_ERR, error))?;
+    out.encode()
+        .map_err(|error| named_error::<F>(ReturnCode::SEND_REQUEST_ERR, error))
+}
+
+/// The reply of `F` by name: the return value and the out-parameters.
+#[cold]
+fn decode_named_reply<F: Function>(
+    encoding: Encoding,
+    buffer: &Bytes,
+) -> RpcResult<ReplyValues<F>> {
+    let client_decode = |error| named_error::<F>(ReturnCode::CLIENT_DECODE_ERR, error);
+    let input = Named::decode(encoding.version(), buffer)
+        .ok_or_else(|| unsupported(encoding.version()))?
+        .map_err(client_decode)?;
+    let ret =
+        <F::Return as Slots<Reply>>::read_named(0, &[RETURN], &input).map_err(client_decode)?;
+    let params =
+        <F::Params as Slots<Reply>>::read_named(0, F::PARAMS, &input).map_err(client_decode)?;
+    Ok((ret, params))
+}
+
+/// The parameters of a TUP or JSON request, read as TarsCpp's generated `onDispatch` reads
+/// them.
+#[cold]
+fn decode_named_request<F: Function>(
+    version: Version,
+    params: &Bytes,
+) -> RpcResult<RequestValues<F>> {
+    let input = Named::decode(version, params)
+        .ok_or_else(|| unsupported(version))?
+        .map_err(|error| named_error::<F>(error.server_code(), error))?;
+    <F::Params as Slots<Request>>::read_named(0, F::PARAMS, &input)
+        .map_err(|error| named_error::<F>(error.server_code(), error))
+}
+
+/// The reply of a TUP or JSON request, written as TarsCpp's generated `onDispatch` writes it.
+#[cold]
+fn encode_named_reply<F: Function>(
+    version: Version,
+    ret: ReturnArg<'_, F>,
+    params: ReplyArgs<'_, F>,
+) -> RpcResult<Bytes> {
+    let encode_error = |error| named_error::<F>(ReturnCode::SERVER_ENCODE_ERR, error);
+    let mut out = Named::for_version(version).ok_or_else(|| unsupported(version))?;
+    <F::Return as Slots<Reply>>::write_named(ret, 0, &[RETURN], &mut out).map_err(encode_error)?;
+    <F::Params as Slots<Reply>>::write_named(params, 0, F::PARAMS, &mut out)
+        .map_err(encode_error)?;
+    out.encode().map_err(encode_error)
+}
+
+/// The error of a named parameter codec of `F`, with `code`.
+#[cold]
+fn named_error<F: Function>(code: ReturnCode, error: NamedError) -> Error {
+    Error::with_source(code, format!("{}: {error}", F::PATH), error)
+}
+
+/// A version with no parameter codec: as TarsCpp, which decodes it as TARS and fails.
+#[cold]
+fn unsupported(version: Version) -> Error {
+    Error::new(
+        ReturnCode::SERVER_DECODE_ERR,
+        format!("unsupported protocol version {}", version.0),
+    )
 }
 
 /// Encodes a push of `F`.
@@ -506,14 +751,14 @@ mod tests {
         let s_req = "hi".to_string();
         let bytes = request_of::<TestHello>((&s_req, ()));
         assert_eq!(&bytes[..], b"\x16\x02hi\x26\x00");
-        let (s_req, s_rsp) = decode_request::<TestHello>(&bytes).unwrap();
+        let (s_req, s_rsp) = decode_tars_request::<TestHello>(&bytes).unwrap();
         assert_eq!((s_req.as_str(), s_rsp.as_str()), ("hi", ""));
     }
 
     #[test]
     fn a_reply_carries_the_return_value_and_the_out_parameters() {
         let s_rsp = "x".to_string();
-        let bytes = encode_reply::<TestHello>(&0, ((), &s_rsp)).unwrap();
+        let bytes = encode::<Reply, Ret<i32>, (In<String>, Out<String>)>(&0, ((), &s_rsp));
         assert_eq!(&bytes[..], b"\x0c\x26\x01x");
         let decode = |bytes: &'static [u8]| {
             decode::<TestHello, Reply, Ret<i32>, (In<String>, Out<String>)>(&Bytes::from_static(
@@ -535,7 +780,7 @@ mod tests {
     #[test]
     fn errors_name_the_function_and_the_parameter() {
         let decode = |bytes: &'static [u8]| {
-            decode_request::<TestHello>(&Bytes::from_static(bytes))
+            decode_tars_request::<TestHello>(&Bytes::from_static(bytes))
                 .unwrap_err()
                 .message()
                 .to_string()
@@ -556,7 +801,7 @@ mod tests {
             decode(b"\x3f"),
             "Hello.testHello: unknown wire type code 15"
         );
-        let error = decode_request::<TestHello>(&Bytes::from_static(b"\x10\x05")).unwrap_err();
+        let error = decode_tars_request::<TestHello>(&Bytes::from_static(b"\x10\x05")).unwrap_err();
         assert_eq!(error.code(), ReturnCode::SERVER_DECODE_ERR);
     }
 
@@ -589,9 +834,9 @@ mod tests {
             &bytes[bytes.len() - 9..],
             b"\xf0\x0f\x0f\xf0\x10\x10\xf0\x11\x11"
         );
-        let decoded = decode_request::<Wide>(&bytes).unwrap();
+        let decoded = decode_tars_request::<Wide>(&bytes).unwrap();
         assert_eq!((decoded.0, decoded.14, decoded.15), (1, 15, (16, 17)));
-        let Err(error) = decode_request::<Wide>(&Bytes::from_static(b"\xf6\x11\x01x")) else {
+        let Err(error) = decode_tars_request::<Wide>(&Bytes::from_static(b"\xf6\x11\x01x")) else {
             panic!("a string at tag 17 decoded as an int");
         };
         assert_eq!(

@@ -73,7 +73,7 @@ pub use communicator::{
 pub use connection::CloseReason;
 pub use message::{FromPush, PushMessage};
 pub use observer::{CallObserver, CallRecord};
-pub use proxy::{Proxy, RouteWatch, TypedProxy};
+pub use proxy::{Encoding, Proxy, RouteWatch, TypedProxy};
 pub use push::{PushEvents, PushHandler, PushStream};
 pub use raw::{ClientProtocol, RawResponse, RawWire};
 pub use wire::{TarsWire, Wire};

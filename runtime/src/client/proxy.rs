@@ -24,9 +24,10 @@ use super::raw::{RawRequest, RawWire};
 use super::request::Request;
 use super::supervisor;
 use super::wire::{TarsWire, Wire};
+use crate::codec::TupVersion;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::packet::{Context, PacketType, ResponsePacket, ReturnCode};
+use crate::packet::{Context, PacketType, ResponsePacket, ReturnCode, Version};
 use crate::support::catch_panic_async;
 use crate::TarsStruct;
 
@@ -344,6 +345,62 @@ pub struct Proxy<W: Wire = TarsWire> {
     pinned: Option<Arc<EndpointSlot<W>>>,
     /// How calls choose their endpoint.
     route: Route,
+    /// How requests carry their parameters.
+    encoding: Encoding,
+}
+
+/// How a [`Proxy`]'s requests carry their parameters, and so which `iVersion` they have: what
+/// TarsGo's `TarsSetVersion` switches. Servers answer in kind.
+///
+/// TARS is what every TARS server understands and the fastest; the others are for servers
+/// or gateways that expect them, such as a TarsGateway-fronted service (TUP 3) or an old TUP
+/// peer (TUP 2). Only the typed methods `#[tars_interface]` generates encode by name:
+/// [`Proxy::invoke`] and [`Proxy::invoke_raw`] send their buffer as given, with the
+/// encoding's `iVersion`.
+///
+/// ```
+/// use tars_rpc::client::{Communicator, Encoding};
+/// use tars_rpc::packet::Version;
+///
+/// let proxy = Communicator::new().proxy("A.B.C@tcp -h 127.0.0.1 -p 1").unwrap();
+/// let tup = proxy.with_encoding(Encoding::Tup3);
+/// assert_eq!(tup.encoding().version(), Version::TUP);
+/// assert_eq!(proxy.encoding(), Encoding::Tars);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// `iVersion` 1: the parameters at their tags.
+    #[default]
+    Tars,
+    /// `iVersion` 3 (`TUP_SIMPLE`): a [`UniAttribute`](crate::codec::UniAttribute) of the
+    /// parameters by name.
+    Tup3,
+    /// `iVersion` 2 (`TUP_COMPLEX`): as TUP 3, each value keyed by its TARS type name too.
+    Tup2,
+    /// `iVersion` 5: a JSON object of the parameters by name, as TarsGateway sends.
+    Json,
+}
+
+impl Encoding {
+    /// The requests' `iVersion`.
+    pub fn version(self) -> Version {
+        match self {
+            Self::Tars => Version::TARS,
+            Self::Tup3 => Version::TUP,
+            Self::Tup2 => Version::TUP2,
+            Self::Json => Version::JSON,
+        }
+    }
+
+    /// The TUP shape, for the TUP encodings.
+    pub fn tup_version(self) -> Option<TupVersion> {
+        match self {
+            Self::Tup3 => Some(TupVersion::V3),
+            Self::Tup2 => Some(TupVersion::V2),
+            Self::Tars | Self::Json => None,
+        }
+    }
 }
 
 impl<W: Wire> Clone for Proxy<W> {
@@ -354,6 +411,7 @@ impl<W: Wire> Clone for Proxy<W> {
             context: self.context.clone(),
             pinned: self.pinned.clone(),
             route: self.route,
+            encoding: self.encoding,
         }
     }
 }
@@ -378,6 +436,9 @@ impl<W: Wire> fmt::Debug for Proxy<W> {
         if self.route != Route::Any {
             debug.field("route", &self.route);
         }
+        if self.encoding != Encoding::Tars {
+            debug.field("encoding", &self.encoding);
+        }
         debug.finish()
     }
 }
@@ -391,6 +452,7 @@ impl<W: Wire> Proxy<W> {
             context: Arc::default(),
             pinned: None,
             route: Route::Any,
+            encoding: Encoding::Tars,
         }
     }
 
@@ -920,6 +982,22 @@ impl Proxy<TarsWire> {
         &self.context
     }
 
+    /// A handle on the same connections whose requests carry their parameters as `encoding`
+    /// says (TarsGo's `TarsSetVersion`): see [`Encoding`].
+    #[must_use]
+    pub fn with_encoding(&self, encoding: Encoding) -> Self {
+        Self {
+            encoding,
+            ..self.clone()
+        }
+    }
+
+    /// How requests through this handle carry their parameters: [`Encoding::Tars`] unless
+    /// set with [`with_encoding`](Self::with_encoding).
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     /// Calls `func` with `args` and decodes the reply as `R`.
     ///
     /// `args` is the parameters as a top-level struct: the inputs at tags 1, 2, ... The reply's
@@ -1092,6 +1170,7 @@ impl Proxy<TarsWire> {
             buffer,
             timeout_ms: i32::try_from(self.timeout.as_millis()).unwrap_or(i32::MAX),
             context: &self.context,
+            version: self.encoding.version(),
         }
     }
 }
@@ -1264,6 +1343,13 @@ pub trait TypedProxy: Sized + Clone + Send + Sync + 'static {
     #[must_use]
     fn with_context(&self, context: Context) -> Self {
         Self::from_proxy(self.proxy().with_context(context))
+    }
+
+    /// A handle on the same connections whose requests carry their parameters as `encoding`
+    /// says, TUP or JSON rather than TARS: see [`Proxy::with_encoding`].
+    #[must_use]
+    fn with_encoding(&self, encoding: Encoding) -> Self {
+        Self::from_proxy(self.proxy().with_encoding(encoding))
     }
 
     /// A handle on the same connections whose calls go where TarsCpp's `tars_hash(code)`

@@ -34,6 +34,8 @@ pub(super) struct Request<'a> {
     pub(super) buffer: &'a [u8],
     pub(super) timeout_ms: i32,
     pub(super) context: &'a Context,
+    /// `iVersion`: TARS, or the TUP or JSON encoding of a proxy switched to one.
+    pub(super) version: Version,
 }
 
 impl Request<'_> {
@@ -56,7 +58,7 @@ impl Request<'_> {
 
     /// The fields of `RequestPacket`, as its derive writes them (every field is required).
     fn write_fields(&self, request_id: i32, buf: &mut BytesMut) {
-        write_i16(buf, 1, Version::TARS.0);
+        write_i16(buf, 1, self.version.0);
         write_i8(buf, 2, self.packet_type.0);
         write_i32(buf, 3, MessageType::NULL.0);
         write_i32(buf, 4, request_id);
@@ -95,7 +97,7 @@ mod tests {
 
     fn packet(request: &Request<'_>, request_id: i32) -> RequestPacket {
         RequestPacket {
-            version: Version::TARS,
+            version: request.version,
             packet_type: request.packet_type,
             message_type: MessageType::NULL,
             request_id,
@@ -124,6 +126,7 @@ mod tests {
                     buffer: b"",
                     timeout_ms: 0,
                     context: &empty,
+                    version: Version::TARS,
                 },
                 1,
             ),
@@ -135,6 +138,7 @@ mod tests {
                     buffer: b"\x16\x02hi",
                     timeout_ms: 3000,
                     context: &context,
+                    version: Version(3),
                 },
                 i32::MAX,
             ),
@@ -146,6 +150,7 @@ mod tests {
                     buffer: &buffer,
                     timeout_ms: i32::MAX,
                     context: &context,
+                    version: Version(3),
                 },
                 70_000,
             ),
@@ -173,6 +178,7 @@ mod tests {
             buffer: &buffer,
             timeout_ms: 0,
             context: &empty,
+            version: Version::TARS,
         };
         // over the maximum by the estimate alone, and only once the fields are written
         for max in [100, 220] {

@@ -18,9 +18,12 @@ use tokio_util::codec::Decoder;
 
 use super::message::PushMessage;
 use super::request::{Outgoing, Request};
+use crate::codec::{TarsReader, TupVersion};
 use crate::endpoint::Endpoint;
 use crate::framing::FrameCodec;
-use crate::packet::{Context, PacketType, ResponsePacket, RECONNECT_MESSAGE};
+use crate::packet::{
+    Context, PacketType, RequestPacket, ResponsePacket, Version, RECONNECT_MESSAGE,
+};
 use crate::TarsStruct;
 
 pub(super) mod sealed {
@@ -171,8 +174,18 @@ impl Wire for TarsWire {
         else {
             return Ok(None);
         };
-        let packet = ResponsePacket::decode_bytes(&frame)
-            .map_err(|error| BadInput::Packet(error.to_string()))?;
+        let packet = if is_tup_reply(&frame) {
+            match RequestPacket::decode_bytes(&frame) {
+                Ok(packet) => ResponsePacket::from_tup_reply(packet).map_err(BadInput::Packet)?,
+                // servants that answer TUP with a response packet all the same (older TarsGo)
+                Err(error) => ResponsePacket::decode_bytes(&frame).map_err(|_| {
+                    BadInput::Packet(format!("a TUP reply that is not a request packet: {error}"))
+                })?,
+            }
+        } else {
+            ResponsePacket::decode_bytes(&frame)
+                .map_err(|error| BadInput::Packet(error.to_string()))?
+        };
         Ok(Some(if !packet.is_push() {
             Incoming::Response {
                 request_id: packet.request_id,
@@ -205,10 +218,114 @@ impl Wire for TarsWire {
             buffer: &[],
             timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
             context: &self.no_context,
+            version: Version::TARS,
         };
         Some(KeepAlive {
             request: Box::new(ping),
             call: true,
         })
+    }
+}
+
+/// Whether a reply frame is a TUP reply, which TUP servers shape as a request packet: its
+/// first field, `iVersion` at tag 1, is 2 or 3. TARS and JSON replies are response packets.
+fn is_tup_reply(frame: &[u8]) -> bool {
+    let mut reader = TarsReader::new(frame);
+    match reader.next_field() {
+        Ok(Some(head)) if head.tag == 1 => reader
+            .read_i16(head)
+            .is_ok_and(|version| TupVersion::from_value(version).is_some()),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::packet::{ReturnCode, STATUS_RESULT_CODE, STATUS_RESULT_DESC};
+
+    fn framed(body: &[u8]) -> BytesMut {
+        let mut frame = BytesMut::new();
+        let length = u32::try_from(body.len() + 4).unwrap();
+        frame.extend_from_slice(&length.to_be_bytes());
+        frame.extend_from_slice(body);
+        frame
+    }
+
+    fn response(frame: &mut BytesMut) -> ResponsePacket {
+        let wire = TarsWire::new("A.B.C", 1 << 20);
+        match wire.decode(frame) {
+            Ok(Some(Incoming::Response { response, .. })) => response,
+            Ok(_) => panic!("not a response"),
+            Err(_) => panic!("the frame did not decode"),
+        }
+    }
+
+    #[test]
+    fn tup_replies_are_request_packets_and_others_response_packets() {
+        let tup = RequestPacket {
+            version: Version::TUP,
+            request_id: 7,
+            servant_name: "A.B.C".into(),
+            func_name: "f".into(),
+            buffer: Bytes::from_static(b"\x08\x0c"),
+            status: [
+                (STATUS_RESULT_CODE.to_string(), "1234".to_string()),
+                (STATUS_RESULT_DESC.to_string(), "no".to_string()),
+            ]
+            .into(),
+            ..RequestPacket::default()
+        };
+        let reply = response(&mut framed(&tup.to_bytes()));
+        assert_eq!(
+            (reply.request_id, reply.ret, reply.result_desc.as_str()),
+            (7, ReturnCode(1234), "no")
+        );
+        assert_eq!(&reply.buffer[..], b"\x08\x0c");
+
+        // @tars/rpc writes a code of 0 too; a TUP 2 reply is a request packet as well
+        let ok = RequestPacket {
+            version: Version::TUP2,
+            request_id: 8,
+            status: [(STATUS_RESULT_CODE.to_string(), "0".to_string())].into(),
+            ..RequestPacket::default()
+        };
+        let reply = response(&mut framed(&ok.to_bytes()));
+        assert_eq!((reply.request_id, reply.ret), (8, ReturnCode::SUCCESS));
+
+        // JSON replies are response packets
+        let json = ResponsePacket {
+            version: Version::JSON,
+            request_id: 9,
+            ret: ReturnCode::SERVER_UNKNOWN_ERR,
+            ..ResponsePacket::default()
+        };
+        let reply = response(&mut framed(&json.to_bytes()));
+        assert_eq!(
+            (reply.request_id, reply.ret),
+            (9, ReturnCode::SERVER_UNKNOWN_ERR)
+        );
+
+        // a TUP reply shaped as a response packet, as older TarsGo servants send it
+        let go = ResponsePacket {
+            version: Version::TUP,
+            request_id: 11,
+            ret: ReturnCode(5),
+            ..ResponsePacket::default()
+        };
+        let reply = response(&mut framed(&go.to_bytes()));
+        assert_eq!((reply.request_id, reply.ret), (11, ReturnCode(5)));
+
+        // a result code that is not a number is bad input, not a panic
+        let bad = RequestPacket {
+            version: Version::TUP,
+            request_id: 10,
+            status: [(STATUS_RESULT_CODE.to_string(), "x".to_string())].into(),
+            ..RequestPacket::default()
+        };
+        let wire = TarsWire::new("A.B.C", 1 << 20);
+        assert!(wire.decode(&mut framed(&bad.to_bytes())).is_err());
     }
 }

@@ -10,10 +10,12 @@ use tokio::time::Instant;
 use super::connection::ConnectionContext;
 use super::outgoing::Refusal;
 use super::push::{PushError, PushFrame};
+use crate::codec::{TupVersion, UniAttribute};
 use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
 use crate::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
+    STATUS_RESULT_CODE, STATUS_RESULT_DESC,
 };
 
 /// The context of one request: who sent it, on which connection, what it asked for.
@@ -510,8 +512,46 @@ impl Current {
         }
     }
 
+    /// The reply to a TUP request (`iVersion` 2 or 3), shaped as TarsCpp's
+    /// `Current::sendResponse` shapes it: a request packet echoing the request's version, ids,
+    /// servant and function, whose status holds the result code and description unless they
+    /// are 0 and empty. A reply without values (an error) carries an empty attribute, as
+    /// TarsCpp means to, so that TUP clients can decode it.
+    fn tup_response(
+        &self,
+        version: TupVersion,
+        ret: ReturnCode,
+        buffer: Bytes,
+        result_desc: String,
+    ) -> RequestPacket {
+        let mut status = Context::new();
+        if !ret.is_success() {
+            status.insert(STATUS_RESULT_CODE.to_string(), ret.0.to_string());
+        }
+        if !result_desc.is_empty() {
+            status.insert(STATUS_RESULT_DESC.to_string(), result_desc);
+        }
+        let buffer = if buffer.is_empty() {
+            UniAttribute::new(version).encode()
+        } else {
+            buffer
+        };
+        RequestPacket {
+            version: self.inner.version,
+            packet_type: PacketType::NORMAL,
+            message_type: self.inner.message_type,
+            request_id: self.inner.request_id,
+            servant_name: self.inner.servant_name.clone(),
+            func_name: self.inner.func_name.clone(),
+            buffer,
+            timeout: 0,
+            context: self.response_context(),
+            status,
+        }
+    }
+
     /// The reply `packet` as one frame, if it is not too long for one.
-    fn encode_reply(&self, packet: &ResponsePacket) -> Result<Bytes> {
+    fn encode_reply<P: crate::TarsStruct>(&self, packet: &P) -> Result<Bytes> {
         let mut frame = BytesMut::new();
         FrameCodec::new(self.inner.connection.max_frame_len())
             .write_frame(&mut frame, |buf| {
@@ -729,7 +769,12 @@ impl Current {
         }
         // encoded before waiting for room: the reply's buffer, often a slice of the request's
         // input, is let go while the frame waits
-        let frame = self.encode_reply(&self.response(ret, buffer, result_desc))?;
+        let frame = match TupVersion::from_value(self.inner.version.0) {
+            None => self.encode_reply(&self.response(ret, buffer, result_desc))?,
+            Some(version) => {
+                self.encode_reply(&self.tup_response(version, ret, buffer, result_desc))?
+            }
+        };
         self.inner.connection.send(frame, None).await.map_err(|_| {
             let connection = &self.inner.connection;
             Error::connect(format!(

@@ -138,7 +138,12 @@ enum Route {
 /// Routes a request: the version first, then the servant (of this listener only), then the
 /// ping, which TarsCpp also answers only for a servant it has.
 fn route(current: &Current, servants: &Servants) -> Route {
-    if current.version() != Version::TARS {
+    // TARS, TUP 2 and 3, and JSON reach the servant, which decodes by version; TarsCpp
+    // decodes anything else as TARS, and fails
+    if !matches!(
+        current.version(),
+        Version::TARS | Version::TUP | Version::TUP2 | Version::JSON
+    ) {
         return Route::Reply(
             ReturnCode::SERVER_DECODE_ERR,
             format!("unsupported protocol version {}", current.version().0),
