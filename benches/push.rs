@@ -78,10 +78,22 @@ static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 static LIVE_BLOCKS: AtomicI64 = AtomicI64::new(0);
 
+/// Live blocks by requested size: one counter per size up to [`LARGE_BLOCK`], one for all
+/// the larger ones.
+const LARGE_BLOCK: usize = 16 * 1024;
+static LIVE_BY_SIZE: [AtomicI64; LARGE_BLOCK + 1] = [const { AtomicI64::new(0) }; LARGE_BLOCK + 1];
+
 fn count(bytes: i64, blocks: i64) {
     if COUNTING.load(Ordering::Relaxed) {
         LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
         LIVE_BLOCKS.fetch_add(blocks, Ordering::Relaxed);
+    }
+}
+
+/// Counts a block of `size` bytes in (`blocks` 1) or out (-1) of its size's counter.
+fn count_size(size: usize, blocks: i64) {
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE_BY_SIZE[size.min(LARGE_BLOCK)].fetch_add(blocks, Ordering::Relaxed);
     }
 }
 
@@ -90,6 +102,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let ptr = System.alloc(layout);
         if !ptr.is_null() {
             count(layout.size() as i64, 1);
+            count_size(layout.size(), 1);
         }
         ptr
     }
@@ -98,6 +111,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let ptr = System.alloc_zeroed(layout);
         if !ptr.is_null() {
             count(layout.size() as i64, 1);
+            count_size(layout.size(), 1);
         }
         ptr
     }
@@ -106,6 +120,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let new = System.realloc(ptr, layout, new_size);
         if !new.is_null() {
             count(new_size as i64 - layout.size() as i64, 0);
+            count_size(layout.size(), -1);
+            count_size(new_size, 1);
         }
         new
     }
@@ -113,6 +129,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout);
         count(-(layout.size() as i64), -1);
+        count_size(layout.size(), -1);
     }
 }
 
@@ -134,6 +151,32 @@ impl MemorySnapshot {
             blocks: LIVE_BLOCKS.load(Ordering::SeqCst),
             rss_kib: vm_rss_kib().unwrap_or(-1),
         }
+    }
+}
+
+/// Live blocks by size at one moment (see [`LIVE_BY_SIZE`]).
+struct BlockSizes(Vec<i64>);
+
+impl BlockSizes {
+    fn take() -> Self {
+        Self(
+            LIVE_BY_SIZE
+                .iter()
+                .map(|live| live.load(Ordering::SeqCst))
+                .collect(),
+        )
+    }
+
+    /// The sizes of which at least half a block per client more is live than `before`:
+    /// `(size, blocks per client)`, by size (the last size stands for all larger ones).
+    fn grown_since(&self, before: &Self, clients: usize) -> Vec<(usize, f64)> {
+        self.0
+            .iter()
+            .zip(&before.0)
+            .enumerate()
+            .map(|(size, (after, before))| (size, (after - before) as f64 / clients as f64))
+            .filter(|&(_, per_client)| per_client >= 0.5)
+            .collect()
     }
 }
 
@@ -524,6 +567,24 @@ impl Bench {
         }
     }
 
+    /// Waits until the first server has `len` connections open.
+    fn wait_connections(&self, len: usize) -> Result<(), String> {
+        let server = self.server.as_ref().ok_or("no server")?;
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let open = server.stats().connections;
+            if open == len {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{open} connections open after {TIMEOUT:?}, expected {len}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until `len` clients are registered.
     fn wait_registered(&self, len: usize) -> Result<(), String> {
         self.wait_registered_with(1, len)
@@ -895,6 +956,8 @@ struct MemoryRow {
     after: MemorySnapshot,
     /// After the clients were dropped and the server forgot them.
     released: Option<MemorySnapshot>,
+    /// The sizes of the blocks the clients added, with how many per client.
+    sizes: Vec<(usize, f64)>,
 }
 
 impl MemoryRow {
@@ -918,21 +981,52 @@ fn memory_raw(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
     let frame = register_frame();
     let mut streams = Vec::with_capacity(clients);
     let before = MemorySnapshot::take();
+    let sizes_before = BlockSizes::take();
     for _ in 0..clients {
         streams.push(raw_register(bench.port, &frame)?);
     }
     bench.wait_registered(clients)?;
     std::thread::sleep(SETTLE);
     let after = MemorySnapshot::take();
+    let sizes = BlockSizes::take().grown_since(&sizes_before, clients);
     streams.clear();
     bench.wait_registered(0)?;
+    bench.wait_connections(0)?;
     std::thread::sleep(SETTLE);
     Ok(MemoryRow {
-        what: "raw sockets: the server's side".to_string(),
+        what: "raw sockets, registered: the server's side".to_string(),
         clients,
         before,
         after,
         released: Some(MemorySnapshot::take()),
+        sizes,
+    })
+}
+
+/// Raw sockets that connect and send nothing: the server's cost of an idle connection that is
+/// not a subscriber.
+fn memory_plain(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
+    let io = |error: std::io::Error| format!("plain client: {error}");
+    let mut streams = Vec::with_capacity(clients);
+    let before = MemorySnapshot::take();
+    let sizes_before = BlockSizes::take();
+    for _ in 0..clients {
+        streams.push(TcpStream::connect(("127.0.0.1", bench.port)).map_err(io)?);
+    }
+    bench.wait_connections(clients)?;
+    std::thread::sleep(SETTLE);
+    let after = MemorySnapshot::take();
+    let sizes = BlockSizes::take().grown_since(&sizes_before, clients);
+    streams.clear();
+    bench.wait_connections(0)?;
+    std::thread::sleep(SETTLE);
+    Ok(MemoryRow {
+        what: "raw sockets, connected only: the server's side".to_string(),
+        clients,
+        before,
+        after,
+        released: Some(MemorySnapshot::take()),
+        sizes,
     })
 }
 
@@ -971,6 +1065,7 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
             before,
             after,
             released: None,
+            sizes: Vec::new(),
         },
         MemoryRow {
             what: format!(
@@ -981,6 +1076,7 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
             before,
             after: after_burst,
             released: Some(released),
+            sizes: Vec::new(),
         },
     ])
 }
@@ -1094,6 +1190,10 @@ fn main() {
     let mut memory_rows = Vec::new();
     COUNTING.store(true, Ordering::SeqCst);
     if idle_clients > 0 {
+        match memory_plain(&bench, idle_clients) {
+            Ok(row) => memory_rows.push(row),
+            Err(error) => failures.push(format!("memory (plain connections): {error}")),
+        }
         match memory_raw(&bench, idle_clients) {
             Ok(row) => memory_rows.push(row),
             Err(error) => failures.push(format!("memory (raw clients): {error}")),
@@ -1246,12 +1346,33 @@ fn main() {
                 row.rss_per_client(),
             );
         }
-        if let [raw, real, ..] = memory_rows.as_slice() {
+        if let [_, raw, real, ..] = memory_rows.as_slice() {
             println!(
                 "the clients' side (the difference): {:.0} bytes and {:.1} blocks per client",
                 real.bytes_per_client() - raw.bytes_per_client(),
                 real.blocks_per_client() - raw.blocks_per_client()
             );
+        }
+        for row in &memory_rows {
+            if !row.sizes.is_empty() {
+                let sizes: Vec<String> = row
+                    .sizes
+                    .iter()
+                    .map(|&(size, per_client)| {
+                        let size = if size == LARGE_BLOCK {
+                            format!(">={size}")
+                        } else {
+                            size.to_string()
+                        };
+                        format!("{size} B x {per_client:.2}")
+                    })
+                    .collect();
+                println!(
+                    "blocks per client of \"{}\" by requested size: {}",
+                    row.what,
+                    sizes.join(", ")
+                );
+            }
         }
         for row in &memory_rows {
             if let Some(released) = row.released {

@@ -275,10 +275,15 @@ async fn serve_connection<P: RequestProtocol>(
 ) {
     match tls {
         None => session::serve(stream, peer, protocol, config, signals).await,
+        // boxed: the handshake's and the TLS session's states are several times the size of a
+        // plain connection's, which would otherwise pay for them too
         Some(tls) => {
-            if let Some(stream) = tls.handshake(stream, peer, &signals, &open.0).await {
-                session::serve(stream, peer, protocol, config, signals).await;
-            }
+            Box::pin(async {
+                if let Some(stream) = tls.handshake(stream, peer, &signals, &open.0).await {
+                    session::serve(stream, peer, protocol, config, signals).await;
+                }
+            })
+            .await;
         }
     }
     drop(open);
