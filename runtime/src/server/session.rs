@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, OptionFuture};
 use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -486,6 +486,14 @@ impl<P: RequestProtocol> Session<P> {
     ) -> Option<ReadEnd> {
         let outgoing = self.context.outgoing();
         let no_room = outgoing.is_exhausted();
+        // boxed, and made only when there is no room (rarely): its state is larger than the
+        // rest of an idle connection's wait together
+        let room = OptionFuture::from(no_room.then(|| Box::pin(outgoing.wait_for_room())));
+        // one timer for both deadlines: the earlier one
+        let deadline = match (reader.idle_deadline, reader.frame_deadline) {
+            (Some(idle), Some(frame)) => Some(idle.min(frame)),
+            (idle, frame) => idle.or(frame),
+        };
         tokio::select! {
             biased;
             () = self.signals.shutdown.cancelled() => Some(ReadEnd::Shutdown),
@@ -495,7 +503,7 @@ impl<P: RequestProtocol> Session<P> {
                 log_join(joined);
                 None
             }
-            () = outgoing.wait_for_room(), if no_room => None,
+            _ = room, if no_room => None,
             read = reader.half.read_some(&mut reader.input), if !at_limit => match read {
                 Ok(0) => Some(ReadEnd::PeerDone),
                 Ok(_) => {
@@ -505,22 +513,30 @@ impl<P: RequestProtocol> Session<P> {
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => None,
                 Err(error) => Some(ReadEnd::Close(format!("read failed: {error}"))),
             },
-            () = sleep_until(reader.idle_deadline), if reader.idle_deadline.is_some() => {
-                // a connection waiting for its replies, or still writing them, is not idle
-                if self.requests.is_empty() && outgoing.queued_bytes() == 0 {
-                    return Some(ReadEnd::Close("idle timeout".into()));
-                }
-                reader.idle_deadline = deadline_after(self.config.idle_timeout);
-                None
-            }
-            () = sleep_until(reader.frame_deadline), if reader.frame_deadline.is_some() => {
-                let reason = format!(
-                    "a frame did not arrive in full within {} ms of its first byte",
-                    self.config.frame_timeout.as_millis()
-                );
-                Some(self.bad_input(reason, "slow frame"))
-            }
+            () = sleep_until(deadline), if deadline.is_some() => self.deadline_passed(reader),
         }
+    }
+
+    /// The earlier of the reader's deadlines has come: closes an idle connection (one waiting
+    /// for no reply and writing none) or one whose frame is late; `Some` when reading is to
+    /// stop.
+    fn deadline_passed<R>(&self, reader: &mut Reader<R>) -> Option<ReadEnd> {
+        let now = Instant::now();
+        if reader.idle_deadline.is_some_and(|idle| idle <= now) {
+            // a connection waiting for its replies, or still writing them, is not idle
+            if self.requests.is_empty() && self.context.outgoing().queued_bytes() == 0 {
+                return Some(ReadEnd::Close("idle timeout".into()));
+            }
+            reader.idle_deadline = deadline_after(self.config.idle_timeout);
+        }
+        if reader.frame_deadline.is_some_and(|frame| frame <= now) {
+            let reason = format!(
+                "a frame did not arrive in full within {} ms of its first byte",
+                self.config.frame_timeout.as_millis()
+            );
+            return Some(self.bad_input(reason, "slow frame"));
+        }
+        None
     }
 
     /// Logs input that can never be a request, naming the peer: the connection closes.
