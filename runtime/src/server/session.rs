@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::future::{BoxFuture, OptionFuture};
+use futures::future::{BoxFuture, Either, OptionFuture};
 use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -167,7 +167,9 @@ impl Transport for TcpStream {
 
 impl SessionRead for OwnedReadHalf {
     async fn read_some(&mut self, input: &mut BytesMut) -> io::Result<usize> {
-        self.readable().await?;
+        // polled rather than `readable()`, whose waiting state is ten times the size: the
+        // reader alone waits for the socket to be readable
+        future::poll_fn(|cx| self.as_ref().poll_read_ready(cx)).await?;
         read_into(self, input)
     }
 }
@@ -204,25 +206,35 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Serves one connection until it closes and its tasks have ended.
-pub(super) async fn serve<P: RequestProtocol, S: Transport>(
+/// Serves one connection until it closes and its tasks have ended; `open` is kept until then
+/// (it counts the connection).
+///
+/// The connection is set up, and its writer spawned, when this is called (on a tokio runtime):
+/// the future returned then holds what the connection needs while it runs and not, besides,
+/// the arguments it was made from, as an `async fn`'s state would for its whole life. An idle
+/// connection is mostly this future.
+pub(super) fn serve<P: RequestProtocol, S: Transport, G: Send + 'static>(
     stream: S,
     peer: SocketAddr,
     protocol: P,
     config: Arc<ConnectionConfig>,
     signals: Signals,
-) {
+    open: G,
+) -> impl Future<Output = ()> + Send {
     let Some((mut session, mut reader)) = Session::open(stream, peer, protocol, config, signals)
     else {
-        return;
+        return Either::Left(future::ready(()));
     };
-    // runs the close callbacks even if this task is dropped, e.g. with its server
-    let _guard = CloseOnDrop(session.context.clone());
-    let end = session.read(&mut reader).await;
-    drop(reader);
-    let (finished, drain_deadline) = session.stop_reading(end);
-    let forced = session.drain(finished, drain_deadline).await;
-    session.close_out(forced).await;
+    Either::Right(async move {
+        // runs the close callbacks even if this task is dropped, e.g. with its server
+        let _guard = CloseOnDrop(session.context.clone());
+        let end = session.read(&mut reader).await;
+        drop(reader);
+        let (finished, drain_deadline) = session.stop_reading(end);
+        let forced = session.drain(finished, drain_deadline).await;
+        session.close_out(forced).await;
+        drop(open);
+    })
 }
 
 /// One connection being served: what its task owns.
@@ -616,16 +628,30 @@ impl Drop for Taken<'_> {
 /// bytes; a burst is gathered into one buffer per write, dropped when the burst ends, so that an
 /// idle connection holds no write buffer. A peer that takes no byte for `stall_timeout` while
 /// frames wait is cut off: the connection is aborted.
-async fn write_frames<W: AsyncWrite + Unpin + Send + 'static>(
+///
+/// Not an `async fn`, so that the future does not keep its arguments besides what it makes of
+/// them.
+fn write_frames<W: AsyncWrite + Unpin + Send + 'static>(
     write_half: W,
-    mut frames: OutgoingFrames,
+    frames: OutgoingFrames,
     context: Arc<ConnectionContext>,
     stall_timeout: Duration,
     linger: Duration,
     force: CancellationToken,
+) -> impl Future<Output = ()> + Send {
+    let socket = ProgressTimeout::new(write_half, stall_timeout);
+    write_all_frames(socket, frames, context, linger, force)
+}
+
+/// [`write_frames`], once the socket is wrapped.
+async fn write_all_frames<W: AsyncWrite + Unpin + Send + 'static>(
+    mut socket: ProgressTimeout<W>,
+    mut frames: OutgoingFrames,
+    context: Arc<ConnectionContext>,
+    linger: Duration,
+    force: CancellationToken,
 ) {
-    let mut socket = ProgressTimeout::new(write_half, stall_timeout);
-    let closed = context.closed_token().clone();
+    let closed = context.closed_token();
     let outgoing = context.outgoing();
     let write = async {
         let mut taken = Taken::new(&mut frames, outgoing);
