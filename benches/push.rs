@@ -17,10 +17,14 @@
 //!    each client's callback records receive time minus send time (one `Instant` base, one
 //!    process). Figures: p50 and p99 over every sample of every client.
 //! 3. **Memory per idle registered client**: a counting global allocator (switched on only
-//!    for this phase) gives the bytes still allocated after 1000 clients have connected,
-//!    registered and gone idle. With raw TCP clients that send one hand-made `registerPush`
-//!    frame (they allocate nothing themselves) it is the server's cost; with real clients, the
-//!    server's and the client's. VmRSS is reported beside it as a cross-check.
+//!    for this phase) gives the bytes still allocated after N clients (1000 by default) have
+//!    connected, registered and gone idle, and the sizes of the blocks they added. With raw
+//!    TCP clients that send one hand-made `registerPush` frame (a process of their own, which
+//!    allocates nothing in this one) it is the server's cost; raw clients that only connect
+//!    give the server's cost of an idle connection that is not a subscriber; with real clients,
+//!    the server's and the client's. VmRSS is reported beside it as a cross-check. The real
+//!    clients' rows are skipped when both ends of their connections would pass this process's
+//!    open-file limit (10,000 clients under a limit of 20,000).
 //!
 //! Not a criterion benchmark: it prints tables. The server runs on a tokio runtime of its own
 //! and the clients on another, sharing the machine's cores. Figures in `BENCHMARKS.md`.
@@ -977,19 +981,94 @@ impl MemoryRow {
 /// How long the clients stay idle before the reading.
 const SETTLE: Duration = Duration::from_millis(500);
 
+/// The environment variable that makes this program the raw clients' process (see
+/// [`raw_clients_child`]): `register,PORT,COUNT` or `plain,PORT,COUNT`.
+const RAW_CHILD: &str = "PUSH_BENCH_RAW_CHILD";
+
+/// The raw clients' process: opens the connections (registered or not), says `ready` on its
+/// standard output (or why not), and keeps them open until its standard input closes. Raw
+/// clients live in a process of their own so that 10,000 of them and the server's 10,000
+/// sockets fit in the open-file limits of two processes, not one, and so that the server's
+/// process holds nothing of them.
+fn raw_clients_child(spec: &str) -> ! {
+    let opened = (|| -> Result<Vec<TcpStream>, String> {
+        let mut parts = spec.split(',');
+        let (Some(kind), Some(port), Some(count)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("{RAW_CHILD}={spec}: expected KIND,PORT,COUNT"));
+        };
+        let port: u16 = port.parse().map_err(|_| format!("bad port {port}"))?;
+        let count: usize = count.parse().map_err(|_| format!("bad count {count}"))?;
+        let frame = register_frame();
+        let io = |error: std::io::Error| format!("plain client: {error}");
+        (0..count)
+            .map(|_| match kind {
+                "register" => raw_register(port, &frame),
+                _ => TcpStream::connect(("127.0.0.1", port)).map_err(io),
+            })
+            .collect()
+    })();
+    let code = match &opened {
+        Ok(_) => {
+            println!("ready");
+            0
+        }
+        Err(error) => {
+            println!("{error}");
+            1
+        }
+    };
+    let _ = std::io::stdout().flush();
+    // until the bench closes our standard input (or dies)
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    drop(opened);
+    std::process::exit(code);
+}
+
+/// The raw clients' process, seen from the bench.
+struct RawClients(std::process::Child);
+
+impl RawClients {
+    /// Starts `count` raw clients of `kind` (`register` or `plain`) in a process of their own
+    /// and waits until they are connected (and registered).
+    fn start(kind: &str, port: u16, count: usize) -> Result<Self, String> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().map_err(|error| format!("raw clients: {error}"))?;
+        let mut child = std::process::Command::new(exe)
+            .env(RAW_CHILD, format!("{kind},{port},{count}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("raw clients: {error}"))?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        }
+        let clients = Self(child);
+        match line.trim() {
+            "ready" => Ok(clients),
+            said => Err(format!("raw clients: {said}")),
+        }
+    }
+}
+
+impl Drop for RawClients {
+    /// Closes the clients' connections: the process ends when its standard input closes.
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
 fn memory_raw(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
-    let frame = register_frame();
-    let mut streams = Vec::with_capacity(clients);
     let before = MemorySnapshot::take();
     let sizes_before = BlockSizes::take();
-    for _ in 0..clients {
-        streams.push(raw_register(bench.port, &frame)?);
-    }
+    let raw = RawClients::start("register", bench.port, clients)?;
     bench.wait_registered(clients)?;
     std::thread::sleep(SETTLE);
     let after = MemorySnapshot::take();
     let sizes = BlockSizes::take().grown_since(&sizes_before, clients);
-    streams.clear();
+    drop(raw);
     bench.wait_registered(0)?;
     bench.wait_connections(0)?;
     std::thread::sleep(SETTLE);
@@ -1006,18 +1085,14 @@ fn memory_raw(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
 /// Raw sockets that connect and send nothing: the server's cost of an idle connection that is
 /// not a subscriber.
 fn memory_plain(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
-    let io = |error: std::io::Error| format!("plain client: {error}");
-    let mut streams = Vec::with_capacity(clients);
     let before = MemorySnapshot::take();
     let sizes_before = BlockSizes::take();
-    for _ in 0..clients {
-        streams.push(TcpStream::connect(("127.0.0.1", bench.port)).map_err(io)?);
-    }
+    let raw = RawClients::start("plain", bench.port, clients)?;
     bench.wait_connections(clients)?;
     std::thread::sleep(SETTLE);
     let after = MemorySnapshot::take();
     let sizes = BlockSizes::take().grown_since(&sizes_before, clients);
-    streams.clear();
+    drop(raw);
     bench.wait_connections(0)?;
     std::thread::sleep(SETTLE);
     Ok(MemoryRow {
@@ -1028,6 +1103,15 @@ fn memory_plain(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
         released: Some(MemorySnapshot::take()),
         sizes,
     })
+}
+
+/// The most open files this process may have, from `/proc/self/limits`.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Batches of 1 KiB pushes each client receives in the burst of [`memory_real`].
@@ -1084,6 +1168,9 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
+    if let Ok(spec) = std::env::var(RAW_CHILD) {
+        raw_clients_child(&spec);
+    }
     let fan_out_clients = env_list("PUSH_BENCH_CLIENTS", &[1, 100, 1000]);
     let deliveries = env_usize("PUSH_BENCH_DELIVERIES", 1_000_000).max(1);
     let rounds = env_usize("PUSH_BENCH_ROUNDS", 5).max(1);
@@ -1190,17 +1277,29 @@ fn main() {
     let mut memory_rows = Vec::new();
     COUNTING.store(true, Ordering::SeqCst);
     if idle_clients > 0 {
-        match memory_plain(&bench, idle_clients) {
-            Ok(row) => memory_rows.push(row),
-            Err(error) => failures.push(format!("memory (plain connections): {error}")),
-        }
+        // registered first, from the heap as the server started it (the rows after it may
+        // reuse some capacity it left: see "still allocated" in the output)
         match memory_raw(&bench, idle_clients) {
             Ok(row) => memory_rows.push(row),
             Err(error) => failures.push(format!("memory (raw clients): {error}")),
         }
-        match memory_real(&bench, idle_clients) {
-            Ok(rows) => memory_rows.extend(rows),
-            Err(error) => failures.push(format!("memory (tars-rpc clients): {error}")),
+        match memory_plain(&bench, idle_clients) {
+            Ok(row) => memory_rows.push(row),
+            Err(error) => failures.push(format!("memory (plain connections): {error}")),
+        }
+        // a tars-rpc client's connection has both its ends in this process
+        let room = open_file_limit().map_or(true, |limit| 2 * idle_clients + 256 <= limit);
+        if room {
+            match memory_real(&bench, idle_clients) {
+                Ok(rows) => memory_rows.extend(rows),
+                Err(error) => failures.push(format!("memory (tars-rpc clients): {error}")),
+            }
+        } else {
+            eprintln!(
+                "push bench: {idle_clients} tars-rpc clients would pass this process's open-file \
+                 limit ({:?}): their memory rows are skipped",
+                open_file_limit()
+            );
         }
     }
     COUNTING.store(false, Ordering::SeqCst);
@@ -1346,7 +1445,7 @@ fn main() {
                 row.rss_per_client(),
             );
         }
-        if let [_, raw, real, ..] = memory_rows.as_slice() {
+        if let [raw, _, real, ..] = memory_rows.as_slice() {
             println!(
                 "the clients' side (the difference): {:.0} bytes and {:.1} blocks per client",
                 real.bytes_per_client() - raw.bytes_per_client(),
