@@ -589,6 +589,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn frames_come_out_in_order_and_a_burst_leaves_no_buffer_once_taken() {
+        let total = Arc::new(TotalBudget::new(1 << 20));
+        let (outgoing, mut frames) = Outgoing::new(1 << 20, total);
+        outgoing.try_send(frame(1)).unwrap();
+        assert_eq!(
+            frames.shared.lock().rest.capacity(),
+            0,
+            "a lone frame takes no buffer"
+        );
+        for len in 2..=40 {
+            outgoing.try_send(frame(len)).unwrap();
+        }
+        assert_eq!(frames.try_recv().unwrap().len(), 1);
+        // frames queued while the writer holds a burst go behind it
+        assert_eq!(frames.try_recv().unwrap().len(), 2);
+        outgoing.try_send(frame(41)).unwrap();
+        for len in 3..=41 {
+            assert_eq!(frames.recv().await.unwrap().len(), len);
+        }
+        assert_eq!(frames.try_recv(), Err(TryRecvError::Empty));
+        // the writer waits: it lets the burst's buffers go first
+        let waiting = futures::FutureExt::now_or_never(frames.recv());
+        assert!(waiting.is_none());
+        assert_eq!(frames.taken.capacity(), 0);
+        assert_eq!(frames.shared.lock().rest.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_is_woken_by_a_frame() {
+        let total = Arc::new(TotalBudget::new(1000));
+        let (outgoing, mut frames) = Outgoing::new(100, total);
+        let writer = tokio::spawn(async move { frames.recv().await.map(|frame| frame.len()) });
+        tokio::task::yield_now().await;
+        assert!(!writer.is_finished());
+        outgoing.try_send(frame(7)).unwrap();
+        assert_eq!(writer.await.unwrap(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn a_closed_queue_refuses_frames_and_hands_out_those_queued() {
+        let total = Arc::new(TotalBudget::new(1000));
+        let (outgoing, mut frames) = Outgoing::new(100, total.clone());
+        outgoing.try_send(frame(5)).unwrap();
+        outgoing.try_send(frame(6)).unwrap();
+        frames.close();
+        let (refusal, back) = outgoing.try_send(frame(7)).unwrap_err();
+        assert_eq!((refusal, back.len()), (Refusal::Closed, 7));
+        assert_eq!(total.used(), 11, "the refused frame holds no room");
+        assert_eq!(frames.recv().await.map(|frame| frame.len()), Some(5));
+        assert_eq!(frames.recv().await.map(|frame| frame.len()), Some(6));
+        assert_eq!(frames.recv().await, None);
+        assert_eq!(frames.try_recv(), Err(TryRecvError::Closed));
+    }
+
+    #[tokio::test]
     async fn a_frame_for_a_gone_writer_gives_its_room_back() {
         let total = Arc::new(TotalBudget::new(1000));
         let (outgoing, frames) = Outgoing::new(100, total.clone());
