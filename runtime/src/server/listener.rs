@@ -240,8 +240,9 @@ impl AcceptLoop {
     ) {
         match tls {
             None => {
-                self.connections
-                    .spawn(session::serve(stream, peer, protocol, config, signals, open));
+                self.connections.spawn(session::serve(
+                    stream, peer, protocol, config, signals, open,
+                ));
             }
             Some(tls) => {
                 self.connections.spawn(async move {

@@ -278,19 +278,32 @@ impl OutgoingFrames {
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        match self.try_recv() {
-            Ok(frame) => return Poll::Ready(Some(frame)),
-            Err(TryRecvError::Closed) => return Poll::Ready(None),
-            Err(TryRecvError::Empty) => {}
+        if let Some(frame) = self.taken.pop_front() {
+            return Poll::Ready(Some(frame));
         }
-        self.let_buffers_go();
+        // registered before the queue is looked at: a frame queued after the look wakes it
         self.shared.writer.register(cx.waker());
-        // a frame queued before the registration woke nobody
-        match self.try_recv() {
-            Ok(frame) => Poll::Ready(Some(frame)),
-            Err(TryRecvError::Closed) => Poll::Ready(None),
-            Err(TryRecvError::Empty) => Poll::Pending,
+        let mut queued = self.shared.lock();
+        if let Some(frame) = queued.first.take() {
+            return Poll::Ready(Some(frame));
         }
+        if !queued.rest.is_empty() {
+            std::mem::swap(&mut queued.rest, &mut self.taken);
+            drop(queued);
+            return Poll::Ready(self.taken.pop_front());
+        }
+        if queued.closed {
+            return Poll::Ready(None);
+        }
+        // the writer is about to wait: a burst's buffers are let go, so that an idle
+        // connection's queue holds none
+        let rest = (queued.rest.capacity() > 0).then(|| std::mem::take(&mut queued.rest));
+        drop(queued);
+        drop(rest);
+        if self.taken.capacity() > 0 {
+            self.taken = VecDeque::new();
+        }
+        Poll::Pending
     }
 
     /// The next frame, once one is queued; `None` once the queue is closed and empty. Cancel
@@ -302,18 +315,6 @@ impl OutgoingFrames {
     /// Refuses new frames; those queued can still be taken.
     pub(crate) fn close(&mut self) {
         self.shared.lock().closed = true;
-    }
-
-    /// The queue is empty: frees the buffers a burst left, so that an idle connection holds
-    /// none.
-    fn let_buffers_go(&mut self) {
-        if self.taken.capacity() > 0 {
-            self.taken = VecDeque::new();
-        }
-        let mut queued = self.shared.lock();
-        if queued.rest.is_empty() && queued.rest.capacity() > 0 {
-            queued.rest = VecDeque::new();
-        }
     }
 }
 
