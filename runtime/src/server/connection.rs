@@ -78,8 +78,8 @@ impl Signal {
     }
 }
 
-/// What every request of a connection shares: its identity, its outgoing queue, and the token
-/// cancelled when it closes.
+/// What every request of a connection shares: its identity, its outgoing queue, and the signal
+/// given when it closes.
 ///
 /// Whole frames go through one queue to one writer task, so replies and pushes never interleave
 /// bytes and pushes leave in the order queued. The queue is bounded in bytes (the connection's

@@ -3,8 +3,8 @@
 //!
 //! The connection task (the reader) owns the request tasks in a [`JoinSet`], so none outlives
 //! it, and the writer task, which it waits for before it ends (both are aborted if the
-//! connection task is dropped). Whatever ends the connection cancels the
-//! context's `closed` token; the writer then writes what is queued (bounded by the linger
+//! connection task is dropped). Whatever ends the connection gives the
+//! context's `closed` signal; the writer then writes what is queued (bounded by the linger
 //! time) and shuts the socket down, unless the connection was aborted, in which case it drops
 //! the socket at once.
 //!
