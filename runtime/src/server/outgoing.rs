@@ -281,29 +281,40 @@ impl OutgoingFrames {
         if let Some(frame) = self.taken.pop_front() {
             return Poll::Ready(Some(frame));
         }
-        // registered before the queue is looked at: a frame queued after the look wakes it
+        if let Some(ready) = self.look(false) {
+            return ready;
+        }
+        // registered only now, so that frames queued while the writer is busy wake nobody
         self.shared.writer.register(cx.waker());
+        // a frame queued before the registration woke nobody
+        self.look(true).unwrap_or(Poll::Pending)
+    }
+
+    /// One look at the queue, under its lock: a frame, or the end (closed and empty); `None`
+    /// when it is empty, after letting a burst's buffers go if the writer is about to wait
+    /// (`waiting`), so that an idle connection's queue holds none.
+    fn look(&mut self, waiting: bool) -> Option<Poll<Option<Bytes>>> {
         let mut queued = self.shared.lock();
         if let Some(frame) = queued.first.take() {
-            return Poll::Ready(Some(frame));
+            return Some(Poll::Ready(Some(frame)));
         }
         if !queued.rest.is_empty() {
             std::mem::swap(&mut queued.rest, &mut self.taken);
             drop(queued);
-            return Poll::Ready(self.taken.pop_front());
+            return Some(Poll::Ready(self.taken.pop_front()));
         }
         if queued.closed {
-            return Poll::Ready(None);
+            return Some(Poll::Ready(None));
         }
-        // the writer is about to wait: a burst's buffers are let go, so that an idle
-        // connection's queue holds none
-        let rest = (queued.rest.capacity() > 0).then(|| std::mem::take(&mut queued.rest));
-        drop(queued);
-        drop(rest);
-        if self.taken.capacity() > 0 {
-            self.taken = VecDeque::new();
+        if waiting {
+            let rest = (queued.rest.capacity() > 0).then(|| std::mem::take(&mut queued.rest));
+            drop(queued);
+            drop(rest);
+            if self.taken.capacity() > 0 {
+                self.taken = VecDeque::new();
+            }
         }
-        Poll::Pending
+        None
     }
 
     /// The next frame, once one is queued; `None` once the queue is closed and empty. Cancel
