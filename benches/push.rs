@@ -17,10 +17,14 @@
 //!    each client's callback records receive time minus send time (one `Instant` base, one
 //!    process). Figures: p50 and p99 over every sample of every client.
 //! 3. **Memory per idle registered client**: a counting global allocator (switched on only
-//!    for this phase) gives the bytes still allocated after 1000 clients have connected,
-//!    registered and gone idle. With raw TCP clients that send one hand-made `registerPush`
-//!    frame (they allocate nothing themselves) it is the server's cost; with real clients, the
-//!    server's and the client's. VmRSS is reported beside it as a cross-check.
+//!    for this phase) gives the bytes still allocated after N clients (1000 by default) have
+//!    connected, registered and gone idle, and the sizes of the blocks they added. With raw
+//!    TCP clients that send one hand-made `registerPush` frame (a process of their own, which
+//!    allocates nothing in this one) it is the server's cost; raw clients that only connect
+//!    give the server's cost of an idle connection that is not a subscriber; with real clients,
+//!    the server's and the client's. VmRSS is reported beside it as a cross-check. The real
+//!    clients' rows are skipped when both ends of their connections would pass this process's
+//!    open-file limit (10,000 clients under a limit of 20,000).
 //!
 //! Not a criterion benchmark: it prints tables. The server runs on a tokio runtime of its own
 //! and the clients on another, sharing the machine's cores. Figures in `BENCHMARKS.md`.
@@ -78,10 +82,22 @@ static COUNTING: AtomicBool = AtomicBool::new(false);
 static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 static LIVE_BLOCKS: AtomicI64 = AtomicI64::new(0);
 
+/// Live blocks by requested size: one counter per size up to [`LARGE_BLOCK`], one for all
+/// the larger ones.
+const LARGE_BLOCK: usize = 16 * 1024;
+static LIVE_BY_SIZE: [AtomicI64; LARGE_BLOCK + 1] = [const { AtomicI64::new(0) }; LARGE_BLOCK + 1];
+
 fn count(bytes: i64, blocks: i64) {
     if COUNTING.load(Ordering::Relaxed) {
         LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
         LIVE_BLOCKS.fetch_add(blocks, Ordering::Relaxed);
+    }
+}
+
+/// Counts a block of `size` bytes in (`blocks` 1) or out (-1) of its size's counter.
+fn count_size(size: usize, blocks: i64) {
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE_BY_SIZE[size.min(LARGE_BLOCK)].fetch_add(blocks, Ordering::Relaxed);
     }
 }
 
@@ -90,6 +106,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let ptr = System.alloc(layout);
         if !ptr.is_null() {
             count(layout.size() as i64, 1);
+            count_size(layout.size(), 1);
         }
         ptr
     }
@@ -98,6 +115,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let ptr = System.alloc_zeroed(layout);
         if !ptr.is_null() {
             count(layout.size() as i64, 1);
+            count_size(layout.size(), 1);
         }
         ptr
     }
@@ -106,6 +124,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
         let new = System.realloc(ptr, layout, new_size);
         if !new.is_null() {
             count(new_size as i64 - layout.size() as i64, 0);
+            count_size(layout.size(), -1);
+            count_size(new_size, 1);
         }
         new
     }
@@ -113,6 +133,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout);
         count(-(layout.size() as i64), -1);
+        count_size(layout.size(), -1);
     }
 }
 
@@ -134,6 +155,32 @@ impl MemorySnapshot {
             blocks: LIVE_BLOCKS.load(Ordering::SeqCst),
             rss_kib: vm_rss_kib().unwrap_or(-1),
         }
+    }
+}
+
+/// Live blocks by size at one moment (see [`LIVE_BY_SIZE`]).
+struct BlockSizes(Vec<i64>);
+
+impl BlockSizes {
+    fn take() -> Self {
+        Self(
+            LIVE_BY_SIZE
+                .iter()
+                .map(|live| live.load(Ordering::SeqCst))
+                .collect(),
+        )
+    }
+
+    /// The sizes of which at least half a block per client more is live than `before`:
+    /// `(size, blocks per client)`, by size (the last size stands for all larger ones).
+    fn grown_since(&self, before: &Self, clients: usize) -> Vec<(usize, f64)> {
+        self.0
+            .iter()
+            .zip(&before.0)
+            .enumerate()
+            .map(|(size, (after, before))| (size, (after - before) as f64 / clients as f64))
+            .filter(|&(_, per_client)| per_client >= 0.5)
+            .collect()
     }
 }
 
@@ -524,6 +571,24 @@ impl Bench {
         }
     }
 
+    /// Waits until the first server has `len` connections open.
+    fn wait_connections(&self, len: usize) -> Result<(), String> {
+        let server = self.server.as_ref().ok_or("no server")?;
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let open = server.stats().connections;
+            if open == len {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{open} connections open after {TIMEOUT:?}, expected {len}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until `len` clients are registered.
     fn wait_registered(&self, len: usize) -> Result<(), String> {
         self.wait_registered_with(1, len)
@@ -895,6 +960,8 @@ struct MemoryRow {
     after: MemorySnapshot,
     /// After the clients were dropped and the server forgot them.
     released: Option<MemorySnapshot>,
+    /// The sizes of the blocks the clients added, with how many per client.
+    sizes: Vec<(usize, f64)>,
 }
 
 impl MemoryRow {
@@ -914,26 +981,137 @@ impl MemoryRow {
 /// How long the clients stay idle before the reading.
 const SETTLE: Duration = Duration::from_millis(500);
 
-fn memory_raw(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
-    let frame = register_frame();
-    let mut streams = Vec::with_capacity(clients);
-    let before = MemorySnapshot::take();
-    for _ in 0..clients {
-        streams.push(raw_register(bench.port, &frame)?);
+/// The environment variable that makes this program the raw clients' process (see
+/// [`raw_clients_child`]): `register,PORT,COUNT` or `plain,PORT,COUNT`.
+const RAW_CHILD: &str = "PUSH_BENCH_RAW_CHILD";
+
+/// The raw clients' process: opens the connections (registered or not), says `ready` on its
+/// standard output (or why not), and keeps them open until its standard input closes. Raw
+/// clients live in a process of their own so that 10,000 of them and the server's 10,000
+/// sockets fit in the open-file limits of two processes, not one, and so that the server's
+/// process holds nothing of them.
+fn raw_clients_child(spec: &str) -> ! {
+    let opened = (|| -> Result<Vec<TcpStream>, String> {
+        let mut parts = spec.split(',');
+        let (Some(kind), Some(port), Some(count)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("{RAW_CHILD}={spec}: expected KIND,PORT,COUNT"));
+        };
+        let port: u16 = port.parse().map_err(|_| format!("bad port {port}"))?;
+        let count: usize = count.parse().map_err(|_| format!("bad count {count}"))?;
+        let frame = register_frame();
+        let io = |error: std::io::Error| format!("plain client: {error}");
+        (0..count)
+            .map(|_| match kind {
+                "register" => raw_register(port, &frame),
+                _ => TcpStream::connect(("127.0.0.1", port)).map_err(io),
+            })
+            .collect()
+    })();
+    let code = match &opened {
+        Ok(_) => {
+            println!("ready");
+            0
+        }
+        Err(error) => {
+            println!("{error}");
+            1
+        }
+    };
+    let _ = std::io::stdout().flush();
+    // until the bench closes our standard input (or dies)
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    drop(opened);
+    std::process::exit(code);
+}
+
+/// The raw clients' process, seen from the bench.
+struct RawClients(std::process::Child);
+
+impl RawClients {
+    /// Starts `count` raw clients of `kind` (`register` or `plain`) in a process of their own
+    /// and waits until they are connected (and registered).
+    fn start(kind: &str, port: u16, count: usize) -> Result<Self, String> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().map_err(|error| format!("raw clients: {error}"))?;
+        let mut child = std::process::Command::new(exe)
+            .env(RAW_CHILD, format!("{kind},{port},{count}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("raw clients: {error}"))?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        }
+        let clients = Self(child);
+        match line.trim() {
+            "ready" => Ok(clients),
+            said => Err(format!("raw clients: {said}")),
+        }
     }
+}
+
+impl Drop for RawClients {
+    /// Closes the clients' connections: the process ends when its standard input closes.
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+fn memory_raw(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
+    let before = MemorySnapshot::take();
+    let sizes_before = BlockSizes::take();
+    let raw = RawClients::start("register", bench.port, clients)?;
     bench.wait_registered(clients)?;
     std::thread::sleep(SETTLE);
     let after = MemorySnapshot::take();
-    streams.clear();
+    let sizes = BlockSizes::take().grown_since(&sizes_before, clients);
+    drop(raw);
     bench.wait_registered(0)?;
+    bench.wait_connections(0)?;
     std::thread::sleep(SETTLE);
     Ok(MemoryRow {
-        what: "raw sockets: the server's side".to_string(),
+        what: "raw sockets, registered: the server's side".to_string(),
         clients,
         before,
         after,
         released: Some(MemorySnapshot::take()),
+        sizes,
     })
+}
+
+/// Raw sockets that connect and send nothing: the server's cost of an idle connection that is
+/// not a subscriber.
+fn memory_plain(bench: &Bench, clients: usize) -> Result<MemoryRow, String> {
+    let before = MemorySnapshot::take();
+    let sizes_before = BlockSizes::take();
+    let raw = RawClients::start("plain", bench.port, clients)?;
+    bench.wait_connections(clients)?;
+    std::thread::sleep(SETTLE);
+    let after = MemorySnapshot::take();
+    let sizes = BlockSizes::take().grown_since(&sizes_before, clients);
+    drop(raw);
+    bench.wait_connections(0)?;
+    std::thread::sleep(SETTLE);
+    Ok(MemoryRow {
+        what: "raw sockets, connected only: the server's side".to_string(),
+        clients,
+        before,
+        after,
+        released: Some(MemorySnapshot::take()),
+        sizes,
+    })
+}
+
+/// The most open files this process may have, from `/proc/self/limits`.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Batches of 1 KiB pushes each client receives in the burst of [`memory_real`].
@@ -971,6 +1149,7 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
             before,
             after,
             released: None,
+            sizes: Vec::new(),
         },
         MemoryRow {
             what: format!(
@@ -981,6 +1160,7 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
             before,
             after: after_burst,
             released: Some(released),
+            sizes: Vec::new(),
         },
     ])
 }
@@ -988,6 +1168,9 @@ fn memory_real(bench: &Bench, clients: usize) -> Result<[MemoryRow; 2], String> 
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
+    if let Ok(spec) = std::env::var(RAW_CHILD) {
+        raw_clients_child(&spec);
+    }
     let fan_out_clients = env_list("PUSH_BENCH_CLIENTS", &[1, 100, 1000]);
     let deliveries = env_usize("PUSH_BENCH_DELIVERIES", 1_000_000).max(1);
     let rounds = env_usize("PUSH_BENCH_ROUNDS", 5).max(1);
@@ -1094,13 +1277,29 @@ fn main() {
     let mut memory_rows = Vec::new();
     COUNTING.store(true, Ordering::SeqCst);
     if idle_clients > 0 {
+        // registered first, from the heap as the server started it (the rows after it may
+        // reuse some capacity it left: see "still allocated" in the output)
         match memory_raw(&bench, idle_clients) {
             Ok(row) => memory_rows.push(row),
             Err(error) => failures.push(format!("memory (raw clients): {error}")),
         }
-        match memory_real(&bench, idle_clients) {
-            Ok(rows) => memory_rows.extend(rows),
-            Err(error) => failures.push(format!("memory (tars-rpc clients): {error}")),
+        match memory_plain(&bench, idle_clients) {
+            Ok(row) => memory_rows.push(row),
+            Err(error) => failures.push(format!("memory (plain connections): {error}")),
+        }
+        // a tars-rpc client's connection has both its ends in this process
+        let room = open_file_limit().map_or(true, |limit| 2 * idle_clients + 256 <= limit);
+        if room {
+            match memory_real(&bench, idle_clients) {
+                Ok(rows) => memory_rows.extend(rows),
+                Err(error) => failures.push(format!("memory (tars-rpc clients): {error}")),
+            }
+        } else {
+            eprintln!(
+                "push bench: {idle_clients} tars-rpc clients would pass this process's open-file \
+                 limit ({:?}): their memory rows are skipped",
+                open_file_limit()
+            );
         }
     }
     COUNTING.store(false, Ordering::SeqCst);
@@ -1246,12 +1445,33 @@ fn main() {
                 row.rss_per_client(),
             );
         }
-        if let [raw, real, ..] = memory_rows.as_slice() {
+        if let [raw, _, real, ..] = memory_rows.as_slice() {
             println!(
                 "the clients' side (the difference): {:.0} bytes and {:.1} blocks per client",
                 real.bytes_per_client() - raw.bytes_per_client(),
                 real.blocks_per_client() - raw.blocks_per_client()
             );
+        }
+        for row in &memory_rows {
+            if !row.sizes.is_empty() {
+                let sizes: Vec<String> = row
+                    .sizes
+                    .iter()
+                    .map(|&(size, per_client)| {
+                        let size = if size == LARGE_BLOCK {
+                            format!(">={size}")
+                        } else {
+                            size.to_string()
+                        };
+                        format!("{size} B x {per_client:.2}")
+                    })
+                    .collect();
+                println!(
+                    "blocks per client of \"{}\" by requested size: {}",
+                    row.what,
+                    sizes.join(", ")
+                );
+            }
         }
         for row in &memory_rows {
             if let Some(released) = row.released {

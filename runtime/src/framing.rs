@@ -186,8 +186,19 @@ pub(crate) async fn write_queued<W: AsyncWrite + Unpin>(
         source.written();
         return Ok(());
     };
+    // boxed: a writer waits for its next frame in this future's state, which would otherwise be
+    // sized for a burst's; a burst allocates its buffer anyway
+    Box::pin(write_burst(socket, [first, second], source)).await
+}
+
+/// Writes the frames of a burst: `first_two`, then every frame queued behind them.
+async fn write_burst<W: AsyncWrite + Unpin>(
+    socket: &mut W,
+    first_two: [Bytes; 2],
+    source: &mut impl FrameSource,
+) -> std::io::Result<()> {
     let mut buffer = BytesMut::with_capacity(WRITE_BATCH);
-    let mut queued = [first, second].into_iter();
+    let mut queued = first_two.into_iter();
     while let Some(frame) = queued.next().or_else(|| source.next_frame()) {
         if frame.len() >= WRITE_BATCH {
             if !buffer.is_empty() {

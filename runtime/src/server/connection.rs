@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::outgoing::{Outgoing, OutgoingFrames, Refusal, TotalBudget};
 
@@ -41,8 +42,44 @@ impl fmt::Debug for CloseCallbacks {
     }
 }
 
-/// What every request of a connection shares: its identity, its outgoing queue, and the token
-/// cancelled when it closes.
+/// A signal given once and seen by every waiter, like a `CancellationToken` without its
+/// allocation (and without children): it lives inside the connection's context, which every
+/// connection has two of. Checking it takes no lock.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    given: AtomicBool,
+    waiters: Notify,
+}
+
+impl Signal {
+    /// Gives the signal; returns whether this call gave it (the first one does).
+    pub(crate) fn cancel(&self) -> bool {
+        let first = !self.given.swap(true, Ordering::AcqRel);
+        if first {
+            self.waiters.notify_waiters();
+        }
+        first
+    }
+
+    /// Whether the signal has been given.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.given.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the signal has been given (at once if it has). Cancel safe.
+    pub(crate) async fn cancelled(&self) {
+        let mut given = pin!(self.waiters.notified());
+        // counted as a waiter before the check: a signal given from now on wakes it
+        given.as_mut().enable();
+        if self.is_cancelled() {
+            return;
+        }
+        given.await;
+    }
+}
+
+/// What every request of a connection shares: its identity, its outgoing queue, and the signal
+/// given when it closes.
 ///
 /// Whole frames go through one queue to one writer task, so replies and pushes never interleave
 /// bytes and pushes leave in the order queued. The queue is bounded in bytes (the connection's
@@ -59,13 +96,11 @@ pub(crate) struct ConnectionContext {
     /// packet may be written on it.
     raw: bool,
     outgoing: Outgoing,
-    closed: CancellationToken,
-    /// Set with `closed`, for the checks on every frame sent: `CancellationToken::is_cancelled`
-    /// takes a lock.
-    is_closed: AtomicBool,
-    /// Cancelled when the connection must end without writing what is queued: the peer is not
-    /// reading, or the server's shutdown timeout ran out. Cancelling it also cancels `closed`.
-    aborted: CancellationToken,
+    /// Given when the connection closes (checked on every frame sent, without a lock).
+    closed: Signal,
+    /// Given when the connection must end without writing what is queued: the peer is not
+    /// reading, or the server's shutdown timeout ran out. Giving it gives `closed` first.
+    aborted: Signal,
     /// What to run once the connection has closed.
     on_close: CloseCallbacks,
     /// The bytes of the requests read and still running (until their replies are queued).
@@ -106,9 +141,8 @@ impl ConnectionContext {
             max_frame_len,
             raw: false,
             outgoing,
-            closed: CancellationToken::new(),
-            is_closed: AtomicBool::new(false),
-            aborted: CancellationToken::new(),
+            closed: Signal::default(),
+            aborted: Signal::default(),
             on_close: CloseCallbacks::new(),
             running_bytes: AtomicUsize::new(0),
         };
@@ -165,25 +199,25 @@ impl ConnectionContext {
         &self.outgoing
     }
 
-    pub(crate) fn closed_token(&self) -> &CancellationToken {
+    /// The signal given when the connection closes.
+    pub(crate) fn closed_token(&self) -> &Signal {
         &self.closed
     }
 
     /// Whether the connection has closed, without a lock.
     pub(crate) fn is_closed(&self) -> bool {
-        self.is_closed.load(Ordering::Acquire)
+        self.closed.is_cancelled()
     }
 
-    /// Marks the connection closed; its tasks see the token and wind down.
+    /// Marks the connection closed; its tasks see the signal and wind down.
     pub(crate) fn close(&self, reason: &str) {
-        if !self.is_closed.swap(true, Ordering::AcqRel) {
+        if !self.closed.is_cancelled() && self.closed.cancel() {
             tracing::debug!(connection = self.id, peer = %self.peer_addr, reason, "closing connection");
-            self.closed.cancel();
         }
     }
 
-    /// The token cancelled when the connection must end at once, queued frames dropped.
-    pub(crate) fn aborted_token(&self) -> &CancellationToken {
+    /// The signal given when the connection must end at once, queued frames dropped.
+    pub(crate) fn aborted_token(&self) -> &Signal {
         &self.aborted
     }
 

@@ -215,17 +215,43 @@ impl AcceptLoop {
                     config.queue_timeout,
                     load.clone(),
                 );
-                self.connections.spawn(serve_connection(
-                    stream, peer, protocol, config, signals, tls, open,
-                ))
+                self.spawn_connection(stream, peer, protocol, config, signals, tls, open);
             }
             Served::Raw(binding) => {
                 let protocol = RawRequests::new(binding.clone(), config.queue_timeout);
-                self.connections.spawn(serve_connection(
-                    stream, peer, protocol, config, signals, tls, open,
-                ))
+                self.spawn_connection(stream, peer, protocol, config, signals, tls, open);
             }
         };
+    }
+
+    /// Serves one accepted connection in a task of its own, over TLS once the handshake is
+    /// done on a listener of `ssl` endpoints; `open` counts it until it ends. A plain
+    /// connection's task is not sized for the handshake's state nor for a TLS session's.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_connection<P: RequestProtocol>(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        protocol: P,
+        config: Arc<ConnectionConfig>,
+        signals: Signals,
+        tls: Option<Arc<TlsListening>>,
+        open: Open,
+    ) {
+        match tls {
+            None => {
+                self.connections.spawn(session::serve(
+                    stream, peer, protocol, config, signals, open,
+                ));
+            }
+            Some(tls) => {
+                self.connections.spawn(async move {
+                    if let Some(stream) = tls.handshake(stream, peer, &signals, &open.0).await {
+                        session::serve(stream, peer, protocol, config, signals, open).await;
+                    }
+                });
+            }
+        }
     }
 
     /// Counts a connection refused at the limit, saying so at most once a second.
@@ -260,28 +286,6 @@ impl AcceptLoop {
             _ = self.signals.shutdown.cancelled() => {}
         }
     }
-}
-
-/// Serves one accepted connection, over TLS once the handshake is done on a listener of `ssl`
-/// endpoints; `open` counts it until it ends.
-async fn serve_connection<P: RequestProtocol>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    protocol: P,
-    config: Arc<ConnectionConfig>,
-    signals: Signals,
-    tls: Option<Arc<TlsListening>>,
-    open: Open,
-) {
-    match tls {
-        None => session::serve(stream, peer, protocol, config, signals).await,
-        Some(tls) => {
-            if let Some(stream) = tls.handshake(stream, peer, &signals, &open.0).await {
-                session::serve(stream, peer, protocol, config, signals).await;
-            }
-        }
-    }
-    drop(open);
 }
 
 /// Errors that concern one incoming connection rather than the listener.

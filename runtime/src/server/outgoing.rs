@@ -10,13 +10,21 @@
 //! starved by small ones. The server's total is a counter shared by every connection, which
 //! costs one atomic operation per frame queued and per batch written and takes no lock; a
 //! frame that finds it used up waits to be told that room was made.
+//!
+//! The queue itself ([`OutgoingFrames`]) is small when idle, since an idle connection is the
+//! common case: a lone frame waits in a slot of its own, and only a burst of frames allocates
+//! room for them, which the writer lets go once it has written the burst.
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, Notify, Semaphore, SemaphorePermit};
+use futures::task::AtomicWaker;
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
 /// A connection's room for queued bytes, `limit` in all.
 #[derive(Debug)]
@@ -163,23 +171,187 @@ pub(crate) struct Held {
     total: usize,
 }
 
+/// The frames queued and not yet taken by the writer, in order: `first`, then `rest`.
+#[derive(Debug, Default)]
+struct Queued {
+    /// The oldest frame, when it was queued alone: a frame queued on an empty queue goes here,
+    /// so that the common case (one reply, one push at a time) allocates nothing.
+    first: Option<Bytes>,
+    /// The frames queued behind `first` (or behind frames already taken from `rest`).
+    rest: VecDeque<Bytes>,
+    /// Set when the writer takes no more frames: new ones are refused.
+    closed: bool,
+}
+
+impl Queued {
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+}
+
+/// What the two sides of a connection's queue share.
+#[derive(Debug, Default)]
+struct Shared {
+    queued: Mutex<Queued>,
+    /// The writer, waiting for a frame (woken when a frame is queued on an empty queue).
+    writer: AtomicWaker,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
+        // nothing panics under this lock
+        crate::support::lock(&self.queued)
+    }
+
+    /// Queues `frame` unless the queue is closed.
+    fn push(&self, frame: Bytes) -> Result<(), Bytes> {
+        let was_empty = {
+            let mut queued = self.lock();
+            if queued.closed {
+                return Err(frame);
+            }
+            let was_empty = queued.is_empty();
+            if was_empty {
+                queued.first = Some(frame);
+            } else {
+                queued.rest.push_back(frame);
+            }
+            was_empty
+        };
+        // a writer with frames in hand takes the new ones before it waits again
+        if was_empty {
+            self.writer.wake();
+        }
+        Ok(())
+    }
+}
+
 /// The sending side of a connection's queue.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    frames: mpsc::UnboundedSender<Bytes>,
+    frames: Arc<Shared>,
     own: Budget,
     total: Arc<TotalBudget>,
 }
 
-/// The receiving side, for the writer task.
-pub(crate) type OutgoingFrames = mpsc::UnboundedReceiver<Bytes>;
+/// Why [`OutgoingFrames::try_recv`] returned no frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TryRecvError {
+    /// None is queued now.
+    Empty,
+    /// None is queued and the queue is closed: none will be.
+    Closed,
+}
+
+/// The receiving side, for the writer task. It takes the frames queued behind the first one a
+/// burst at a time, with one lock, into a buffer of its own, which it lets go (with the
+/// queue's) before it waits: an idle connection's queue holds no buffer. Dropping it closes
+/// the queue.
+#[derive(Debug)]
+pub(crate) struct OutgoingFrames {
+    shared: Arc<Shared>,
+    /// Frames taken from the queue and not yet handed out, in order.
+    taken: VecDeque<Bytes>,
+}
+
+impl OutgoingFrames {
+    /// The next frame if one is queued now.
+    pub(crate) fn try_recv(&mut self) -> Result<Bytes, TryRecvError> {
+        if let Some(frame) = self.taken.pop_front() {
+            return Ok(frame);
+        }
+        let mut queued = self.shared.lock();
+        if let Some(frame) = queued.first.take() {
+            return Ok(frame);
+        }
+        if queued.rest.is_empty() {
+            return Err(if queued.closed {
+                TryRecvError::Closed
+            } else {
+                TryRecvError::Empty
+            });
+        }
+        // the whole burst at once; the queue keeps this side's (empty) buffer
+        std::mem::swap(&mut queued.rest, &mut self.taken);
+        drop(queued);
+        self.taken.pop_front().ok_or(TryRecvError::Empty)
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if let Some(frame) = self.taken.pop_front() {
+            return Poll::Ready(Some(frame));
+        }
+        if let Some(ready) = self.look(false) {
+            return ready;
+        }
+        // registered only now, so that frames queued while the writer is busy wake nobody
+        self.shared.writer.register(cx.waker());
+        // a frame queued before the registration woke nobody
+        self.look(true).unwrap_or(Poll::Pending)
+    }
+
+    /// One look at the queue, under its lock: a frame, or the end (closed and empty); `None`
+    /// when it is empty, after letting a burst's buffers go if the writer is about to wait
+    /// (`waiting`), so that an idle connection's queue holds none.
+    fn look(&mut self, waiting: bool) -> Option<Poll<Option<Bytes>>> {
+        let mut queued = self.shared.lock();
+        if let Some(frame) = queued.first.take() {
+            return Some(Poll::Ready(Some(frame)));
+        }
+        if !queued.rest.is_empty() {
+            std::mem::swap(&mut queued.rest, &mut self.taken);
+            drop(queued);
+            return Some(Poll::Ready(self.taken.pop_front()));
+        }
+        if queued.closed {
+            return Some(Poll::Ready(None));
+        }
+        if waiting {
+            let rest = (queued.rest.capacity() > 0).then(|| std::mem::take(&mut queued.rest));
+            drop(queued);
+            drop(rest);
+            if self.taken.capacity() > 0 {
+                self.taken = VecDeque::new();
+            }
+        }
+        None
+    }
+
+    /// The next frame, once one is queued; `None` once the queue is closed and empty. Cancel
+    /// safe: dropped before it resolves, it has taken nothing.
+    pub(crate) async fn recv(&mut self) -> Option<Bytes> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Refuses new frames; those queued can still be taken.
+    pub(crate) fn close(&mut self) {
+        self.shared.lock().closed = true;
+    }
+}
+
+impl Drop for OutgoingFrames {
+    fn drop(&mut self) {
+        // new frames are refused, and those still queued are dropped now, not with the
+        // connection's context
+        let (first, rest) = {
+            let mut queued = self.shared.lock();
+            queued.closed = true;
+            (queued.first.take(), std::mem::take(&mut queued.rest))
+        };
+        drop((first, rest));
+    }
+}
 
 impl Outgoing {
     /// A queue of at most `limit` bytes on its own, drawing on the server's `total` too.
     pub(crate) fn new(limit: usize, total: Arc<TotalBudget>) -> (Self, OutgoingFrames) {
-        let (frames, receiver) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let receiver = OutgoingFrames {
+            shared: shared.clone(),
+            taken: VecDeque::new(),
+        };
         let outgoing = Self {
-            frames,
+            frames: shared,
             own: Budget::new(limit.min(total.limit())),
             total,
         };
@@ -221,14 +393,14 @@ impl Outgoing {
         own: SemaphorePermit<'_>,
         total: usize,
     ) -> Result<(), (Refusal, Bytes)> {
-        match self.frames.send(frame) {
+        match self.frames.push(frame) {
             Ok(()) => {
                 // given back by the writer once the frame is written
                 own.forget();
                 Ok(())
             }
             // the connection's room goes back as the permit drops
-            Err(mpsc::error::SendError(frame)) => {
+            Err(frame) => {
                 self.total.give_back(total);
                 Err((Refusal::Closed, frame))
             }
@@ -426,6 +598,61 @@ mod tests {
             (total.used(), total.waiting.load(Ordering::SeqCst)),
             (60, 0)
         );
+    }
+
+    #[tokio::test]
+    async fn frames_come_out_in_order_and_a_burst_leaves_no_buffer_once_taken() {
+        let total = Arc::new(TotalBudget::new(1 << 20));
+        let (outgoing, mut frames) = Outgoing::new(1 << 20, total);
+        outgoing.try_send(frame(1)).unwrap();
+        assert_eq!(
+            frames.shared.lock().rest.capacity(),
+            0,
+            "a lone frame takes no buffer"
+        );
+        for len in 2..=40 {
+            outgoing.try_send(frame(len)).unwrap();
+        }
+        assert_eq!(frames.try_recv().unwrap().len(), 1);
+        // frames queued while the writer holds a burst go behind it
+        assert_eq!(frames.try_recv().unwrap().len(), 2);
+        outgoing.try_send(frame(41)).unwrap();
+        for len in 3..=41 {
+            assert_eq!(frames.recv().await.unwrap().len(), len);
+        }
+        assert_eq!(frames.try_recv(), Err(TryRecvError::Empty));
+        // the writer waits: it lets the burst's buffers go first
+        let waiting = futures::FutureExt::now_or_never(frames.recv());
+        assert!(waiting.is_none());
+        assert_eq!(frames.taken.capacity(), 0);
+        assert_eq!(frames.shared.lock().rest.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_is_woken_by_a_frame() {
+        let total = Arc::new(TotalBudget::new(1000));
+        let (outgoing, mut frames) = Outgoing::new(100, total);
+        let writer = tokio::spawn(async move { frames.recv().await.map(|frame| frame.len()) });
+        tokio::task::yield_now().await;
+        assert!(!writer.is_finished());
+        outgoing.try_send(frame(7)).unwrap();
+        assert_eq!(writer.await.unwrap(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn a_closed_queue_refuses_frames_and_hands_out_those_queued() {
+        let total = Arc::new(TotalBudget::new(1000));
+        let (outgoing, mut frames) = Outgoing::new(100, total.clone());
+        outgoing.try_send(frame(5)).unwrap();
+        outgoing.try_send(frame(6)).unwrap();
+        frames.close();
+        let (refusal, back) = outgoing.try_send(frame(7)).unwrap_err();
+        assert_eq!((refusal, back.len()), (Refusal::Closed, 7));
+        assert_eq!(total.used(), 11, "the refused frame holds no room");
+        assert_eq!(frames.recv().await.map(|frame| frame.len()), Some(5));
+        assert_eq!(frames.recv().await.map(|frame| frame.len()), Some(6));
+        assert_eq!(frames.recv().await, None);
+        assert_eq!(frames.try_recv(), Err(TryRecvError::Closed));
     }
 
     #[tokio::test]

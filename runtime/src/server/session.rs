@@ -3,8 +3,8 @@
 //!
 //! The connection task (the reader) owns the request tasks in a [`JoinSet`], so none outlives
 //! it, and the writer task, which it waits for before it ends (both are aborted if the
-//! connection task is dropped). Whatever ends the connection cancels the
-//! context's `closed` token; the writer then writes what is queued (bounded by the linger
+//! connection task is dropped). Whatever ends the connection gives the
+//! context's `closed` signal; the writer then writes what is queued (bounded by the linger
 //! time) and shuts the socket down, unless the connection was aborted, in which case it drops
 //! the socket at once.
 //!
@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, Either, OptionFuture};
 use futures::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -167,7 +167,9 @@ impl Transport for TcpStream {
 
 impl SessionRead for OwnedReadHalf {
     async fn read_some(&mut self, input: &mut BytesMut) -> io::Result<usize> {
-        self.readable().await?;
+        // polled rather than `readable()`, whose waiting state is ten times the size: the
+        // reader alone waits for the socket to be readable
+        future::poll_fn(|cx| self.as_ref().poll_read_ready(cx)).await?;
         read_into(self, input)
     }
 }
@@ -204,25 +206,35 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Serves one connection until it closes and its tasks have ended.
-pub(super) async fn serve<P: RequestProtocol, S: Transport>(
+/// Serves one connection until it closes and its tasks have ended; `open` is kept until then
+/// (it counts the connection).
+///
+/// The connection is set up, and its writer spawned, when this is called (on a tokio runtime):
+/// the future returned then holds what the connection needs while it runs and not, besides,
+/// the arguments it was made from, as an `async fn`'s state would for its whole life. An idle
+/// connection is mostly this future.
+pub(super) fn serve<P: RequestProtocol, S: Transport, G: Send + 'static>(
     stream: S,
     peer: SocketAddr,
     protocol: P,
     config: Arc<ConnectionConfig>,
     signals: Signals,
-) {
+    open: G,
+) -> impl Future<Output = ()> + Send {
     let Some((mut session, mut reader)) = Session::open(stream, peer, protocol, config, signals)
     else {
-        return;
+        return Either::Left(future::ready(()));
     };
-    // runs the close callbacks even if this task is dropped, e.g. with its server
-    let _guard = CloseOnDrop(session.context.clone());
-    let end = session.read(&mut reader).await;
-    drop(reader);
-    let (finished, drain_deadline) = session.stop_reading(end);
-    let forced = session.drain(finished, drain_deadline).await;
-    session.close_out(forced).await;
+    Either::Right(async move {
+        // runs the close callbacks even if this task is dropped, e.g. with its server
+        let _guard = CloseOnDrop(session.context.clone());
+        let end = session.read(&mut reader).await;
+        drop(reader);
+        let (finished, drain_deadline) = session.stop_reading(end);
+        let forced = session.drain(finished, drain_deadline).await;
+        session.close_out(forced).await;
+        drop(open);
+    })
 }
 
 /// One connection being served: what its task owns.
@@ -486,6 +498,14 @@ impl<P: RequestProtocol> Session<P> {
     ) -> Option<ReadEnd> {
         let outgoing = self.context.outgoing();
         let no_room = outgoing.is_exhausted();
+        // boxed, and made only when there is no room (rarely): its state is larger than the
+        // rest of an idle connection's wait together
+        let room = OptionFuture::from(no_room.then(|| Box::pin(outgoing.wait_for_room())));
+        // one timer for both deadlines: the earlier one
+        let deadline = match (reader.idle_deadline, reader.frame_deadline) {
+            (Some(idle), Some(frame)) => Some(idle.min(frame)),
+            (idle, frame) => idle.or(frame),
+        };
         tokio::select! {
             biased;
             () = self.signals.shutdown.cancelled() => Some(ReadEnd::Shutdown),
@@ -495,7 +515,7 @@ impl<P: RequestProtocol> Session<P> {
                 log_join(joined);
                 None
             }
-            () = outgoing.wait_for_room(), if no_room => None,
+            _ = room, if no_room => None,
             read = reader.half.read_some(&mut reader.input), if !at_limit => match read {
                 Ok(0) => Some(ReadEnd::PeerDone),
                 Ok(_) => {
@@ -505,22 +525,30 @@ impl<P: RequestProtocol> Session<P> {
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => None,
                 Err(error) => Some(ReadEnd::Close(format!("read failed: {error}"))),
             },
-            () = sleep_until(reader.idle_deadline), if reader.idle_deadline.is_some() => {
-                // a connection waiting for its replies, or still writing them, is not idle
-                if self.requests.is_empty() && outgoing.queued_bytes() == 0 {
-                    return Some(ReadEnd::Close("idle timeout".into()));
-                }
-                reader.idle_deadline = deadline_after(self.config.idle_timeout);
-                None
-            }
-            () = sleep_until(reader.frame_deadline), if reader.frame_deadline.is_some() => {
-                let reason = format!(
-                    "a frame did not arrive in full within {} ms of its first byte",
-                    self.config.frame_timeout.as_millis()
-                );
-                Some(self.bad_input(reason, "slow frame"))
-            }
+            () = sleep_until(deadline), if deadline.is_some() => self.deadline_passed(reader),
         }
+    }
+
+    /// The earlier of the reader's deadlines has come: closes an idle connection (one waiting
+    /// for no reply and writing none) or one whose frame is late; `Some` when reading is to
+    /// stop.
+    fn deadline_passed<R>(&self, reader: &mut Reader<R>) -> Option<ReadEnd> {
+        let now = Instant::now();
+        if reader.idle_deadline.is_some_and(|idle| idle <= now) {
+            // a connection waiting for its replies, or still writing them, is not idle
+            if self.requests.is_empty() && self.context.outgoing().queued_bytes() == 0 {
+                return Some(ReadEnd::Close("idle timeout".into()));
+            }
+            reader.idle_deadline = deadline_after(self.config.idle_timeout);
+        }
+        if reader.frame_deadline.is_some_and(|frame| frame <= now) {
+            let reason = format!(
+                "a frame did not arrive in full within {} ms of its first byte",
+                self.config.frame_timeout.as_millis()
+            );
+            return Some(self.bad_input(reason, "slow frame"));
+        }
+        None
     }
 
     /// Logs input that can never be a request, naming the peer: the connection closes.
@@ -600,16 +628,30 @@ impl Drop for Taken<'_> {
 /// bytes; a burst is gathered into one buffer per write, dropped when the burst ends, so that an
 /// idle connection holds no write buffer. A peer that takes no byte for `stall_timeout` while
 /// frames wait is cut off: the connection is aborted.
-async fn write_frames<W: AsyncWrite + Unpin + Send + 'static>(
+///
+/// Not an `async fn`, so that the future does not keep its arguments besides what it makes of
+/// them.
+fn write_frames<W: AsyncWrite + Unpin + Send + 'static>(
     write_half: W,
-    mut frames: OutgoingFrames,
+    frames: OutgoingFrames,
     context: Arc<ConnectionContext>,
     stall_timeout: Duration,
     linger: Duration,
     force: CancellationToken,
+) -> impl Future<Output = ()> + Send {
+    let socket = ProgressTimeout::new(write_half, stall_timeout);
+    write_all_frames(socket, frames, context, linger, force)
+}
+
+/// [`write_frames`], once the socket is wrapped.
+async fn write_all_frames<W: AsyncWrite + Unpin + Send + 'static>(
+    mut socket: ProgressTimeout<W>,
+    mut frames: OutgoingFrames,
+    context: Arc<ConnectionContext>,
+    linger: Duration,
+    force: CancellationToken,
 ) {
-    let mut socket = ProgressTimeout::new(write_half, stall_timeout);
-    let closed = context.closed_token().clone();
+    let closed = context.closed_token();
     let outgoing = context.outgoing();
     let write = async {
         let mut taken = Taken::new(&mut frames, outgoing);
