@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tars_rpc::client::{Communicator, CommunicatorBuilder, TypedProxy};
+use tars_rpc::client::{Communicator, CommunicatorBuilder, Encoding, TypedProxy};
 use tars_rpc::push::Subscribers;
 use tars_rpc::server::{Listen, Server};
 use tars_rpc::{tars_interface, tars_push, Current};
@@ -341,6 +341,29 @@ async fn pushes_arrive_as_typed_events_and_alongside_replies() {
             Some(Ok(PushEvent::PushMsg { .. })) => panic!("unexpected pushMsg"),
             Some(Err(error)) => panic!("a push did not decode: {error}"),
             None => panic!("the stream ended"),
+        }
+    }
+    server.shutdown().await;
+}
+
+/// Pushes stay TARS frames whatever the proxy's requests are encoded in: a proxy speaking TUP
+/// or JSON gets the pushes its call caused, typed, before that call's reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_stay_tars_for_a_proxy_speaking_tup_or_json() {
+    let subscribers = Subscribers::new();
+    let (server, _) = start(bound().await, &subscribers).await;
+    let port = server.local_addr(SERVANT).unwrap().port();
+    for encoding in [Encoding::Tup3, Encoding::Tup2, Encoding::Json] {
+        let proxy = client(port, Communicator::builder()).with_encoding(encoding);
+        let mut events = proxy.push_stream().events::<PushEvent>();
+        timeout(WAIT, proxy.push_me(3)).await.unwrap().unwrap();
+        for expected in 0..3 {
+            match timeout(WAIT, events.next()).await.unwrap() {
+                Some(Ok(PushEvent::Numbered { ret, seq })) => {
+                    assert_eq!((ret, seq), (0, expected), "{encoding:?}")
+                }
+                other => panic!("{encoding:?}: expected push {expected}, got {other:?}"),
+            }
         }
     }
     server.shutdown().await;
