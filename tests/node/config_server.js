@@ -38,7 +38,10 @@
 "use strict";
 
 // first: rpc_server.js quiets @tars/rpc (environment, console, a warning)
-var startServant = require("./rpc_server.js").startServant;
+var peer         = require("./rpc_server.js");
+var startServant = peer.startServant;
+var guardPeer    = peer.guardPeer;
+var onStdinClosed = peer.onStdinClosed;
 var Tars         = require("@tars/rpc");
 var TarsStream   = require("@tars/stream");
 var TarsError    = Tars.error;
@@ -108,16 +111,13 @@ ConfigImp.prototype.__loadConfigByInfo = function (current, binBuffer) {
     return TarsError.SUCCESS;
 };
 
-var lifetime = Number(process.env.CONFIG_SERVER_MAX_LIFETIME_MS || 600000);
-if (lifetime > 0) {
-    setTimeout(function () { process.exit(1); }, lifetime).unref();
-}
+guardPeer("CONFIG_SERVER_MAX_LIFETIME_MS", function (msg) {
+    process.stderr.write("config_server: " + msg + "\n");
+});
 
 startServant(SERVANT, 0, ConfigImp).then(function (started) {
     process.stdout.write("READY " + started.port + "\n");
-    process.stdin.on("end", function () { process.exit(0); });
-    process.stdin.on("close", function () { process.exit(0); });
-    process.stdin.resume();
+    onStdinClosed(function () { process.exit(0); });
 }).catch(function (e) {
     process.stderr.write("config_server: " + e.message + "\n");
     process.exit(1);

@@ -49,7 +49,10 @@
 "use strict";
 
 // first: rpc_server.js quiets @tars/rpc (environment, console, a warning)
-var startServant = require("./rpc_server.js").startServant;
+var peer         = require("./rpc_server.js");
+var startServant = peer.startServant;
+var guardPeer    = peer.guardPeer;
+var onStdinClosed = peer.onStdinClosed;
 var readline     = require("readline");
 var TarsStream   = require("@tars/stream");
 var TarsError    = require("@tars/rpc").error;
@@ -231,17 +234,7 @@ function main(argv) {
         process.stderr.write("usage: node registry_server.js [<port>]\n");
         process.exit(2);
     }
-    var lifetime = parseInt(process.env.REGISTRY_SERVER_MAX_LIFETIME_MS || "600000", 10);
-    if (lifetime > 0) {
-        setTimeout(function () {
-            log("max lifetime of " + lifetime + " ms reached");
-            process.exit(1);
-        }, lifetime).unref();
-    }
-    process.on("uncaughtException", function (e) {
-        log("uncaught exception: " + (e && e.stack ? e.stack : String(e)));
-        process.exit(1);
-    });
+    guardPeer("REGISTRY_SERVER_MAX_LIFETIME_MS", log);
 
     startServant(QUERY_OBJ, port, QueryFImp).then(function (started) {
         process.stdout.write("READY " + started.port + "\n");

@@ -265,7 +265,35 @@ function main(argv) {
     });
 }
 
+// What every peer that serves until its parent lets go does: it exits 1 after
+// its maximum lifetime (the environment variable `envName`, in ms, 600000 if
+// unset, 0 for none) and on an uncaught exception, saying why through `say`.
+function guardPeer(envName, say) {
+    var lifetime = parseInt(process.env[envName] || "600000", 10);
+    if (lifetime > 0) {
+        setTimeout(function () {
+            say("max lifetime of " + lifetime + " ms reached");
+            process.exit(1);
+        }, lifetime).unref();
+    }
+    process.on("uncaughtException", function (e) {
+        say("uncaught exception: " + (e && e.stack ? e.stack : String(e)));
+        process.exit(1);
+    });
+}
+
+// Runs `stop` when stdin ends, closes or fails: the parent went away or closed
+// the pipe.
+function onStdinClosed(stop) {
+    process.stdin.on("end", stop);
+    process.stdin.on("close", stop);
+    process.stdin.on("error", stop);
+    process.stdin.resume();
+}
+
 module.exports.startServant = startServant;
+module.exports.guardPeer = guardPeer;
+module.exports.onStdinClosed = onStdinClosed;
 
 if (require.main === module) {
     main(process.argv.slice(2));

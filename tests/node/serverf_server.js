@@ -37,7 +37,10 @@
 "use strict";
 
 // first: rpc_server.js quiets @tars/rpc (environment, console, a warning)
-var startServant = require("./rpc_server.js").startServant;
+var peer         = require("./rpc_server.js");
+var startServant = peer.startServant;
+var guardPeer    = peer.guardPeer;
+var onStdinClosed = peer.onStdinClosed;
 var TarsStream   = require("@tars/stream");
 var TarsError    = require("@tars/rpc").error;
 
@@ -166,17 +169,7 @@ function main(argv) {
         process.stderr.write("usage: node serverf_server.js [<port>]\n");
         process.exit(2);
     }
-    var lifetime = parseInt(process.env.SERVERF_SERVER_MAX_LIFETIME_MS || "600000", 10);
-    if (lifetime > 0) {
-        setTimeout(function () {
-            log("max lifetime of " + lifetime + " ms reached");
-            process.exit(1);
-        }, lifetime).unref();
-    }
-    process.on("uncaughtException", function (e) {
-        log("uncaught exception: " + (e && e.stack ? e.stack : String(e)));
-        process.exit(1);
-    });
+    guardPeer("SERVERF_SERVER_MAX_LIFETIME_MS", log);
 
     startServant(SERVER_OBJ, port, ServerFImp).then(function (started) {
         process.stdout.write("READY " + started.port + "\n");
@@ -184,10 +177,7 @@ function main(argv) {
             try { started.server.stop(); } catch (e) { /* exiting anyway */ }
             process.exit(0);
         }
-        process.stdin.on("end", stop);
-        process.stdin.on("close", stop);
-        process.stdin.on("error", stop);
-        process.stdin.resume();
+        onStdinClosed(stop);
     }).catch(function (e) {
         log(e.message);
         process.exit(1);

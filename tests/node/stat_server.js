@@ -48,7 +48,10 @@
 "use strict";
 
 // first: rpc_server.js quiets @tars/rpc (environment, console, a warning)
-var startServant = require("./rpc_server.js").startServant;
+var peer         = require("./rpc_server.js");
+var startServant = peer.startServant;
+var guardPeer    = peer.guardPeer;
+var onStdinClosed = peer.onStdinClosed;
 var TarsStream   = require("@tars/stream");
 var TarsError    = require("@tars/rpc").error;
 var StatF        = require("@tars/monitor/stat/StatFProxy.js").tars;
@@ -177,11 +180,7 @@ function report(statObj, propertyObj) {
     prop.report(9);
     process.stdout.write("REPORTING\n");
 
-    var stop = function () { process.exit(0); };
-    process.stdin.on("end", stop);
-    process.stdin.on("close", stop);
-    process.stdin.on("error", stop);
-    process.stdin.resume();
+    onStdinClosed(function () { process.exit(0); });
 }
 
 function main(argv) {
@@ -190,17 +189,7 @@ function main(argv) {
         process.stderr.write("usage: node stat_server.js [report <statObj> <propertyObj>]\n");
         process.exit(2);
     }
-    var lifetime = parseInt(process.env.STAT_SERVER_MAX_LIFETIME_MS || "600000", 10);
-    if (lifetime > 0) {
-        setTimeout(function () {
-            log("max lifetime of " + lifetime + " ms reached");
-            process.exit(1);
-        }, lifetime).unref();
-    }
-    process.on("uncaughtException", function (e) {
-        log("uncaught exception: " + (e && e.stack ? e.stack : String(e)));
-        process.exit(1);
-    });
+    guardPeer("STAT_SERVER_MAX_LIFETIME_MS", log);
     if (reporting) {
         report(argv[1], argv[2]);
         return;
@@ -221,10 +210,7 @@ function main(argv) {
             });
             process.exit(0);
         };
-        process.stdin.on("end", stop);
-        process.stdin.on("close", stop);
-        process.stdin.on("error", stop);
-        process.stdin.resume();
+        onStdinClosed(stop);
     }).catch(function (e) {
         log(e.message);
         process.exit(1);
