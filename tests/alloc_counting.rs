@@ -9,8 +9,6 @@
 //! The counter is thread-local: the test harness runs each test on its own thread, so the
 //! tests cannot see each other's allocations.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::{Bytes, BytesMut};
@@ -19,38 +17,10 @@ use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode};
 use tars_rpc::TarsStruct;
 use tokio_util::codec::{Decoder, Encoder};
 
-struct CountingAllocator;
+#[path = "common/thread_allocations.rs"]
+mod thread_allocations;
 
-thread_local! {
-    /// Allocations (`alloc`, `alloc_zeroed` and `realloc` calls) made by this thread.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: the allocator may run while this thread's locals are being torn down
-    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        System.alloc(layout)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        System.alloc_zeroed(layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        System.realloc(ptr, layout, new_size)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
+use thread_allocations::{allocations, CountingAllocator};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -58,10 +28,10 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 /// Runs `f` and returns its result with the number of allocations it made on this thread.
 /// The result is dropped by the caller, outside the count.
 fn counting<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = allocations();
     let out = f();
-    let after = ALLOCATIONS.with(Cell::get);
-    (out, after - before)
+    let after = allocations();
+    (out, (after - before) as usize)
 }
 
 #[derive(TarsStruct, Debug, Clone, PartialEq)]

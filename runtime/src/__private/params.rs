@@ -483,10 +483,10 @@ pub type ReplyValues<F> = (
 /// The return value at tag 0, then the parameters at tags 1, 2, ...
 #[inline]
 fn encode<S, R: Slots<S>, P: Slots<S>>(ret: R::Args<'_>, params: P::Args<'_>) -> Bytes {
-    let mut buf = BytesMut::new();
-    R::write(ret, 0, &mut buf);
-    P::write(params, 1, &mut buf);
-    buf.freeze()
+    crate::codec::writer::encode_to_bytes(|buf| {
+        R::write(ret, 0, buf);
+        P::write(params, 1, buf);
+    })
 }
 
 /// Reads the return value at tag 0 and the parameters at tags 1, 2, ...; an error names `F`

@@ -38,9 +38,7 @@ pub trait TarsStruct: TarsType {
 
     /// Encodes the struct at the top level into a new buffer.
     fn to_bytes(&self) -> Bytes {
-        let mut buf = BytesMut::new();
-        self.write_fields(&mut buf);
-        buf.freeze()
+        super::writer::encode_to_bytes(|buf| self.write_fields(buf))
     }
 
     /// Decodes a top-level struct that fills all of `buf`.

@@ -661,14 +661,12 @@ impl<K: TarsType + Ord, V: TarsType> TarsType for BTreeMap<K, V> {
         write_map(buf, tag, self.len(), self.iter());
     }
     fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        read_map(
-            reader,
-            head,
-            |_| BTreeMap::new(),
-            |map, k, v| {
-                map.insert(k, v);
-            },
-        )
+        // collected, then built at once: TarsCpp writes its maps sorted, and building a
+        // sorted run is linear, where inserting searches the tree for every entry
+        let entries = read_map(reader, head, Vec::with_capacity, |entries, k, v| {
+            entries.push((k, v));
+        })?;
+        Ok(entries.into_iter().collect())
     }
     #[inline]
     fn is_default_value(&self) -> bool {

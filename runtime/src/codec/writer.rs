@@ -11,10 +11,51 @@
 //! assert_eq!(&buf[..], &[0x11, 0x01, 0x2c, 0x2c]);
 //! ```
 
-use bytes::BytesMut;
+use std::cell::Cell;
+
+use bytes::{Bytes, BytesMut};
 
 use super::wire::write_head;
 use super::WireType;
+
+/// The most an encoding may take for [`encode_to_bytes`] to copy it out of the thread's
+/// scratch buffer (which keeps this much); a longer one takes the buffer itself.
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    /// Where [`encode_to_bytes`] writes, reused: an encoding grows it once, not each time.
+    static SCRATCH: Cell<BytesMut> = Cell::new(BytesMut::new());
+}
+
+/// What `write` appends to an empty buffer, in a buffer of its own of exactly that length.
+///
+/// One allocation, whatever the length: `write` appends to a scratch buffer the thread keeps,
+/// grown once, and the result is copied out of it. Writing to a new `BytesMut` grows it by
+/// doubling, an allocation each time (three or four for a small reply). An encoding longer than
+/// [`SCRATCH_KEPT`] is not copied: it takes the scratch buffer itself, which starts anew.
+/// The scratch buffer never holds more than twice that.
+///
+/// ```
+/// use tars_rpc::codec::writer;
+/// let bytes = writer::encode_to_bytes(|buf| writer::write_i32(buf, 1, 300));
+/// assert_eq!(&bytes[..], &[0x11, 0x01, 0x2c]);
+/// ```
+pub fn encode_to_bytes(write: impl FnOnce(&mut BytesMut)) -> Bytes {
+    // taken out while `write` runs, so that an encoding inside it gets a buffer of its own
+    let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    buf.clear();
+    write(&mut buf);
+    if buf.len() > SCRATCH_KEPT {
+        return buf.freeze();
+    }
+    let bytes = Bytes::copy_from_slice(&buf);
+    // not kept if a long encoding grew it and then cut it back (a frame found too long)
+    if buf.capacity() <= 2 * SCRATCH_KEPT {
+        // the thread is going away if this fails: the buffer goes with it
+        let _ = SCRATCH.try_with(|scratch| scratch.set(buf));
+    }
+    bytes
+}
 
 /// Writes a TARS `byte`: a zero head for 0, else one byte.
 #[inline]

@@ -4,12 +4,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::connection::ConnectionContext;
 use super::outgoing::Refusal;
 use super::push::{PushError, PushFrame};
+use super::request::{IncomingRequest, Name};
 use crate::codec::{TupVersion, UniAttribute};
 use crate::error::{Error, Result};
 use crate::framing::FrameCodec;
@@ -62,8 +63,8 @@ struct CurrentInner {
     packet_type: PacketType,
     message_type: MessageType,
     request_id: i32,
-    servant_name: String,
-    func_name: String,
+    servant_name: Name,
+    func_name: Name,
     timeout: i32,
     context: Context,
     status: Context,
@@ -88,7 +89,7 @@ impl Current {
     /// byte was read at `received_at`.
     pub(crate) fn new(
         connection: Arc<ConnectionContext>,
-        request: RequestPacket,
+        request: IncomingRequest,
         received_at: Instant,
     ) -> Self {
         Self {
@@ -114,14 +115,14 @@ impl Current {
     /// the default version and empty contexts.
     pub(crate) fn raw(
         connection: Arc<ConnectionContext>,
-        servant_name: String,
+        servant_name: Name,
         received_at: Instant,
     ) -> Self {
         Self::new(
             connection,
-            RequestPacket {
+            IncomingRequest {
                 servant_name,
-                ..RequestPacket::default()
+                ..IncomingRequest::default()
             },
             received_at,
         )
@@ -197,7 +198,7 @@ impl Current {
     /// }
     /// ```
     pub fn servant_name(&self) -> &str {
-        &self.inner.servant_name
+        self.inner.servant_name.as_str()
     }
 
     /// The function called, by its wire name, e.g. `testHello`; empty for a request of a
@@ -211,7 +212,7 @@ impl Current {
     /// }
     /// ```
     pub fn func_name(&self) -> &str {
-        &self.inner.func_name
+        self.inner.func_name.as_str()
     }
 
     /// The caller's context (`context`).
@@ -541,8 +542,8 @@ impl Current {
             packet_type: PacketType::NORMAL,
             message_type: self.inner.message_type,
             request_id: self.inner.request_id,
-            servant_name: self.inner.servant_name.clone(),
-            func_name: self.inner.func_name.clone(),
+            servant_name: self.servant_name().to_owned(),
+            func_name: self.func_name().to_owned(),
             buffer,
             timeout: 0,
             context: self.response_context(),
@@ -552,15 +553,15 @@ impl Current {
 
     /// The reply `packet` as one frame, if it is not too long for one.
     fn encode_reply<P: crate::TarsStruct>(&self, packet: &P) -> Result<Bytes> {
-        let mut frame = BytesMut::new();
-        FrameCodec::new(self.inner.connection.max_frame_len())
-            .write_frame(&mut frame, |buf| {
-                crate::TarsStruct::write_fields(packet, buf)
-            })
-            .map_err(|error| {
-                Error::with_source(ReturnCode::SERVER_ENCODE_ERR, error.to_string(), error)
-            })?;
-        Ok(frame.freeze())
+        let mut framed = Ok(());
+        let frame = crate::codec::writer::encode_to_bytes(|frame| {
+            framed = FrameCodec::new(self.inner.connection.max_frame_len())
+                .write_frame(frame, |buf| crate::TarsStruct::write_fields(packet, buf));
+        });
+        framed.map_err(|error| {
+            Error::with_source(ReturnCode::SERVER_ENCODE_ERR, error.to_string(), error)
+        })?;
+        Ok(frame)
     }
 
     /// Queues a push on this request's connection (TarsCpp's `sendPushResponse`), however long

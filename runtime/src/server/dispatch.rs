@@ -13,11 +13,13 @@ use tokio_util::codec::Decoder;
 
 use super::adapter::RequestLoad;
 use super::connection::{ConnectionContext, Running};
+use super::request::IncomingRequest;
 use super::servant::run_close_hook;
 use super::session::RequestProtocol;
+use super::tasks::run_or_spawn;
 use super::{Current, Servant};
 use crate::framing::FrameCodec;
-use crate::packet::{RequestPacket, ReturnCode, Version};
+use crate::packet::{ReturnCode, Version};
 use crate::server::PushFrame;
 use crate::support::catch_panic_async;
 use crate::TarsStruct;
@@ -64,7 +66,7 @@ impl RequestProtocol for TarsRequests {
         self.codec.decode(input).map_err(|error| error.to_string())
     }
 
-    /// Decodes one request and spawns its handler, or the server's own answer.
+    /// Decodes one request and runs its handler, or the server's own answer.
     fn handle(
         &mut self,
         frame: Bytes,
@@ -73,14 +75,14 @@ impl RequestProtocol for TarsRequests {
         context: &Arc<ConnectionContext>,
         requests: &mut JoinSet<()>,
     ) -> Result<(), String> {
-        let mut packet = RequestPacket::decode_bytes(&frame)
+        let mut packet = IncomingRequest::decode_bytes(&frame)
             .map_err(|error| format!("the frame is not a request packet: {error}"))?;
         let params = std::mem::take(&mut packet.buffer);
         let current = Current::new(context.clone(), packet, received_at);
         match route(&current, &self.servants) {
             Route::Reply(ret, result_desc) => {
-                // a task like any reply's: it may have to wait for room in the outgoing queue
-                requests.spawn(async move {
+                // run like any reply: it may have to wait for room in the outgoing queue
+                run_or_spawn(requests, async move {
                     reply(&current, ret, Bytes::new(), result_desc).await;
                     drop(running);
                 });
@@ -93,7 +95,7 @@ impl RequestProtocol for TarsRequests {
                         Some(guard) => Some(guard),
                         None => {
                             let desc = "the servant's request queue is full".to_string();
-                            requests.spawn(async move {
+                            run_or_spawn(requests, async move {
                                 reply(&current, ReturnCode::SERVER_OVERLOAD, Bytes::new(), desc)
                                     .await;
                                 drop(running);
@@ -103,7 +105,7 @@ impl RequestProtocol for TarsRequests {
                     },
                 };
                 let queue_timeout = self.queue_timeout;
-                requests.spawn(async move {
+                run_or_spawn(requests, async move {
                     run(servant, current, params, queue_timeout).await;
                     drop((running, admitted));
                 });

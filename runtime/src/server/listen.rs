@@ -294,7 +294,7 @@ impl Group {
                 GroupServed::Tars(Servants::from([(name.clone(), servant)]))
             }
             Registered::Raw { splitter, servant } => GroupServed::Raw(RawBinding {
-                name: name.clone(),
+                name: name.clone().into(),
                 splitter,
                 servant,
             }),
@@ -374,7 +374,7 @@ impl Group {
             (GroupServed::Tars(_), Registered::Raw { .. }) => {
                 return Err(shared(&name, &self.names[0]));
             }
-            (GroupServed::Raw(binding), _) => return Err(shared(&binding.name, &name)),
+            (GroupServed::Raw(binding), _) => return Err(shared(binding.name.as_str(), &name)),
         }
         self.names.push(name);
         Ok(())

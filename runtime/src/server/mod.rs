@@ -135,6 +135,7 @@ mod observer;
 mod outgoing;
 mod push;
 mod raw;
+mod request;
 mod running;
 mod servant;
 mod session;

@@ -6,8 +6,9 @@
 //! [`Current::push`](super::Current::push), or to every client in a
 //! [`Subscribers`](super::Subscribers) registry.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use crate::codec::writer::encode_to_bytes;
 use crate::error::Error;
 use crate::framing::FrameCodec;
 use crate::packet::{Context, ResponsePacket, ReturnCode, RECONNECT_MESSAGE, STATUS_PUSH_FUNC};
@@ -141,15 +142,13 @@ impl PushFrame {
     }
 
     fn from_packet(packet: &ResponsePacket) -> Self {
-        let mut frame = BytesMut::new();
         // no limit here: each connection checks its own maximum when the frame is sent
-        FrameCodec::new(usize::MAX)
-            .write_frame(&mut frame, |buf| packet.write_fields(buf))
-            .expect("a frame within u32::MAX bytes");
-        Self {
-            frame: frame.freeze(),
-            raw: false,
-        }
+        let frame = encode_to_bytes(|frame| {
+            FrameCodec::new(usize::MAX)
+                .write_frame(frame, |buf| packet.write_fields(buf))
+                .expect("a frame within u32::MAX bytes");
+        });
+        Self { frame, raw: false }
     }
 
     /// The whole frame, length prefix included.

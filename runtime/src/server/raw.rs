@@ -13,8 +13,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::connection::{ConnectionContext, Running};
+use super::request::Name;
 use super::servant::run_close_hook;
 use super::session::RequestProtocol;
+use super::tasks::run_or_spawn;
 use super::Current;
 use crate::protocol::FrameSplitter;
 use crate::support::{catch_panic, catch_panic_async};
@@ -39,7 +41,7 @@ pub trait RawServant: Send + Sync + 'static {
 
 /// A raw servant as registered: what every connection of its listener shares.
 pub(super) struct RawBinding {
-    pub(super) name: String,
+    pub(super) name: Name,
     pub(super) splitter: Arc<dyn FrameSplitter>,
     pub(super) servant: Arc<dyn RawServant>,
 }
@@ -87,7 +89,7 @@ impl RequestProtocol for RawRequests {
         }
     }
 
-    /// Runs the servant's handler on the request, in a task of its own.
+    /// Runs the servant's handler on the request ([`run_or_spawn`]).
     fn handle(
         &mut self,
         frame: Bytes,
@@ -100,7 +102,7 @@ impl RequestProtocol for RawRequests {
         self.last = Some(current.clone());
         let servant = self.binding.servant.clone();
         let queue_timeout = self.queue_timeout;
-        requests.spawn(async move {
+        run_or_spawn(requests, async move {
             run(servant, current, frame, queue_timeout).await;
             drop(running);
         });

@@ -31,7 +31,9 @@
 use std::future::{self, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -50,8 +52,8 @@ use super::tasks::{spawn_owned, OwnedTask, Signals};
 use crate::framing::{FrameSource, ProgressTimeout};
 use crate::support::log_join;
 
-/// The room made in the input buffer when less than [`MIN_READ`] is left: its first
-/// allocation, and at least what it grows by.
+/// The room made in the input buffer when less than [`MIN_READ`] is left, at first: its first
+/// allocation, and what it grows by until reads fill it (then up to [`MAX_READ`]).
 const READ_RESERVE: usize = 8 * 1024;
 /// The least room a read is given: what is left of the buffer is read into until then, so that
 /// requests still held by their handlers do not make every read allocate.
@@ -59,6 +61,12 @@ const MIN_READ: usize = 1024;
 /// The most one read takes: the input buffer never holds more than the maximum frame length
 /// plus this.
 const MAX_READ: usize = 64 * 1024;
+
+/// The requests a reader dispatches before it lets the other tasks of its worker thread run:
+/// the handlers that finish at once run in the reader's task, so a client that sends without
+/// pause would otherwise keep its writer (which the replies wake on the same thread) waiting
+/// until the input runs dry or the outgoing queue fills.
+const REQUESTS_BEFORE_YIELD: usize = 256;
 
 /// The settings of every connection of a listener.
 #[derive(Debug)]
@@ -93,7 +101,7 @@ pub(super) trait RequestProtocol: Send + 'static {
     /// with the reason to close the connection for input that can never be a request.
     fn split(&mut self, input: &mut BytesMut) -> Result<Option<Bytes>, String>;
 
-    /// Spawns in `requests` the handler of the request `frame`, read in full at
+    /// Runs the handler of the request `frame` (spawned in `requests` if it has to wait), read in full at
     /// `received_at`, or the server's own answer to it, keeping `running` until its reply is
     /// queued; `Err` with the reason to close the connection for a frame that is not a request.
     fn handle(
@@ -143,12 +151,14 @@ pub(super) trait Transport: Send + 'static {
 /// The reading half of a [`Transport`].
 pub(super) trait SessionRead: Send + 'static {
     /// Waits for input and reads what there is into `input`, at most [`MAX_READ`] bytes,
-    /// making room first: `Ok(0)` at the end of the input, a
-    /// [`WouldBlock`](io::ErrorKind::WouldBlock) error when there turned out to be nothing to
-    /// read after all. Cancel safe: dropped before it resolves, it has read nothing.
+    /// making room first (`reserve` bytes when less than [`MIN_READ`] is left): `Ok(0)` at the
+    /// end of the input, a [`WouldBlock`](io::ErrorKind::WouldBlock) error when there turned
+    /// out to be nothing to read after all. Cancel safe: dropped before it resolves, it has
+    /// read nothing.
     fn read_some<'a>(
         &'a mut self,
         input: &'a mut BytesMut,
+        reserve: usize,
     ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
 }
 
@@ -166,11 +176,21 @@ impl Transport for TcpStream {
 }
 
 impl SessionRead for OwnedReadHalf {
-    async fn read_some(&mut self, input: &mut BytesMut) -> io::Result<usize> {
+    async fn read_some(&mut self, input: &mut BytesMut, reserve: usize) -> io::Result<usize> {
         // polled rather than `readable()`, whose waiting state is ten times the size: the
-        // reader alone waits for the socket to be readable
+        // reader alone waits for the socket to be readable, and only then is room made, so
+        // that an idle connection holds no input buffer
         future::poll_fn(|cx| self.as_ref().poll_read_ready(cx)).await?;
-        read_into(self, input)
+        // `poll_read` rather than `try_read`: a read that does not fill its room tells tokio
+        // that the socket is drained, which saves the read that would find nothing
+        future::poll_fn(|cx| {
+            let mut room = read_room(input, reserve);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut *self), cx, &mut room) {
+                Poll::Pending => Poll::Ready(Err(io::ErrorKind::WouldBlock.into())),
+                read => read,
+            }
+        })
+        .await
     }
 }
 
@@ -188,8 +208,8 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
 }
 
 impl<T: AsyncRead + Send + 'static> SessionRead for tokio::io::ReadHalf<T> {
-    async fn read_some(&mut self, input: &mut BytesMut) -> io::Result<usize> {
-        self.read_buf(&mut read_room(input)).await
+    async fn read_some(&mut self, input: &mut BytesMut, reserve: usize) -> io::Result<usize> {
+        self.read_buf(&mut read_room(input, reserve)).await
     }
 }
 
@@ -259,6 +279,13 @@ struct Reader<R> {
     idle_deadline: Option<Instant>,
     /// Set while a frame has begun to arrive and more of it is awaited.
     frame_deadline: Option<Instant>,
+    /// The room made when the input buffer runs out: doubled, up to [`MAX_READ`], each time a
+    /// read fills all the room it had (a peer sending faster than one read takes), so that a
+    /// pipelining client is read in few large reads; back to [`READ_RESERVE`] when the
+    /// buffer is let go.
+    reserve: usize,
+    /// Requests dispatched since the reader last let other tasks run.
+    dispatched: usize,
 }
 
 impl<P: RequestProtocol> Session<P> {
@@ -307,6 +334,8 @@ impl<P: RequestProtocol> Session<P> {
             received_at: Instant::now(),
             idle_deadline: deadline_after(config.idle_timeout),
             frame_deadline: None,
+            reserve: READ_RESERVE,
+            dispatched: 0,
         };
         let session = Self {
             context,
@@ -428,6 +457,10 @@ impl<P: RequestProtocol> Session<P> {
     /// an empty one is let go, so that an idle connection holds none.
     async fn read<R: SessionRead>(&mut self, reader: &mut Reader<R>) -> ReadEnd {
         loop {
+            if reader.dispatched >= REQUESTS_BEFORE_YIELD {
+                reader.dispatched = 0;
+                tokio::task::yield_now().await;
+            }
             let at_limit = match self.dispatch_read(reader) {
                 Ok(at_limit) => at_limit,
                 Err(end) => return end,
@@ -455,6 +488,7 @@ impl<P: RequestProtocol> Session<P> {
             };
             reader.idle_deadline = deadline_after(self.config.idle_timeout);
             reader.frame_deadline = None;
+            reader.dispatched += 1;
             let running = self.context.running(frame.len());
             let handled = self.protocol.handle(
                 frame,
@@ -477,6 +511,7 @@ impl<P: RequestProtocol> Session<P> {
             reader.frame_deadline = None;
         } else if reader.input.is_empty() {
             reader.input = BytesMut::new();
+            reader.reserve = READ_RESERVE;
         } else {
             if reader.input.len() > self.config.max_frame_len {
                 let reason = format!("no frame within {} bytes", self.config.max_frame_len);
@@ -497,7 +532,10 @@ impl<P: RequestProtocol> Session<P> {
         at_limit: bool,
     ) -> Option<ReadEnd> {
         let outgoing = self.context.outgoing();
-        let no_room = outgoing.is_exhausted();
+        // at a limit with no request running, only room in the queue lets reading go on; the
+        // room may have been made since the limit was seen (the writer runs on its own), and
+        // waiting for it then resolves at once
+        let no_room = outgoing.is_exhausted() || (at_limit && self.requests.is_empty());
         // boxed, and made only when there is no room (rarely): its state is larger than the
         // rest of an idle connection's wait together
         let room = OptionFuture::from(no_room.then(|| Box::pin(outgoing.wait_for_room())));
@@ -516,10 +554,13 @@ impl<P: RequestProtocol> Session<P> {
                 None
             }
             _ = room, if no_room => None,
-            read = reader.half.read_some(&mut reader.input), if !at_limit => match read {
+            read = reader.half.read_some(&mut reader.input, reader.reserve), if !at_limit => match read {
                 Ok(0) => Some(ReadEnd::PeerDone),
                 Ok(_) => {
                     reader.received_at = Instant::now();
+                    if reader.input.capacity() == reader.input.len() {
+                        reader.reserve = (reader.reserve * 2).min(MAX_READ);
+                    }
                     None
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => None,
@@ -569,16 +610,11 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Reads what the socket has into `input`, at most [`MAX_READ`] bytes, making room first.
-fn read_into(read_half: &OwnedReadHalf, input: &mut BytesMut) -> std::io::Result<usize> {
-    read_half.try_read_buf(&mut read_room(input))
-}
-
 /// The room of `input` the next read may fill: at most [`MAX_READ`] bytes, at least
-/// [`MIN_READ`] (made if need be).
-fn read_room(input: &mut BytesMut) -> bytes::buf::Limit<&mut BytesMut> {
+/// [`MIN_READ`] (`reserve` bytes are made if need be).
+fn read_room(input: &mut BytesMut, reserve: usize) -> bytes::buf::Limit<&mut BytesMut> {
     if input.capacity() - input.len() < MIN_READ {
-        input.reserve(READ_RESERVE);
+        input.reserve(reserve);
     }
     input.limit(MAX_READ)
 }

@@ -807,7 +807,8 @@ mod tests {
             RequestPacket {
                 request_id,
                 ..RequestPacket::default()
-            },
+            }
+            .into(),
             tokio::time::Instant::now(),
         )
     }

@@ -41,3 +41,25 @@ pub(super) fn spawn_owned<T: Send + 'static>(
 ) -> OwnedTask<T> {
     AbortOnDropHandle::new(tokio::spawn(task))
 }
+
+/// Runs a request's handler here, in the connection's task, as far as it goes without
+/// waiting; only a handler that has to wait (for its servant, or for room in the outgoing
+/// queue) is moved to a task of its own, owned by `requests`.
+///
+/// Most handlers finish in one poll: TarsCpp's async proxy sends thousands of such requests
+/// before it reads a reply, and a task per request cost a task allocation, an entry in the
+/// set, and a wake-up of another worker thread for each. Run here, their replies are queued in
+/// order and the writer is woken once for the lot.
+///
+/// The first poll is made with a waker that does nothing: a handler that is not finished is
+/// spawned, which polls it again at once with its task's waker.
+pub(super) fn run_or_spawn(
+    requests: &mut tokio::task::JoinSet<()>,
+    handler: impl Future<Output = ()> + Send + 'static,
+) {
+    let mut handler = Box::pin(handler);
+    let mut first_poll = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    if handler.as_mut().poll(&mut first_poll).is_pending() {
+        requests.spawn(handler);
+    }
+}
