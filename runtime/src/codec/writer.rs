@@ -32,8 +32,8 @@ thread_local! {
 /// One allocation, whatever the length: `write` appends to a scratch buffer the thread keeps,
 /// grown once, and the result is copied out of it. Writing to a new `BytesMut` grows it by
 /// doubling, an allocation each time (three or four for a small reply). An encoding longer than
-/// [`SCRATCH_KEPT`] is not copied: it takes the scratch buffer itself, which starts anew.
-/// The scratch buffer never holds more than twice that.
+/// 64 KiB is not copied: it takes the scratch buffer itself, which starts anew.
+/// The scratch buffer never keeps more than 128 KiB.
 ///
 /// ```
 /// use tars_rpc::codec::writer;
