@@ -655,18 +655,39 @@ fn read_map<K: TarsType, V: TarsType, M>(
     Ok(map)
 }
 
+/// A `BTreeMap` being read: see its `read_field`.
+enum Entries<K, V> {
+    Short(BTreeMap<K, V>),
+    Long(Vec<(K, V)>),
+}
+
 impl<K: TarsType + Ord, V: TarsType> TarsType for BTreeMap<K, V> {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_map(buf, tag, self.len(), self.iter());
     }
     fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        // collected, then built at once: TarsCpp writes its maps sorted, and building a
-        // sorted run is linear, where inserting searches the tree for every entry
-        let entries = read_map(reader, head, Vec::with_capacity, |entries, k, v| {
-            entries.push((k, v));
-        })?;
-        Ok(entries.into_iter().collect())
+        // a long map is collected, then built at once: TarsCpp writes its maps sorted, and
+        // building a sorted run is linear, where inserting searches the tree for every entry;
+        // a short one (most contexts) is inserted into, which saves the list
+        let entries = read_map(
+            reader,
+            head,
+            |len| match len {
+                0..=3 => Entries::Short(BTreeMap::new()),
+                _ => Entries::Long(Vec::with_capacity(len)),
+            },
+            |entries, k, v| match entries {
+                Entries::Short(map) => {
+                    map.insert(k, v);
+                }
+                Entries::Long(list) => list.push((k, v)),
+            },
+        )?;
+        Ok(match entries {
+            Entries::Short(map) => map,
+            Entries::Long(list) => list.into_iter().collect(),
+        })
     }
     #[inline]
     fn is_default_value(&self) -> bool {
