@@ -134,7 +134,7 @@ impl RedbOutbox {
         let path = path.as_ref().to_path_buf();
         let error = |source: redb::Error| OutboxError::Redb {
             path: path.display().to_string(),
-            source,
+            source: Box::new(source),
         };
         let db = Database::create(&path).map_err(|e| error(e.into()))?;
         let txn = db.begin_write().map_err(|e| error(e.into()))?;
@@ -179,13 +179,13 @@ impl RedbOutbox {
 
 /// An operation's failure inside the blocking task.
 enum Failure {
-    Redb(redb::Error),
+    Redb(Box<redb::Error>),
     Outbox(OutboxError),
 }
 
 impl<E: Into<redb::Error>> From<E> for Failure {
     fn from(error: E) -> Self {
-        Self::Redb(error.into())
+        Self::Redb(Box::new(error.into()))
     }
 }
 
@@ -241,8 +241,9 @@ impl Outbox for RedbOutbox {
                 let mut table = txn.open_table(REGISTRATIONS)?;
                 let key = registration.id().as_bytes();
                 let next_sequence = match table.get(key)? {
-                    Some(old) => read_registration(key, old.value())
-                        .map_or(1, |record| record.next_sequence),
+                    Some(old) => {
+                        read_registration(key, old.value()).map_or(1, |record| record.next_sequence)
+                    }
                     None => 1,
                 };
                 let record = RegistrationRecord {
@@ -268,7 +269,8 @@ impl Outbox for RedbOutbox {
                 registrations.remove(id.as_bytes())?;
                 let mut pending = txn.open_table(PENDING)?;
                 let (low, high) = (pending_key(&id, 0), pending_key(&id, u64::MAX));
-                let extracted = pending.extract_from_if(low.as_slice()..=high.as_slice(), |_, _| true)?;
+                let extracted =
+                    pending.extract_from_if(low.as_slice()..=high.as_slice(), |_, _| true)?;
                 let mut count = 0u64;
                 for entry in extracted {
                     entry?;

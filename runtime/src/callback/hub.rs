@@ -358,7 +358,11 @@ impl Delivery {
                 }
                 Err(error) => {
                     tracing::warn!(registration = %id, %error, "cannot read the callback outbox");
-                    let delay = backoff(settings.backoff_initial, settings.backoff_max, store_attempt);
+                    let delay = backoff(
+                        settings.backoff_initial,
+                        settings.backoff_max,
+                        store_attempt,
+                    );
                     store_attempt = store_attempt.saturating_add(1);
                     if self.pause(delay).await {
                         return;
@@ -473,7 +477,9 @@ impl Delivery {
         }
         let counters = &self.inner.counters;
         counters.dropped.fetch_add(1, Ordering::Relaxed);
-        counters.dropped_callbacks.fetch_add(pending, Ordering::Relaxed);
+        counters
+            .dropped_callbacks
+            .fetch_add(pending, Ordering::Relaxed);
         let _ = counters
             .pending
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -551,13 +557,13 @@ impl CallbackHub {
             worker.stop.cancel();
         }
         let pending = self.inner.outbox.remove_registration(id).await?;
-        let _ = self
-            .inner
-            .counters
-            .pending
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(pending))
-            });
+        let _ =
+            self.inner
+                .counters
+                .pending
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_sub(pending))
+                });
         Ok(pending)
     }
 
@@ -574,7 +580,11 @@ impl CallbackHub {
     ///
     /// # Errors
     /// As [`publish`](Self::publish).
-    pub async fn publish_batch(&self, topic: &str, calls: &[Invocation]) -> Result<usize, HubError> {
+    pub async fn publish_batch(
+        &self,
+        topic: &str,
+        calls: &[Invocation],
+    ) -> Result<usize, HubError> {
         let ids: Vec<String> = lock(&self.inner.workers)
             .values()
             .filter(|worker| worker.registration.topic() == topic)
@@ -601,7 +611,10 @@ impl CallbackHub {
         }
         self.inner.outbox.enqueue(&ids, calls).await?;
         let added = (ids.len() as u64).saturating_mul(calls.len() as u64);
-        self.inner.counters.pending.fetch_add(added, Ordering::Relaxed);
+        self.inner
+            .counters
+            .pending
+            .fetch_add(added, Ordering::Relaxed);
         let workers = lock(&self.inner.workers);
         for id in &ids {
             if let Some(worker) = workers.get(id) {

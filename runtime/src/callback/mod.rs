@@ -32,7 +32,7 @@ mod hub;
 mod outbox;
 
 pub use dedupe::{
-    DeliveryId, DeliveryIdError, Deduper, CALLBACK_ID_KEY, CALLBACK_REGISTRATION_KEY,
+    Deduper, DeliveryId, DeliveryIdError, CALLBACK_ID_KEY, CALLBACK_REGISTRATION_KEY,
 };
 pub use embedded::RedbOutbox;
 pub use hub::{Backlog, CallbackHub, CallbackHubBuilder, HubError, HubEvent, HubStats};

@@ -202,7 +202,7 @@ pub enum OutboxError {
         path: String,
         /// What redb reported.
         #[source]
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
     /// The blocking task that ran a store operation panicked or was cancelled.
     #[error("the outbox task did not finish: {0}")]
