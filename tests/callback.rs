@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use tars_rpc::callback::{
     CallbackHub, Deduper, DeliveryId, HubEvent, Invocation, Outbox, RedbOutbox, Registration,
+    ADMIN_COMMAND,
 };
+use tars_rpc::node::AdminCommands;
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, Current};
@@ -32,7 +34,9 @@ struct Receiver {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Notify for Receiver {
@@ -80,7 +84,11 @@ impl Receiver {
 
 async fn serve(receiver: &Arc<Receiver>, listen: &str) -> Server {
     Server::builder()
-        .servant(NOTIFY, listen, NotifyServant::from_arc(Arc::clone(receiver)))
+        .servant(
+            NOTIFY,
+            listen,
+            NotifyServant::from_arc(Arc::clone(receiver)),
+        )
         .start()
         .await
         .expect("the callback object starts")
@@ -91,7 +99,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("tars-callback-{}-{name}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("tars-callback-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("the temp dir is made");
         Self(path)
@@ -138,16 +147,32 @@ async fn events_published_while_the_receiver_is_down_arrive_in_order_once() {
     hub.register(Registration::new("reg-a", &callback, "t"))
         .await
         .expect("registered");
-    assert_eq!(hub.publish_batch("t", &events(1..=5)).await.expect("queued"), 1);
-    assert_eq!(hub.publish("other", &Invocation::new("onEvent").arg(&99i64)).await.expect("queued"), 0);
-    assert!(receiver.wait(Duration::from_secs(10), |r| r.accepted().len() == 5).await);
+    assert_eq!(
+        hub.publish_batch("t", &events(1..=5))
+            .await
+            .expect("queued"),
+        1
+    );
+    assert_eq!(
+        hub.publish("other", &Invocation::new("onEvent").arg(&99i64))
+            .await
+            .expect("queued"),
+        0
+    );
+    assert!(
+        receiver
+            .wait(Duration::from_secs(10), |r| r.accepted().len() == 5)
+            .await
+    );
 
     server.shutdown().await;
     let down = down_period();
     let started = tokio::time::Instant::now();
     let mut n = 6;
     while started.elapsed() < down && n <= 30 {
-        hub.publish("t", &Invocation::new("onEvent").arg(&n)).await.expect("queued");
+        hub.publish("t", &Invocation::new("onEvent").arg(&n))
+            .await
+            .expect("queued");
         n += 1;
         tokio::time::sleep(down / 30).await;
     }
@@ -161,7 +186,8 @@ async fn events_published_while_the_receiver_is_down_arrive_in_order_once() {
     let server = serve(&receiver, &address.to_string()).await;
     assert!(
         receiver
-            .wait(Duration::from_secs(20), |r| r.accepted().len() as i64 == published)
+            .wait(Duration::from_secs(20), |r| r.accepted().len() as i64
+                == published)
             .await,
         "got {:?}",
         receiver.accepted()
@@ -251,12 +277,16 @@ async fn a_backlog_of_10000_survives_a_sigkill_mid_delivery() {
     let _second = ServerProcess::start(&db, &callback, 0);
     assert!(
         receiver
-            .wait(Duration::from_secs(120), |r| r.accepted().len() >= TOTAL as usize)
+            .wait(Duration::from_secs(120), |r| r.accepted().len()
+                >= TOTAL as usize)
             .await,
         "after the restart: {} of {TOTAL}",
         receiver.accepted().len()
     );
-    assert_eq!(receiver.accepted(), (1..=i64::from(TOTAL)).collect::<Vec<_>>());
+    assert_eq!(
+        receiver.accepted(),
+        (1..=i64::from(TOTAL)).collect::<Vec<_>>()
+    );
     // at least once: every sequence arrived, some maybe twice around the kill
     let arrivals = lock(&receiver.arrivals).len();
     assert!(arrivals >= TOTAL as usize);
@@ -279,7 +309,13 @@ async fn foreign_records_in_the_outbox_are_reported_and_skipped() {
             .put_registration(&Registration::new("reg-1", &callback, "t"))
             .await
             .expect("stored");
-        assert_eq!(outbox.enqueue(&["reg-1".to_string()], &events(1..=5)).await.expect("queued"), [1]);
+        assert_eq!(
+            outbox
+                .enqueue(&["reg-1".to_string()], &events(1..=5))
+                .await
+                .expect("queued"),
+            [1]
+        );
     }
     {
         // then damaged by another writer of the same file
@@ -292,12 +328,18 @@ async fn foreign_records_in_the_outbox_are_reported_and_skipped() {
             let mut third = vec![0u8, 5];
             third.extend_from_slice(b"reg-1");
             third.extend_from_slice(&3u64.to_be_bytes());
-            table.insert(third.as_slice(), b"\xff\xff garbage".as_slice()).expect("written");
-            table.insert(b"no key format".as_slice(), b"x".as_slice()).expect("written");
+            table
+                .insert(third.as_slice(), b"\xff\xff garbage".as_slice())
+                .expect("written");
+            table
+                .insert(b"no key format".as_slice(), b"x".as_slice())
+                .expect("written");
             let registrations: redb::TableDefinition<&[u8], &[u8]> =
                 redb::TableDefinition::new("callback_registrations");
             let mut table = txn.open_table(registrations).expect("the table");
-            table.insert(b"ghost".as_slice(), b"\x0f".as_slice()).expect("written");
+            table
+                .insert(b"ghost".as_slice(), b"\x0f".as_slice())
+                .expect("written");
         }
         txn.commit().expect("committed");
     }
@@ -306,11 +348,25 @@ async fn foreign_records_in_the_outbox_are_reported_and_skipped() {
         .build()
         .await
         .expect("the hub starts");
-    assert!(receiver.wait(Duration::from_secs(10), |r| r.accepted().len() == 4).await);
+    assert!(
+        receiver
+            .wait(Duration::from_secs(10), |r| r.accepted().len() == 4)
+            .await
+    );
     assert_eq!(receiver.accepted(), [1, 2, 4, 5]);
+    tokio::time::timeout(Duration::from_secs(10), hub.drained())
+        .await
+        .expect("every callback acknowledged");
     let stats = hub.stats();
     assert_eq!(stats.malformed, 3, "{stats:?}");
     assert_eq!(hub.backlog().await.expect("backlog").len(), 1);
+    // the admin view, as `tarsnode`'s notify asks for it
+    let commands = AdminCommands::new();
+    hub.add_admin_command(&commands).expect("a valid name");
+    let report = commands.notify(ADMIN_COMMAND).await;
+    assert!(report.contains("malformed=3"), "{report}");
+    assert!(report.contains("reg-1 topic=t"), "{report}");
+    assert!(report.contains("last_delivered=5"), "{report}");
     hub.shutdown().await;
     server.shutdown().await;
 }
@@ -331,24 +387,42 @@ async fn a_registration_failing_too_long_is_dropped_and_reported() {
         .await
         .expect("the hub starts");
     let mut events_rx = hub.events();
-    let registration = Registration::new("gone", format!("{NOTIFY}@tcp -h 127.0.0.1 -p {port}"), "t");
-    hub.register(registration.clone()).await.expect("registered");
+    let registration =
+        Registration::new("gone", format!("{NOTIFY}@tcp -h 127.0.0.1 -p {port}"), "t");
+    hub.register(registration.clone())
+        .await
+        .expect("registered");
     let started = tokio::time::Instant::now();
-    hub.publish_batch("t", &events(1..=3)).await.expect("queued");
+    hub.publish_batch("t", &events(1..=3))
+        .await
+        .expect("queued");
     let event = tokio::time::timeout(Duration::from_secs(600), events_rx.recv())
         .await
         .expect("dropped within 600 s of paused time")
         .expect("an event");
-    let HubEvent::Dropped { registration: dropped, pending, failing_for, .. } = event else {
+    let HubEvent::Dropped {
+        registration: dropped,
+        pending,
+        failing_for,
+        ..
+    } = event
+    else {
         panic!("unexpected {event:?}");
     };
     assert_eq!(dropped, registration);
     assert_eq!(pending, 3);
     assert!(failing_for >= Duration::from_secs(30), "{failing_for:?}");
     // retried with backoff, not dropped long after the limit: 1+2+4+8+8+8 s of pauses
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     let stats = hub.stats();
-    assert_eq!((stats.dropped, stats.dropped_callbacks, stats.pending), (1, 3, 0));
+    assert_eq!(
+        (stats.dropped, stats.dropped_callbacks, stats.pending),
+        (1, 3, 0)
+    );
     assert!(stats.retried >= 4, "{stats:?}");
     assert!(hub.backlog().await.expect("backlog").is_empty());
     // the registration is gone from the store too

@@ -1,8 +1,9 @@
 //! The server side: registrations, publishing, and the delivery tasks.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, Notify};
@@ -14,6 +15,10 @@ use super::dedupe::DeliveryId;
 use super::outbox::{check_id, Invocation, Malformed, Outbox, OutboxError, Registration};
 use crate::client::{Communicator, Proxy, ProxyError};
 use crate::error::Error;
+use crate::node::{AdminCommands, InvalidCommandName};
+
+/// The admin command of [`CallbackHub::add_admin_command`].
+pub const ADMIN_COMMAND: &str = "tars.callback.backlog";
 
 /// Why a hub operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +141,8 @@ struct Inner {
     workers: Mutex<HashMap<String, Worker>>,
     counters: Counters,
     events: broadcast::Sender<HubEvent>,
+    /// Notified when the pending count reaches 0.
+    drained: Notify,
     stop: CancellationToken,
     tracker: TaskTracker,
 }
@@ -263,6 +270,7 @@ impl CallbackHubBuilder {
             workers: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             events,
+            drained: Notify::new(),
             stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
@@ -282,6 +290,87 @@ impl CallbackHubBuilder {
 }
 
 impl Inner {
+    async fn backlog(&self) -> Result<Vec<Backlog>, HubError> {
+        let counts: HashMap<String, u64> = self.outbox.backlog().await?.into_iter().collect();
+        let workers = lock(&self.workers);
+        let mut backlog: Vec<Backlog> = workers
+            .values()
+            .map(|worker| {
+                let state = lock(&worker.state);
+                Backlog {
+                    registration: worker.registration.clone(),
+                    pending: counts.get(worker.registration.id()).copied().unwrap_or(0),
+                    last_delivered: state.last_delivered,
+                    failing_for: state.failing_since.map(|since| since.elapsed()),
+                    last_error: state.last_error.clone(),
+                }
+            })
+            .collect();
+        backlog.sort_by(|a, b| a.registration.id().cmp(b.registration.id()));
+        Ok(backlog)
+    }
+
+    /// The admin command's answer.
+    async fn report(&self) -> String {
+        let stats = self.stats();
+        let mut text = format!(
+            "pending={} delivered={} retried={} dropped={} dropped_callbacks={} malformed={}\n",
+            stats.pending,
+            stats.delivered,
+            stats.retried,
+            stats.dropped,
+            stats.dropped_callbacks,
+            stats.malformed
+        );
+        match self.backlog().await {
+            Ok(backlog) => {
+                for entry in backlog {
+                    let _ = writeln!(
+                        text,
+                        "{} topic={} callback={} pending={} last_delivered={} failing_ms={} error={}",
+                        entry.registration.id(),
+                        entry.registration.topic(),
+                        entry.registration.callback(),
+                        entry.pending,
+                        entry.last_delivered.map_or_else(|| "-".to_string(), |n| n.to_string()),
+                        entry.failing_for.map_or_else(|| "-".to_string(), |d| d.as_millis().to_string()),
+                        entry.last_error.as_deref().unwrap_or("-"),
+                    );
+                }
+            }
+            Err(error) => {
+                let _ = writeln!(text, "cannot read the outbox: {error}");
+            }
+        }
+        text
+    }
+
+    /// Counts `count` callbacks out of the pending ones, waking [`CallbackHub::drained`] at 0.
+    fn sub_pending(&self, count: u64) {
+        let before = self
+            .counters
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(count))
+            })
+            .unwrap_or(0);
+        if before <= count {
+            self.drained.notify_waiters();
+        }
+    }
+
+    fn stats(&self) -> HubStats {
+        let counters = &self.counters;
+        HubStats {
+            pending: counters.pending.load(Ordering::Acquire),
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            retried: counters.retried.load(Ordering::Relaxed),
+            dropped: counters.dropped.load(Ordering::Relaxed),
+            dropped_callbacks: counters.dropped_callbacks.load(Ordering::Relaxed),
+            malformed: counters.malformed.load(Ordering::Relaxed),
+        }
+    }
+
     fn report_malformed(&self, found: Vec<Malformed>) {
         for record in found {
             tracing::warn!(location = %record.location, reason = %record.reason, "unreadable callback outbox record moved aside");
@@ -426,11 +515,7 @@ impl Delivery {
                     tracing::warn!(registration = %delivery.registration, sequence = delivery.sequence, %error, "cannot acknowledge a callback");
                 }
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
-                let _ = counters
-                    .pending
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                        Some(n.saturating_sub(1))
-                    });
+                self.inner.sub_pending(1);
                 let mut state = lock(&self.state);
                 state.last_delivered = Some(delivery.sequence);
                 state.failing_since = None;
@@ -480,11 +565,7 @@ impl Delivery {
         counters
             .dropped_callbacks
             .fetch_add(pending, Ordering::Relaxed);
-        let _ = counters
-            .pending
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(pending))
-            });
+        self.inner.sub_pending(pending);
         tracing::warn!(
             registration = %id,
             callback = self.registration.callback(),
@@ -557,13 +638,7 @@ impl CallbackHub {
             worker.stop.cancel();
         }
         let pending = self.inner.outbox.remove_registration(id).await?;
-        let _ =
-            self.inner
-                .counters
-                .pending
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    Some(n.saturating_sub(pending))
-                });
+        self.inner.sub_pending(pending);
         Ok(pending)
     }
 
@@ -614,7 +689,7 @@ impl CallbackHub {
         self.inner
             .counters
             .pending
-            .fetch_add(added, Ordering::Relaxed);
+            .fetch_add(added, Ordering::AcqRel);
         let workers = lock(&self.inner.workers);
         for id in &ids {
             if let Some(worker) = workers.get(id) {
@@ -626,15 +701,7 @@ impl CallbackHub {
 
     /// The hub's counters.
     pub fn stats(&self) -> HubStats {
-        let counters = &self.inner.counters;
-        HubStats {
-            pending: counters.pending.load(Ordering::Relaxed),
-            delivered: counters.delivered.load(Ordering::Relaxed),
-            retried: counters.retried.load(Ordering::Relaxed),
-            dropped: counters.dropped.load(Ordering::Relaxed),
-            dropped_callbacks: counters.dropped_callbacks.load(Ordering::Relaxed),
-            malformed: counters.malformed.load(Ordering::Relaxed),
-        }
+        self.inner.stats()
     }
 
     /// Each registration's backlog and delivery state, read from the outbox now.
@@ -642,23 +709,43 @@ impl CallbackHub {
     /// # Errors
     /// When the outbox fails.
     pub async fn backlog(&self) -> Result<Vec<Backlog>, HubError> {
-        let counts: HashMap<String, u64> = self.inner.outbox.backlog().await?.into_iter().collect();
-        let workers = lock(&self.inner.workers);
-        let mut backlog: Vec<Backlog> = workers
-            .values()
-            .map(|worker| {
-                let state = lock(&worker.state);
-                Backlog {
-                    registration: worker.registration.clone(),
-                    pending: counts.get(worker.registration.id()).copied().unwrap_or(0),
-                    last_delivered: state.last_delivered,
-                    failing_for: state.failing_since.map(|since| since.elapsed()),
-                    last_error: state.last_error.clone(),
+        self.inner.backlog().await
+    }
+
+    /// Adds the admin command `tars.callback.backlog` to `commands` (send it with
+    /// `tarsnode`'s "notify" or [`AdminCommands::notify`]): it answers the hub's counters and
+    /// one line per registration. The command holds no reference that keeps the hub alive.
+    ///
+    /// # Errors
+    /// If `commands` rejects the name (it does not: the name is valid).
+    pub fn add_admin_command(&self, commands: &AdminCommands) -> Result<(), InvalidCommandName> {
+        let inner: Weak<Inner> = Arc::downgrade(&self.inner);
+        commands.register_async(ADMIN_COMMAND, move |_params: String| {
+            let inner = inner.upgrade();
+            async move {
+                match inner {
+                    Some(inner) => inner.report().await,
+                    None => "the callback hub is shut down".to_string(),
                 }
-            })
-            .collect();
-        backlog.sort_by(|a, b| a.registration.id().cmp(b.registration.id()));
-        Ok(backlog)
+            }
+        })
+    }
+
+    /// Waits until no callback is pending: every one published was delivered or dropped
+    /// with its registration.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe.
+    pub async fn drained(&self) {
+        loop {
+            let drained = self.inner.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.inner.counters.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            drained.await;
+        }
     }
 
     /// Dropped registrations and unreadable records, as they happen (a receiver that lags

@@ -35,7 +35,9 @@ pub use dedupe::{
     Deduper, DeliveryId, DeliveryIdError, CALLBACK_ID_KEY, CALLBACK_REGISTRATION_KEY,
 };
 pub use embedded::RedbOutbox;
-pub use hub::{Backlog, CallbackHub, CallbackHubBuilder, HubError, HubEvent, HubStats};
+pub use hub::{
+    Backlog, CallbackHub, CallbackHubBuilder, HubError, HubEvent, HubStats, ADMIN_COMMAND,
+};
 pub use outbox::{
     Invocation, Malformed, Outbox, OutboxError, Pending, Registration, Scan,
     MAX_REGISTRATION_ID_LEN,
