@@ -6,7 +6,11 @@
 //! cargo run --example callback                      # the whole story in one process
 //! cargo run --example callback -- --down-secs 30    # the client down for 30 s
 //! cargo run --example callback -- serve --db FILE --callback PROXY [--publish N]
+//! cargo run --release --example callback -- bench [--count 20000] [--registrations 8]
 //! ```
+//!
+//! `bench` measures callbacks delivered per second through the embedded outbox against plain
+//! calls of the same function, one registration and then several at once.
 //!
 //! `serve` is the server alone, as `tests/callback.rs` runs it: it registers `reg-1` for the
 //! callback object `PROXY` (`Test.Callback.NotifyObj@tcp -h .. -p ..`), queues `N` events
@@ -25,7 +29,7 @@ use std::time::Duration;
 use tars_rpc::callback::{
     CallbackHub, Deduper, DeliveryId, HubError, Invocation, RedbOutbox, Registration,
 };
-use tars_rpc::client::Communicator;
+use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::Server;
 use tars_rpc::{tars_interface, Current};
@@ -59,7 +63,9 @@ impl Registrar for RegistrarImp {
         self.hub
             .register(Registration::new(id, callback, topic))
             .await
-            .map_err(|error| tars_rpc::Error::new(ReturnCode::SERVER_UNKNOWN_ERR, error.to_string()))?;
+            .map_err(|error| {
+                tars_rpc::Error::new(ReturnCode::SERVER_UNKNOWN_ERR, error.to_string())
+            })?;
         Ok(0)
     }
 }
@@ -73,15 +79,19 @@ struct NotifyImp {
 
 impl Notify for NotifyImp {
     async fn on_event(&self, current: &Current, n: i64) -> tars_rpc::Result<()> {
-        let id = DeliveryId::from_current(current)
-            .map_err(|error| tars_rpc::Error::new(ReturnCode::SERVER_DECODE_ERR, error.to_string()))?;
+        let id = DeliveryId::from_current(current).map_err(|error| {
+            tars_rpc::Error::new(ReturnCode::SERVER_DECODE_ERR, error.to_string())
+        })?;
         let fresh = self
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .accept(&id);
         if fresh {
-            println!("client: event {n} (callback {} of {})", id.sequence, id.registration);
+            println!(
+                "client: event {n} (callback {} of {})",
+                id.sequence, id.registration
+            );
             self.events
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -135,7 +145,9 @@ async fn start_server(db: &std::path::Path) -> Result<(Arc<CallbackHub>, Server)
         .servant(
             REGISTRAR,
             "127.0.0.1:0",
-            RegistrarServant::new(RegistrarImp { hub: Arc::clone(&hub) }),
+            RegistrarServant::new(RegistrarImp {
+                hub: Arc::clone(&hub),
+            }),
         )
         .start()
         .await
@@ -164,7 +176,10 @@ async fn demo(down: Duration) -> Result<(), String> {
 async fn demo_in(db: &std::path::Path, down: Duration) -> Result<(), String> {
     let (hub, server) = start_server(db).await?;
     let registrar_addr = server.local_addr(REGISTRAR).ok_or("registrar not bound")?;
-    println!("server: {REGISTRAR} on {registrar_addr}, outbox {}", db.display());
+    println!(
+        "server: {REGISTRAR} on {registrar_addr}, outbox {}",
+        db.display()
+    );
 
     let imp = Arc::new(NotifyImp {
         seen: Mutex::new(Deduper::new(64, 1024)),
@@ -177,7 +192,10 @@ async fn demo_in(db: &std::path::Path, down: Duration) -> Result<(), String> {
 
     let communicator = Communicator::new();
     let registrar: RegistrarProxy = communicator
-        .string_to_proxy(&format!("{REGISTRAR}@tcp -h 127.0.0.1 -p {}", registrar_addr.port()))
+        .string_to_proxy(&format!(
+            "{REGISTRAR}@tcp -h 127.0.0.1 -p {}",
+            registrar_addr.port()
+        ))
         .map_err(|error| error.to_string())?;
     let ret = registrar
         .register("reg-1".into(), callback.clone(), TOPIC.into())
@@ -193,7 +211,9 @@ async fn demo_in(db: &std::path::Path, down: Duration) -> Result<(), String> {
         next += count;
         calls
     };
-    hub.publish_batch(TOPIC, &publish(3)).await.map_err(hub_error)?;
+    hub.publish_batch(TOPIC, &publish(3))
+        .await
+        .map_err(hub_error)?;
     println!("server: published events 1..=3");
     if !imp.wait_for(3, Duration::from_secs(10)).await {
         return Err("events 1..=3 not delivered".into());
@@ -201,7 +221,9 @@ async fn demo_in(db: &std::path::Path, down: Duration) -> Result<(), String> {
 
     println!("client: going down for {} s", down.as_secs_f64());
     client.shutdown().await;
-    hub.publish_batch(TOPIC, &publish(3)).await.map_err(hub_error)?;
+    hub.publish_batch(TOPIC, &publish(3))
+        .await
+        .map_err(hub_error)?;
     println!("server: published events 4..=6 while the client is down");
     tokio::time::sleep(down / 2).await;
     println!("server: restarting, stats before: {:?}", hub.stats());
@@ -211,7 +233,9 @@ async fn demo_in(db: &std::path::Path, down: Duration) -> Result<(), String> {
         Err(_) => return Err("the hub is still shared".into()),
     }
     let (hub, server) = start_server(db).await?;
-    hub.publish_batch(TOPIC, &publish(3)).await.map_err(hub_error)?;
+    hub.publish_batch(TOPIC, &publish(3))
+        .await
+        .map_err(hub_error)?;
     println!("server: restarted on the same outbox, published events 7..=9");
     for backlog in hub.backlog().await.map_err(hub_error)? {
         println!(
@@ -257,8 +281,9 @@ async fn serve(db: &str, callback: &str, publish: i64) -> Result<(), String> {
         let mut n = 1;
         while n <= publish {
             let end = (n + 999).min(publish);
-            let calls: Vec<Invocation> =
-                (n..=end).map(|n| Invocation::new("onEvent").arg(&n)).collect();
+            let calls: Vec<Invocation> = (n..=end)
+                .map(|n| Invocation::new("onEvent").arg(&n))
+                .collect();
             hub.publish_batch(TOPIC, &calls).await.map_err(hub_error)?;
             n = end + 1;
         }
@@ -270,6 +295,120 @@ async fn serve(db: &str, callback: &str, publish: i64) -> Result<(), String> {
     Ok(())
 }
 
+/// Callbacks per second through the hub against plain calls.
+async fn bench(count: i64, registrations: usize) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("tars-callback-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+    let result = bench_in(&dir, count, registrations).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn bench_in(dir: &std::path::Path, count: i64, registrations: usize) -> Result<(), String> {
+    let quiet = Arc::new(QuietNotify::default());
+    let client = Server::builder()
+        .servant(
+            NOTIFY,
+            "127.0.0.1:0",
+            NotifyServant::from_arc(Arc::clone(&quiet)),
+        )
+        .start()
+        .await
+        .map_err(|error| error.to_string())?;
+    let port = client.local_addr(NOTIFY).ok_or("not bound")?.port();
+    let callback = format!("{NOTIFY}@tcp -h 127.0.0.1 -p {port}");
+
+    // plain calls, one after the other, with the same context a callback carries
+    let communicator = Communicator::new();
+    let proxy: NotifyProxy = communicator
+        .string_to_proxy(&callback)
+        .map_err(|error| error.to_string())?;
+    let proxy = proxy.with_context(
+        DeliveryId {
+            registration: "plain".into(),
+            sequence: 1,
+        }
+        .to_context(),
+    );
+    let started = std::time::Instant::now();
+    for n in 1..=count {
+        proxy.on_event(n).await.map_err(|error| error.to_string())?;
+    }
+    let plain = started.elapsed();
+    report("plain calls, sequential", count, plain, None);
+
+    for (label, regs) in [
+        ("registration", 1usize),
+        ("registrations at once", registrations),
+    ] {
+        let db = dir.join(format!("outbox-{regs}.redb"));
+        let hub = CallbackHub::builder(RedbOutbox::open(&db).map_err(|error| error.to_string())?)
+            .build()
+            .await
+            .map_err(hub_error)?;
+        for r in 0..regs {
+            hub.register(Registration::new(
+                format!("bench-{r}"),
+                callback.as_str(),
+                TOPIC,
+            ))
+            .await
+            .map_err(hub_error)?;
+        }
+        let per_registration = count / i64::try_from(regs).unwrap_or(1);
+        let started = std::time::Instant::now();
+        let mut n = 1;
+        while n <= per_registration {
+            let end = (n + 999).min(per_registration);
+            let calls: Vec<Invocation> = (n..=end)
+                .map(|n| Invocation::new("onEvent").arg(&n))
+                .collect();
+            hub.publish_batch(TOPIC, &calls).await.map_err(hub_error)?;
+            n = end + 1;
+        }
+        let queued = started.elapsed();
+        hub.drained().await;
+        let total = started.elapsed();
+        let delivered = per_registration * i64::try_from(regs).unwrap_or(1);
+        report(
+            &format!("hub, {regs} {label}"),
+            delivered,
+            total,
+            Some((queued, plain.as_secs_f64() / count as f64)),
+        );
+        hub.shutdown().await;
+    }
+    client.shutdown().await;
+    Ok(())
+}
+
+/// A callback object that only counts, for the benchmark.
+#[derive(Default)]
+struct QuietNotify {
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Notify for QuietNotify {
+    async fn on_event(&self, _current: &Current, _n: i64) -> tars_rpc::Result<()> {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn report(label: &str, count: i64, elapsed: Duration, hub: Option<(Duration, f64)>) {
+    let per_second = count as f64 / elapsed.as_secs_f64();
+    let micros = elapsed.as_secs_f64() * 1e6 / count as f64;
+    match hub {
+        None => println!("{label}: {count} in {elapsed:.2?}: {per_second:.0}/s, {micros:.1} us each"),
+        Some((queued, plain)) => println!(
+            "{label}: {count} queued in {queued:.2?}, delivered in {elapsed:.2?}: {per_second:.0}/s, \
+             {micros:.1} us each ({:+.1} us over a plain call)",
+            micros - plain * 1e6
+        ),
+    }
+}
+
 fn option(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|arg| arg == name)
@@ -279,7 +418,15 @@ fn option(args: &[String], name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = if args.first().map(String::as_str) == Some("serve") {
+    let result = if args.first().map(String::as_str) == Some("bench") {
+        let count = option(&args, "--count")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20_000);
+        let registrations = option(&args, "--registrations")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(8);
+        bench(count, registrations).await
+    } else if args.first().map(String::as_str) == Some("serve") {
         match (option(&args, "--db"), option(&args, "--callback")) {
             (Some(db), Some(callback)) => {
                 let publish = option(&args, "--publish")

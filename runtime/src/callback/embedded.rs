@@ -416,14 +416,18 @@ impl Outbox for RedbOutbox {
     fn ack<'a>(
         &'a self,
         registration: &'a str,
-        sequence: u64,
+        through: u64,
     ) -> BoxFuture<'a, Result<(), OutboxError>> {
-        let key = pending_key(registration, sequence);
+        let (low, high) = (
+            pending_key(registration, 0),
+            pending_key(registration, through),
+        );
         self.blocking(move |db| {
             let mut txn = db.begin_write()?;
             // a forgotten acknowledgement means one more delivery, which the receiver drops
             txn.set_durability(Durability::Eventual);
-            txn.open_table(PENDING)?.remove(key.as_slice())?;
+            txn.open_table(PENDING)?
+                .retain_in(low.as_slice()..=high.as_slice(), |_, _| false)?;
             txn.commit()?;
             Ok(())
         })

@@ -424,6 +424,18 @@ struct Delivery {
     stop: CancellationToken,
 }
 
+/// Acknowledge after this many deliveries at most: one store write per group, not per
+/// callback. A crash redelivers at most a group, which the receiver drops.
+const ACK_EVERY: u32 = 64;
+
+/// Callbacks delivered and not yet acknowledged to the outbox.
+#[derive(Debug, Default)]
+struct Acks {
+    /// The highest sequence delivered.
+    through: Option<u64>,
+    count: u32,
+}
+
 /// How a delivery attempt loop ended.
 enum Outcome {
     Delivered,
@@ -467,16 +479,41 @@ impl Delivery {
                 }
                 continue;
             }
+            let mut acks = Acks::default();
             for pending in scan.items {
                 let delivery = DeliveryId {
                     registration: id.clone(),
                     sequence: pending.sequence,
                 };
-                match self.deliver(&delivery, &pending.invocation).await {
-                    Outcome::Delivered => {}
-                    Outcome::Stopped | Outcome::Dropped => return,
+                match self
+                    .deliver(&delivery, &pending.invocation, &mut acks)
+                    .await
+                {
+                    Outcome::Delivered => {
+                        if acks.count >= ACK_EVERY {
+                            self.flush(&mut acks).await;
+                        }
+                    }
+                    Outcome::Stopped => {
+                        self.flush(&mut acks).await;
+                        return;
+                    }
+                    Outcome::Dropped => return,
                 }
             }
+            self.flush(&mut acks).await;
+        }
+    }
+
+    /// Acknowledges the callbacks delivered since the last flush.
+    async fn flush(&self, acks: &mut Acks) {
+        let Some(through) = acks.through.take() else {
+            return;
+        };
+        acks.count = 0;
+        if let Err(error) = self.inner.outbox.ack(self.registration.id(), through).await {
+            // delivered again later, and dropped by the receiver
+            tracing::warn!(registration = self.registration.id(), through, %error, "cannot acknowledge callbacks");
         }
     }
 
@@ -489,7 +526,7 @@ impl Delivery {
     }
 
     /// Calls back until answered, stopped, or failing for too long.
-    async fn deliver(&self, delivery: &DeliveryId, call: &Invocation) -> Outcome {
+    async fn deliver(&self, delivery: &DeliveryId, call: &Invocation, acks: &mut Acks) -> Outcome {
         let settings = &self.inner.settings;
         let counters = &self.inner.counters;
         let proxy = self.proxy.with_context(delivery.to_context());
@@ -505,15 +542,8 @@ impl Delivery {
                 Err(error) => Some(error.to_string()),
             };
             let Some(error) = error else {
-                if let Err(error) = self
-                    .inner
-                    .outbox
-                    .ack(&delivery.registration, delivery.sequence)
-                    .await
-                {
-                    // delivered again later, and dropped by the receiver
-                    tracing::warn!(registration = %delivery.registration, sequence = delivery.sequence, %error, "cannot acknowledge a callback");
-                }
+                acks.through = Some(delivery.sequence);
+                acks.count += 1;
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
                 self.inner.sub_pending(1);
                 let mut state = lock(&self.state);
@@ -536,6 +566,10 @@ impl Delivery {
             tracing::debug!(registration = %delivery.registration, sequence = delivery.sequence, attempt, %error, "callback failed, retrying");
             let delay = backoff(settings.backoff_initial, settings.backoff_max, attempt);
             attempt = attempt.saturating_add(1);
+            if attempt == 1 {
+                // what was delivered before the failure is not kept waiting through it
+                self.flush(acks).await;
+            }
             if self.pause(delay).await {
                 return Outcome::Stopped;
             }

@@ -236,7 +236,7 @@ pub enum OutboxError {
 /// fits a shared store: a Redis Streams outbox keeps registrations in a hash, one stream per
 /// registration with the sequence as a field (from `INCR` in the enqueueing `MULTI`),
 /// [`pending`](Self::pending) as `XAUTOCLAIM` then `XREADGROUP` of the instance's consumer,
-/// [`ack`](Self::ack) as `XACK` and `XDEL`; instances then take over each other's backlog.
+/// [`ack`](Self::ack) as `XACK` and `XDEL` of the ids read; instances then take over each other's backlog.
 ///
 /// Methods return boxed futures so that the hub holds any outbox as `Arc<dyn Outbox>`.
 pub trait Outbox: Send + Sync + 'static {
@@ -283,14 +283,15 @@ pub trait Outbox: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Scan<Pending>, OutboxError>>;
 
-    /// Removes the delivered callback `sequence` of `registration`.
+    /// Removes the callbacks of `registration` up to and including sequence `through`, all
+    /// delivered (the hub delivers in order and acknowledges in groups).
     ///
     /// # Errors
     /// When the store fails.
     fn ack<'a>(
         &'a self,
         registration: &'a str,
-        sequence: u64,
+        through: u64,
     ) -> BoxFuture<'a, Result<(), OutboxError>>;
 
     /// How many callbacks each registration has pending.
