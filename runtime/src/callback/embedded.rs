@@ -19,6 +19,10 @@ use crate::TarsStruct;
 const REGISTRATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("callback_registrations");
 /// [`pending_key`] -> [`CallRecord`].
 const PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("callback_pending");
+/// Registration id -> the next sequence (u64, big-endian) of a removed registration, so that
+/// registering the id again goes on from there and the receiver's deduplication does not take
+/// the new callbacks for repeats.
+const RETIRED: TableDefinition<&[u8], u64> = TableDefinition::new("callback_retired_sequences");
 /// Table name, 0, original key -> original value: the records that could not be read.
 const QUARANTINE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("callback_quarantine");
 
@@ -141,6 +145,7 @@ impl RedbOutbox {
         for table in [REGISTRATIONS, PENDING, QUARANTINE] {
             txn.open_table(table).map_err(|e| error(e.into()))?;
         }
+        txn.open_table(RETIRED).map_err(|e| error(e.into()))?;
         txn.commit().map_err(|e| error(e.into()))?;
         Ok(Self {
             db: Arc::new(db),
@@ -240,11 +245,15 @@ impl Outbox for RedbOutbox {
             {
                 let mut table = txn.open_table(REGISTRATIONS)?;
                 let key = registration.id().as_bytes();
+                let retired = txn
+                    .open_table(RETIRED)?
+                    .remove(key)?
+                    .map(|next| next.value());
+                let retired = retired.map_or(1, |next| i64::try_from(next).unwrap_or(i64::MAX));
                 let next_sequence = match table.get(key)? {
-                    Some(old) => {
-                        read_registration(key, old.value()).map_or(1, |record| record.next_sequence)
-                    }
-                    None => 1,
+                    Some(old) => read_registration(key, old.value())
+                        .map_or(retired, |record| record.next_sequence),
+                    None => retired,
                 };
                 let record = RegistrationRecord {
                     id: registration.id().to_string(),
@@ -266,7 +275,13 @@ impl Outbox for RedbOutbox {
             let removed;
             {
                 let mut registrations = txn.open_table(REGISTRATIONS)?;
-                registrations.remove(id.as_bytes())?;
+                let old = registrations.remove(id.as_bytes())?;
+                if let Some(Ok(record)) =
+                    old.map(|old| read_registration(id.as_bytes(), old.value()))
+                {
+                    let next = u64::try_from(record.next_sequence).unwrap_or(1);
+                    txn.open_table(RETIRED)?.insert(id.as_bytes(), next)?;
+                }
                 let mut pending = txn.open_table(PENDING)?;
                 let (low, high) = (pending_key(&id, 0), pending_key(&id, u64::MAX));
                 let extracted =
@@ -518,5 +533,28 @@ mod tests {
         assert!(parse_pending_key(&[0, 9, b'a']).is_err());
         // sorted by sequence within a registration
         assert!(pending_key("r", 2) < pending_key("r", 10));
+    }
+
+    #[tokio::test]
+    async fn a_registration_removed_and_registered_again_goes_on_with_its_sequence() {
+        let dir = std::env::temp_dir().join(format!("tars-callback-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let outbox = RedbOutbox::open(dir.join("retired.redb")).unwrap();
+        let registration = Registration::new("r", "A.B.C@tcp -h 127.0.0.1 -p 1", "t");
+        let ids = ["r".to_string()];
+        let calls = [Invocation::new("f"), Invocation::new("f")];
+        outbox.put_registration(&registration).await.unwrap();
+        assert_eq!(outbox.enqueue(&ids, &calls).await.unwrap(), [1]);
+        assert_eq!(outbox.remove_registration("r").await.unwrap(), 2);
+        assert!(outbox.enqueue(&ids, &calls).await.is_err());
+        outbox.put_registration(&registration).await.unwrap();
+        assert_eq!(outbox.enqueue(&ids, &calls).await.unwrap(), [3]);
+        let pending = outbox.pending("r", 10).await.unwrap();
+        let sequences: Vec<u64> = pending.items.iter().map(|p| p.sequence).collect();
+        assert_eq!(sequences, [3, 4]);
+        outbox.ack("r", 3).await.unwrap();
+        assert_eq!(outbox.backlog().await.unwrap(), [("r".to_string(), 1)]);
+        drop(outbox);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
