@@ -29,15 +29,15 @@ const QUARANTINE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("callback
 /// A registration as stored, with the next sequence it gives out.
 #[derive(TarsStruct, Debug, Clone, PartialEq, Eq)]
 #[tars(crate = "crate")]
-struct RegistrationRecord {
+pub(super) struct RegistrationRecord {
     #[tars(tag = 0)]
-    id: String,
+    pub(super) id: String,
     #[tars(tag = 1)]
-    callback: String,
+    pub(super) callback: String,
     #[tars(tag = 2)]
-    topic: String,
+    pub(super) topic: String,
     #[tars(tag = 3)]
-    next_sequence: i64,
+    pub(super) next_sequence: i64,
 }
 
 /// A pending callback as stored.
@@ -82,14 +82,14 @@ fn parse_pending_key(key: &[u8]) -> Result<(&str, u64), String> {
 }
 
 /// A key printable in a report: UTF-8 as is, anything else in hex.
-fn printable(key: &[u8]) -> String {
+pub(super) fn printable(key: &[u8]) -> String {
     match std::str::from_utf8(key) {
         Ok(text) if !text.chars().any(char::is_control) => text.to_string(),
         _ => key.iter().map(|byte| format!("{byte:02x}")).collect(),
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
@@ -221,7 +221,7 @@ fn malformed(table: TableDefinition<&[u8], &[u8]>, key: &[u8], reason: String) -
 }
 
 /// Reads a registration record stored under `key`.
-fn read_registration(key: &[u8], value: &[u8]) -> Result<RegistrationRecord, String> {
+pub(super) fn read_registration(key: &[u8], value: &[u8]) -> Result<RegistrationRecord, String> {
     let record = RegistrationRecord::decode_from(value).map_err(|error| error.to_string())?;
     if record.id.as_bytes() != key {
         return Err(format!("record names registration `{}`", record.id));

@@ -116,6 +116,7 @@ struct Settings {
     backoff_max: Duration,
     max_failing: Duration,
     batch: usize,
+    poll_interval: Duration,
 }
 
 /// A registration's delivery state, shared by its task and the admin view.
@@ -252,6 +253,15 @@ impl CallbackHubBuilder {
     #[must_use]
     pub fn batch(mut self, batch: usize) -> Self {
         self.settings.batch = batch.max(1);
+        self
+    }
+
+    /// How often an idle registration looks at the outbox for callbacks it was not told
+    /// about: queued by another instance sharing the outbox, or left by an instance that
+    /// died, in an outbox several instances share: 1 s by default.
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.settings.poll_interval = interval.max(Duration::from_millis(1));
         self
     }
 
@@ -475,6 +485,7 @@ impl Delivery {
             if scan.items.is_empty() {
                 tokio::select! {
                     () = self.wake.notified() => {}
+                    () = tokio::time::sleep(settings.poll_interval) => {}
                     () = self.stop.cancelled() => return,
                 }
                 continue;
@@ -629,6 +640,7 @@ impl CallbackHub {
                 backoff_max: Duration::from_secs(30),
                 max_failing: Duration::from_secs(24 * 3600),
                 batch: 256,
+                poll_interval: Duration::from_secs(1),
             },
         }
     }

@@ -14,6 +14,8 @@
 //! registrations survive a restart or a crash of the server. A registration that keeps
 //! failing longer than a set time is dropped and reported ([`HubEvent::Dropped`]); records of
 //! the outbox that cannot be read are moved aside and reported ([`HubEvent::Malformed`]).
+//! With the `redis-outbox` feature, `RedisOutbox` keeps them in Redis Streams instead, shared
+//! by several server instances that take over each other's backlog.
 //!
 //! # How a callback is stored and sent
 //!
@@ -25,11 +27,13 @@
 //!
 //! [`Proxy::invoke_raw`]: crate::client::Proxy::invoke_raw
 
-// outbox <- embedded, dedupe <- hub
+// outbox <- embedded <- redis_streams; outbox, dedupe <- hub
 mod dedupe;
 mod embedded;
 mod hub;
 mod outbox;
+#[cfg(feature = "redis-outbox")]
+mod redis_streams;
 
 pub use dedupe::{
     Deduper, DeliveryId, DeliveryIdError, CALLBACK_ID_KEY, CALLBACK_REGISTRATION_KEY,
@@ -42,3 +46,5 @@ pub use outbox::{
     Invocation, Malformed, Outbox, OutboxError, Pending, Registration, Scan,
     MAX_REGISTRATION_ID_LEN,
 };
+#[cfg(feature = "redis-outbox")]
+pub use redis_streams::{RedisOutbox, RedisOutboxBuilder};
