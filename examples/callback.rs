@@ -7,6 +7,7 @@
 //! cargo run --example callback -- --down-secs 30    # the client down for 30 s
 //! cargo run --example callback -- serve --db FILE --callback PROXY [--publish N]
 //! cargo run --release --example callback -- bench [--count 20000] [--registrations 8]
+//! cargo run --release --features redis-outbox --example callback -- bench --redis redis://127.0.0.1:6379/
 //! ```
 //!
 //! `bench` measures callbacks delivered per second through the embedded outbox against plain
@@ -296,15 +297,20 @@ async fn serve(db: &str, callback: &str, publish: i64) -> Result<(), String> {
 }
 
 /// Callbacks per second through the hub against plain calls.
-async fn bench(count: i64, registrations: usize) -> Result<(), String> {
+async fn bench(count: i64, registrations: usize, redis: Option<String>) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("tars-callback-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
-    let result = bench_in(&dir, count, registrations).await;
+    let result = bench_in(&dir, count, registrations, redis).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn bench_in(dir: &std::path::Path, count: i64, registrations: usize) -> Result<(), String> {
+async fn bench_in(
+    dir: &std::path::Path,
+    count: i64,
+    registrations: usize,
+    redis: Option<String>,
+) -> Result<(), String> {
     let quiet = Arc::new(QuietNotify::default());
     let client = Server::builder()
         .servant(
@@ -342,10 +348,7 @@ async fn bench_in(dir: &std::path::Path, count: i64, registrations: usize) -> Re
         ("registrations at once", registrations),
     ] {
         let db = dir.join(format!("outbox-{regs}.redb"));
-        let hub = CallbackHub::builder(RedbOutbox::open(&db).map_err(|error| error.to_string())?)
-            .build()
-            .await
-            .map_err(hub_error)?;
+        let hub = bench_hub(&db, redis.as_deref(), regs).await?;
         for r in 0..regs {
             hub.register(Registration::new(
                 format!("bench-{r}"),
@@ -380,6 +383,32 @@ async fn bench_in(dir: &std::path::Path, count: i64, registrations: usize) -> Re
     }
     client.shutdown().await;
     Ok(())
+}
+
+/// The benchmark's hub: on a redb file, or on Redis with `--redis URL` (built with
+/// `--features redis-outbox`).
+async fn bench_hub(
+    db: &std::path::Path,
+    redis: Option<&str>,
+    run: usize,
+) -> Result<CallbackHub, String> {
+    let builder = match redis {
+        None => CallbackHub::builder(RedbOutbox::open(db).map_err(|error| error.to_string())?),
+        #[cfg(feature = "redis-outbox")]
+        Some(url) => CallbackHub::builder(
+            tars_rpc::callback::RedisOutbox::builder(url)
+                .prefix(format!("tars-callback-bench:{}:{run}", std::process::id()))
+                .connect()
+                .await
+                .map_err(|error| error.to_string())?,
+        ),
+        #[cfg(not(feature = "redis-outbox"))]
+        Some(_) => {
+            let _ = run;
+            return Err("--redis needs --features redis-outbox".into());
+        }
+    };
+    builder.build().await.map_err(hub_error)
 }
 
 /// A callback object that only counts, for the benchmark.
@@ -425,7 +454,7 @@ async fn main() -> ExitCode {
         let registrations = option(&args, "--registrations")
             .and_then(|n| n.parse().ok())
             .unwrap_or(8);
-        bench(count, registrations).await
+        bench(count, registrations, option(&args, "--redis")).await
     } else if args.first().map(String::as_str) == Some("serve") {
         match (option(&args, "--db"), option(&args, "--callback")) {
             (Some(db), Some(callback)) => {
