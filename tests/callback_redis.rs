@@ -152,11 +152,12 @@ async fn a_second_instance_delivers_the_backlog_of_a_killed_one() {
     let callback = format!("{NOTIFY}@tcp -h 127.0.0.1 -p {port}");
 
     let first = hub(&redis, "a").await;
+    // started before the registration: follows the registrations in Redis
+    let second = hub(&redis, "b").await;
     first
         .register(Registration::new("reg-1", &callback, "t"))
         .await
         .expect("registered");
-    let second = hub(&redis, "b").await; // finds the registration in Redis
     let calls: Vec<Invocation> = (1..=TOTAL)
         .map(|n| Invocation::new("onEvent").arg(&n))
         .collect();

@@ -133,6 +133,8 @@ struct Worker {
     wake: Arc<Notify>,
     state: Arc<Mutex<State>>,
     stop: CancellationToken,
+    /// When the task started.
+    started: Instant,
 }
 
 struct Inner {
@@ -290,16 +292,67 @@ impl CallbackHubBuilder {
         inner.report_malformed(scan.malformed);
         let pending: u64 = inner.outbox.backlog().await?.iter().map(|(_, n)| n).sum();
         inner.counters.pending.store(pending, Ordering::Relaxed);
-        for registration in scan.items {
-            if let Err(error) = inner.start(registration.clone()) {
-                tracing::warn!(registration = registration.id(), %error, "callback registration not started");
-            }
-        }
+        inner.adopt(scan.items, Instant::now());
+        inner.tracker.spawn(Arc::clone(&inner).follow());
         Ok(CallbackHub { inner })
     }
 }
 
 impl Inner {
+    /// Starts delivering the registrations of `found` that have no task here, and stops the
+    /// tasks of registrations no longer in the outbox (removed by another instance).
+    ///
+    /// Only tasks started before `read_at`, when `found` was read, are stopped: one started
+    /// since is for a registration made after the read.
+    fn adopt(self: &Arc<Self>, found: Vec<Registration>, read_at: Instant) {
+        let known: std::collections::HashSet<String> =
+            found.iter().map(|r| r.id().to_string()).collect();
+        let new: Vec<Registration> = {
+            let mut workers = lock(&self.workers);
+            workers.retain(|id, worker| {
+                let keep = known.contains(id) || worker.started >= read_at;
+                if !keep {
+                    worker.stop.cancel();
+                }
+                keep
+            });
+            found
+                .into_iter()
+                .filter(|registration| {
+                    workers
+                        .get(registration.id())
+                        .map_or(true, |worker| worker.registration != *registration)
+                })
+                .collect()
+        };
+        for registration in new {
+            if let Err(error) = self.start(registration.clone()) {
+                tracing::warn!(registration = registration.id(), %error, "callback registration not started");
+            }
+        }
+    }
+
+    /// Follows the registrations in the outbox, every poll interval, until the hub stops:
+    /// those another instance sharing the outbox added or removed.
+    async fn follow(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                () = self.stop.cancelled() => return,
+            }
+            let read_at = Instant::now();
+            match self.outbox.registrations().await {
+                Ok(scan) => {
+                    self.report_malformed(scan.malformed);
+                    if !self.stop.is_cancelled() {
+                        self.adopt(scan.items, read_at);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the callback registrations"),
+            }
+        }
+    }
+
     async fn backlog(&self) -> Result<Vec<Backlog>, HubError> {
         let counts: HashMap<String, u64> = self.outbox.backlog().await?.into_iter().collect();
         let workers = lock(&self.workers);
@@ -409,6 +462,7 @@ impl Inner {
             wake: Arc::new(Notify::new()),
             state: Arc::new(Mutex::new(State::default())),
             stop: self.stop.child_token(),
+            started: Instant::now(),
         };
         let task = Delivery {
             inner: Arc::clone(self),
