@@ -188,6 +188,7 @@ async fn a_second_instance_delivers_the_backlog_of_a_killed_one() {
     let arrivals = *lock(&receiver.arrivals);
     assert!(arrivals <= TOTAL as usize + 51, "{arrivals} arrivals");
     assert!(second.stats().delivered > 0);
+    second.shutdown().await;
 
     // foreign entries in the stream are reported and skipped
     let outbox = RedisOutbox::builder(redis.url())
@@ -209,8 +210,15 @@ async fn a_second_instance_delivers_the_backlog_of_a_killed_one() {
         .await
         .expect("written");
     let scan = outbox.pending("reg-1", 10).await.expect("read");
-    assert!(scan.items.is_empty());
+    // at most the last callback, answered while the hub shut down and so not acknowledged
+    assert!(scan.items.len() <= 1, "{scan:?}");
+    assert!(
+        scan.items.iter().all(|p| p.sequence == TOTAL as u64),
+        "{scan:?}"
+    );
     assert_eq!(scan.malformed.len(), 1, "{scan:?}");
-    second.shutdown().await;
+    // moved aside: not read again
+    let scan = outbox.pending("reg-1", 10).await.expect("read");
+    assert!(scan.malformed.is_empty(), "{scan:?}");
     server.shutdown().await;
 }
