@@ -12,6 +12,8 @@ use tars_rpc::callback::{
     CallbackHub, Deduper, DeliveryId, HubEvent, Invocation, Outbox, RedbOutbox, Registration,
     ADMIN_COMMAND,
 };
+use tars_rpc::client::discovery::StaticDiscovery;
+use tars_rpc::client::Communicator;
 use tars_rpc::node::AdminCommands;
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::Server;
@@ -427,4 +429,41 @@ async fn a_registration_failing_too_long_is_dropped_and_reported() {
     assert!(hub.backlog().await.expect("backlog").is_empty());
     // the registration is gone from the store too
     hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_named_by_object_is_found_through_the_communicators_discovery() {
+    let dir = TempDir::new("discovery");
+    let receiver = Receiver::new();
+    let server = serve(&receiver, "127.0.0.1:0").await;
+    let port = server.local_addr(NOTIFY).expect("bound").port();
+    let discovery = StaticDiscovery::new()
+        .with(NOTIFY, &format!("tcp -h 127.0.0.1 -p {port}"))
+        .expect("valid endpoints");
+    let hub = CallbackHub::builder(RedbOutbox::open(dir.file("outbox.redb")).expect("opens"))
+        .communicator(Communicator::builder().discovery(discovery).build())
+        .build()
+        .await
+        .expect("the hub starts");
+    // `App.Server.Obj` alone, as a client registered through the registry gives it
+    hub.register(Registration::new("by-name", NOTIFY, "t"))
+        .await
+        .expect("registered");
+    hub.publish_batch("t", &events(1..=3))
+        .await
+        .expect("queued");
+    assert!(
+        receiver
+            .wait(Duration::from_secs(10), |r| r.accepted().len() == 3)
+            .await
+    );
+    assert_eq!(receiver.accepted(), [1, 2, 3]);
+    // a callback that is no proxy string is refused at registration
+    let error = hub
+        .register(Registration::new("bad", "not an object@nonsense", "t"))
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("registration `bad`"), "{error}");
+    hub.shutdown().await;
+    server.shutdown().await;
 }
