@@ -68,7 +68,9 @@ pub enum HubEvent {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HubStats {
-    /// Callbacks queued and not yet delivered (counted from the outbox at start).
+    /// Callbacks queued and not yet delivered: counted from the outbox at start, then
+    /// what this hub queued less what it delivered (an outbox shared with other instances
+    /// holds theirs too: see [`CallbackHub::backlog`]).
     pub pending: u64,
     /// Callbacks delivered (answered with success).
     pub delivered: u64,
@@ -178,7 +180,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// [`max_failing`](CallbackHubBuilder::max_failing) is dropped and reported
 /// ([`events`](Self::events), and a warning in the log).
 ///
-/// The hub owns one delivery task per registration: they stop on
+/// The hub delivers the registrations the outbox holds when it starts, those registered
+/// through it, and those it finds in the outbox every
+/// [`poll_interval`](CallbackHubBuilder::poll_interval) (registered by another instance
+/// sharing the outbox). How long a registration has been failing is kept in memory: a
+/// restart starts the count again.
+///
+/// The hub owns one delivery task per registration and one following the outbox: they stop on
 /// [`shutdown`](Self::shutdown) or when the hub is dropped.
 ///
 /// ```no_run
