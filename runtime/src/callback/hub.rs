@@ -583,11 +583,13 @@ impl Delivery {
         let Some(through) = acks.through.take() else {
             return;
         };
-        acks.count = 0;
+        let count = std::mem::take(&mut acks.count);
         if let Err(error) = self.inner.outbox.ack(self.registration.id(), through).await {
             // delivered again later, and dropped by the receiver
             tracing::warn!(registration = self.registration.id(), through, %error, "cannot acknowledge callbacks");
         }
+        // pending until acknowledged: `drained` means the outbox holds none of them
+        self.inner.sub_pending(u64::from(count));
     }
 
     /// Sleeps `delay` unless stopped first; true if stopped.
@@ -615,14 +617,15 @@ impl Delivery {
                 Err(error) => Some(error.to_string()),
             };
             let Some(error) = error else {
+                {
+                    let mut state = lock(&self.state);
+                    state.last_delivered = Some(delivery.sequence);
+                    state.failing_since = None;
+                    state.last_error = None;
+                }
+                counters.delivered.fetch_add(1, Ordering::Relaxed);
                 acks.through = Some(delivery.sequence);
                 acks.count += 1;
-                counters.delivered.fetch_add(1, Ordering::Relaxed);
-                self.inner.sub_pending(1);
-                let mut state = lock(&self.state);
-                state.last_delivered = Some(delivery.sequence);
-                state.failing_since = None;
-                state.last_error = None;
                 return Outcome::Delivered;
             };
             let failing_for = {
@@ -839,8 +842,8 @@ impl CallbackHub {
         })
     }
 
-    /// Waits until no callback is pending: every one published was delivered or dropped
-    /// with its registration.
+    /// Waits until no callback is pending: every one published was delivered and
+    /// acknowledged in the outbox, or dropped with its registration.
     ///
     /// # Cancel safety
     /// Cancel-safe.
