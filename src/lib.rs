@@ -31,7 +31,8 @@
 //! ```
 
 pub use tars_rpc_runtime::{
-    app, client, codec, config, endpoint, framing, node, packet, registry, server, stat, tls,
+    app, callback, client, codec, config, endpoint, framing, node, packet, registry, server, stat,
+    tls,
 };
 
 /// Server push and how a client receives it, in one place: the server's parts live in

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod callback;
 pub mod client;
 pub mod codec;
 pub mod config;
