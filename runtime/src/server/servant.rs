@@ -13,6 +13,12 @@ use crate::support::catch_panic_async;
 /// `#[tars_interface]` implements it for `{Trait}Servant<T>`; implement it by hand to serve
 /// requests without a trait, e.g. as a gateway.
 ///
+/// A request's handler starts in its connection's task and runs there until it first has to
+/// wait; only then does it become a task of its own, and the connection reads on. A handler
+/// that finishes at once (most do) costs no task. Long synchronous work inside a handler
+/// therefore holds up its connection's next requests (as a busy handle thread does in
+/// TarsCpp): move it to `tokio::task::spawn_blocking` and await that.
+///
 /// An `Err` becomes the reply's `iRet` and `sResultDesc`: return
 /// [`ReturnCode::SERVER_NO_FUNC`](crate::packet::ReturnCode::SERVER_NO_FUNC) for an unknown
 /// function and [`ReturnCode::SERVER_DECODE_ERR`](crate::packet::ReturnCode::SERVER_DECODE_ERR)

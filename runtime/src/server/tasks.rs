@@ -18,9 +18,12 @@
 //! each owner waits for its tasks to end.
 
 use std::future::Future;
+use std::task::Poll;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
+
+use crate::support::catch_panic;
 
 /// The server-wide shutdown tokens every task watches.
 #[derive(Debug, Clone, Default)]
@@ -52,14 +55,19 @@ pub(super) fn spawn_owned<T: Send + 'static>(
 /// order and the writer is woken once for the lot.
 ///
 /// The first poll is made with a waker that does nothing: a handler that is not finished is
-/// spawned, which polls it again at once with its task's waker.
+/// spawned, which polls it again at once with its task's waker. A panic (the handlers catch
+/// the servants' own) is logged and ends that request alone, as it would in a task.
 pub(super) fn run_or_spawn(
     requests: &mut tokio::task::JoinSet<()>,
     handler: impl Future<Output = ()> + Send + 'static,
 ) {
     let mut handler = Box::pin(handler);
     let mut first_poll = std::task::Context::from_waker(futures::task::noop_waker_ref());
-    if handler.as_mut().poll(&mut first_poll).is_pending() {
-        requests.spawn(handler);
+    match catch_panic(|| handler.as_mut().poll(&mut first_poll)) {
+        Ok(Poll::Ready(())) => {}
+        Ok(Poll::Pending) => {
+            requests.spawn(handler);
+        }
+        Err(panic) => tracing::error!(panic, "a request's handler panicked"),
     }
 }
