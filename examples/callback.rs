@@ -11,7 +11,8 @@
 //! ```
 //!
 //! `bench` measures callbacks delivered per second through the embedded outbox against plain
-//! calls of the same function, one registration and then several at once.
+//! calls of the same function and plain pushes of the same event (TarsCpp's push pattern: no
+//! reply, nothing kept), one registration and then several at once.
 //!
 //! `serve` is the server alone, as `tests/callback.rs` runs it: it registers `reg-1` for the
 //! callback object `PROXY` (`Test.Callback.NotifyObj@tcp -h .. -p ..`), queues `N` events
@@ -33,12 +34,14 @@ use tars_rpc::callback::{
 use tars_rpc::client::{Communicator, TypedProxy};
 use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::Server;
-use tars_rpc::{tars_interface, Current};
+use tars_rpc::{tars_interface, tars_push, Current};
 use tokio::sync::Notify as Wake;
 
 const REGISTRAR: &str = "Test.Callback.RegistrarObj";
 const NOTIFY: &str = "Test.Callback.NotifyObj";
 const TOPIC: &str = "events";
+/// The benchmark's baseline: the same events as plain pushes.
+const PUSH_BENCH: &str = "Test.Callback.PushBenchObj";
 
 /// The server's registration RPC.
 #[tars_interface]
@@ -52,6 +55,20 @@ pub trait Registrar {
 pub trait Notify {
     /// An event: `n` counts up from 1.
     async fn on_event(&self, current: &Current, n: i64) -> tars_rpc::Result<()>;
+}
+
+/// The benchmark's baseline, TarsCpp's push pattern: the client subscribes, and the server
+/// pushes on the client's own connection, with no reply and nothing kept.
+#[tars_interface]
+pub trait PushBench {
+    /// Keeps the caller's `Current` to push to.
+    async fn subscribe(&self, current: &Current) -> tars_rpc::Result<i32>;
+}
+
+/// The event, pushed.
+#[tars_push]
+pub trait EventPush {
+    async fn pushed_event(&self, n: i64);
 }
 
 /// The server's registrar: hands registrations to the hub and answers at once.
@@ -342,6 +359,12 @@ async fn bench_in(
     }
     let plain = started.elapsed();
     report("plain calls, sequential", count, plain, None);
+    let pushed = push_baseline(count).await?;
+    report("plain pushes, one client", count, pushed, None);
+    let baselines = Baselines {
+        call: plain.as_secs_f64() / count as f64,
+        push: pushed.as_secs_f64() / count as f64,
+    };
 
     for (label, regs) in [
         ("registration", 1usize),
@@ -377,12 +400,122 @@ async fn bench_in(
             &format!("hub, {regs} {label}"),
             delivered,
             total,
-            Some((queued, plain.as_secs_f64() / count as f64)),
+            Some((queued, &baselines)),
         );
         hub.shutdown().await;
     }
     client.shutdown().await;
     Ok(())
+}
+
+/// The subscriber of the push baseline.
+#[derive(Default)]
+struct PushBenchImp {
+    subscriber: Mutex<Option<Current>>,
+}
+
+impl PushBench for PushBenchImp {
+    async fn subscribe(&self, current: &Current) -> tars_rpc::Result<i32> {
+        *self
+            .subscriber
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(current.clone());
+        Ok(0)
+    }
+}
+
+/// How far the pusher may run ahead of what the client has handled: a client drops pushes
+/// its handler's queue (1024 by default) has no room for, as pushes are not kept.
+const PUSH_WINDOW: i64 = 512;
+
+/// Counts the pushes the client gets; wakes the pusher every half window and at the last.
+struct CountPushes {
+    count: std::sync::atomic::AtomicI64,
+    wanted: i64,
+    progress: Wake,
+}
+
+impl CountPushes {
+    fn count(&self) -> i64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl EventPush for Arc<CountPushes> {
+    async fn pushed_event(&self, _n: i64) {
+        let count = self
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if count == self.wanted || count % (PUSH_WINDOW / 2) == 0 {
+            // stored if the pusher is not waiting yet
+            self.progress.notify_one();
+        }
+    }
+}
+
+/// Waits until the client has handled at least `count` pushes, for at most 60 s.
+async fn handled(counter: &CountPushes, count: i64) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while counter.count() < count {
+        tokio::time::timeout_at(deadline, counter.progress.notified())
+            .await
+            .map_err(|_| {
+                format!(
+                    "the client handled {} pushes of {count} in 60 s",
+                    counter.count()
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// `count` plain pushes to one client, one after the other, at most [`PUSH_WINDOW`] ahead of
+/// the client, until the client has them all.
+async fn push_baseline(count: i64) -> Result<Duration, String> {
+    let imp = Arc::new(PushBenchImp::default());
+    let server = Server::builder()
+        .servant(
+            PUSH_BENCH,
+            "127.0.0.1:0",
+            PushBenchServant::from_arc(Arc::clone(&imp)),
+        )
+        .start()
+        .await
+        .map_err(|error| error.to_string())?;
+    let port = server.local_addr(PUSH_BENCH).ok_or("not bound")?.port();
+    let communicator = Communicator::new();
+    let proxy: PushBenchProxy = communicator
+        .string_to_proxy(&format!("{PUSH_BENCH}@tcp -h 127.0.0.1 -p {port}"))
+        .map_err(|error| error.to_string())?;
+    let counter = Arc::new(CountPushes {
+        count: std::sync::atomic::AtomicI64::new(0),
+        wanted: count,
+        progress: Wake::new(),
+    });
+    proxy.set_push_handler(EventPushCallback(Arc::clone(&counter)));
+    proxy.subscribe().await.map_err(|error| error.to_string())?;
+    let current = imp
+        .subscriber
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .ok_or("the client did not subscribe")?;
+    let started = std::time::Instant::now();
+    for n in 1..=count {
+        if n > PUSH_WINDOW {
+            handled(&counter, n - PUSH_WINDOW).await?;
+        }
+        current
+            .push(EventPushSender::pushed_event_frame(n))
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    handled(&counter, count).await?;
+    let elapsed = started.elapsed();
+    communicator.shutdown().await;
+    server.shutdown().await;
+    Ok(elapsed)
 }
 
 /// The benchmark's hub: on a redb file, or on Redis with `--redis URL` (built with
@@ -425,15 +558,22 @@ impl Notify for QuietNotify {
     }
 }
 
-fn report(label: &str, count: i64, elapsed: Duration, hub: Option<(Duration, f64)>) {
+/// What a callback is compared with: seconds per plain call and per plain push.
+struct Baselines {
+    call: f64,
+    push: f64,
+}
+
+fn report(label: &str, count: i64, elapsed: Duration, hub: Option<(Duration, &Baselines)>) {
     let per_second = count as f64 / elapsed.as_secs_f64();
     let micros = elapsed.as_secs_f64() * 1e6 / count as f64;
     match hub {
         None => println!("{label}: {count} in {elapsed:.2?}: {per_second:.0}/s, {micros:.1} us each"),
-        Some((queued, plain)) => println!(
+        Some((queued, baselines)) => println!(
             "{label}: {count} queued in {queued:.2?}, delivered in {elapsed:.2?}: {per_second:.0}/s, \
-             {micros:.1} us each ({:+.1} us over a plain call)",
-            micros - plain * 1e6
+             {micros:.1} us each ({:+.1} us over a plain call, {:+.1} us over a plain push)",
+            micros - baselines.call * 1e6,
+            micros - baselines.push * 1e6
         ),
     }
 }
