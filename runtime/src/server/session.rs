@@ -101,9 +101,10 @@ pub(super) trait RequestProtocol: Send + 'static {
     /// with the reason to close the connection for input that can never be a request.
     fn split(&mut self, input: &mut BytesMut) -> Result<Option<Bytes>, String>;
 
-    /// Runs the handler of the request `frame` (spawned in `requests` if it has to wait), read in full at
-    /// `received_at`, or the server's own answer to it, keeping `running` until its reply is
-    /// queued; `Err` with the reason to close the connection for a frame that is not a request.
+    /// Runs the handler of the request `frame`, read in full at `received_at`, or the server's
+    /// own answer to it (spawned in `requests` if it has to wait), keeping `running` until its
+    /// reply is queued; `Err` with the reason to close the connection for a frame that is not
+    /// a request.
     fn handle(
         &mut self,
         frame: Bytes,
