@@ -281,6 +281,13 @@ fn codec(c: &mut Criterion) {
         tars_wire.len(),
         bincode_wire.len()
     );
+    // as `../shared/peers/tarscpp/codecbench` prints them, for a diff: the same bytes
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    println!("order_hex={}", hex(&tars_wire));
+    println!(
+        "request_hex={}",
+        hex(&tars_request(tars_wire.clone()).to_bytes())
+    );
 
     let mut group = c.benchmark_group("encode");
     let mut buf = BytesMut::with_capacity(4096);
