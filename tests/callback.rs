@@ -5,84 +5,21 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tars_rpc::callback::{
-    CallbackHub, Deduper, DeliveryId, HubEvent, Invocation, Outbox, RedbOutbox, Registration,
-    ADMIN_COMMAND,
+    CallbackHub, HubEvent, Invocation, Outbox, RedbOutbox, Registration, ADMIN_COMMAND,
 };
 use tars_rpc::client::discovery::StaticDiscovery;
 use tars_rpc::client::Communicator;
 use tars_rpc::node::AdminCommands;
-use tars_rpc::packet::ReturnCode;
 use tars_rpc::server::Server;
-use tars_rpc::{tars_interface, Current};
-use tokio::sync::Notify as Wake;
 
-const NOTIFY: &str = "Test.Callback.NotifyObj";
+#[path = "common/callback_receiver.rs"]
+mod callback_receiver;
 
-#[tars_interface]
-trait Notify {
-    async fn on_event(&self, current: &Current, n: i64) -> tars_rpc::Result<()>;
-}
-
-/// The client's callback object: every arrival, and those the deduper let through.
-struct Receiver {
-    seen: Mutex<Deduper>,
-    arrivals: Mutex<Vec<(DeliveryId, i64)>>,
-    accepted: Mutex<Vec<i64>>,
-    wake: Wake,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Notify for Receiver {
-    async fn on_event(&self, current: &Current, n: i64) -> tars_rpc::Result<()> {
-        let id = DeliveryId::from_current(current).map_err(|error| {
-            tars_rpc::Error::new(ReturnCode::SERVER_DECODE_ERR, error.to_string())
-        })?;
-        lock(&self.arrivals).push((id.clone(), n));
-        if lock(&self.seen).accept(&id) {
-            lock(&self.accepted).push(n);
-        }
-        self.wake.notify_waiters();
-        Ok(())
-    }
-}
-
-impl Receiver {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            seen: Mutex::new(Deduper::new(8, 100)),
-            arrivals: Mutex::new(Vec::new()),
-            accepted: Mutex::new(Vec::new()),
-            wake: Wake::new(),
-        })
-    }
-
-    /// Waits until `check` holds, for at most `limit`; whether it holds.
-    async fn wait(&self, limit: Duration, check: impl Fn(&Self) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let woken = self.wake.notified();
-            if check(self) {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, woken).await.is_err() {
-                return check(self);
-            }
-        }
-    }
-
-    fn accepted(&self) -> Vec<i64> {
-        lock(&self.accepted).clone()
-    }
-}
+use callback_receiver::{lock, NotifyServant, Receiver, NOTIFY};
 
 async fn serve(receiver: &Arc<Receiver>, listen: &str) -> Server {
     Server::builder()

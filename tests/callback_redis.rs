@@ -6,65 +6,16 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tars_rpc::callback::{
-    CallbackHub, Deduper, DeliveryId, Invocation, Outbox, RedisOutbox, Registration,
-};
-use tars_rpc::packet::ReturnCode;
+use tars_rpc::callback::{CallbackHub, Invocation, Outbox, RedisOutbox, Registration};
 use tars_rpc::server::Server;
-use tars_rpc::{tars_interface, Current};
-use tokio::sync::Notify as Wake;
 
-const NOTIFY: &str = "Test.Callback.NotifyObj";
+#[path = "common/callback_receiver.rs"]
+mod callback_receiver;
 
-#[tars_interface]
-trait Notify {
-    async fn on_event(&self, current: &Current, n: i64) -> tars_rpc::Result<()>;
-}
-
-struct Receiver {
-    seen: Mutex<Deduper>,
-    arrivals: Mutex<usize>,
-    accepted: Mutex<Vec<i64>>,
-    wake: Wake,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Notify for Receiver {
-    async fn on_event(&self, current: &Current, n: i64) -> tars_rpc::Result<()> {
-        let id = DeliveryId::from_current(current).map_err(|error| {
-            tars_rpc::Error::new(ReturnCode::SERVER_DECODE_ERR, error.to_string())
-        })?;
-        *lock(&self.arrivals) += 1;
-        if lock(&self.seen).accept(&id) {
-            lock(&self.accepted).push(n);
-        }
-        self.wake.notify_waiters();
-        Ok(())
-    }
-}
-
-impl Receiver {
-    async fn wait(&self, limit: Duration, check: impl Fn(&Self) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let woken = self.wake.notified();
-            if check(self) {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, woken).await.is_err() {
-                return check(self);
-            }
-        }
-    }
-}
+use callback_receiver::{lock, NotifyServant, Receiver, NOTIFY};
 
 /// A `redis-server` on a free port in a temp dir, killed when dropped.
 struct RedisServer {
@@ -133,12 +84,7 @@ async fn hub(redis: &RedisServer, instance: &str) -> CallbackHub {
 async fn a_second_instance_delivers_the_backlog_of_a_killed_one() {
     const TOTAL: i64 = 3000;
     let redis = RedisServer::start();
-    let receiver = Arc::new(Receiver {
-        seen: Mutex::new(Deduper::new(128, 100)),
-        arrivals: Mutex::new(0),
-        accepted: Mutex::new(Vec::new()),
-        wake: Wake::new(),
-    });
+    let receiver = Receiver::with_window(128);
     let server = Server::builder()
         .servant(
             NOTIFY,
@@ -166,7 +112,7 @@ async fn a_second_instance_delivers_the_backlog_of_a_killed_one() {
     }
     assert!(
         receiver
-            .wait(Duration::from_secs(30), |r| *lock(&r.arrivals) >= 500)
+            .wait(Duration::from_secs(30), |r| lock(&r.arrivals).len() >= 500)
             .await
     );
     // the instance dies: its tasks stop, its lease is left to lapse
@@ -185,7 +131,7 @@ async fn a_second_instance_delivers_the_backlog_of_a_killed_one() {
     assert_eq!(*lock(&receiver.accepted), (1..=TOTAL).collect::<Vec<_>>());
     // acknowledged entries are trimmed from the stream: the second instance started after the
     // first's last acknowledgement (at most a batch of 50, and one call in flight, again)
-    let arrivals = *lock(&receiver.arrivals);
+    let arrivals = lock(&receiver.arrivals).len();
     assert!(arrivals <= TOTAL as usize + 51, "{arrivals} arrivals");
     assert!(second.stats().delivered > 0);
     second.shutdown().await;

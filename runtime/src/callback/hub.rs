@@ -110,6 +110,20 @@ struct Counters {
     malformed: AtomicU64,
 }
 
+/// The proxy calling `registration`'s callback object back.
+fn callback_proxy(
+    communicator: &Communicator,
+    registration: &Registration,
+) -> Result<Proxy, HubError> {
+    communicator
+        .proxy(registration.callback())
+        .map_err(|source| HubError::Callback {
+            registration: registration.id().to_string(),
+            callback: registration.callback().to_string(),
+            source,
+        })
+}
+
 /// Settings of a hub.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -452,14 +466,7 @@ impl Inner {
 
     /// Starts (or restarts, with a changed callback) the delivery task of `registration`.
     fn start(self: &Arc<Self>, registration: Registration) -> Result<(), HubError> {
-        let proxy = self
-            .communicator
-            .proxy(registration.callback())
-            .map_err(|source| HubError::Callback {
-                registration: registration.id().to_string(),
-                callback: registration.callback().to_string(),
-                source,
-            })?
+        let proxy = callback_proxy(&self.communicator, &registration)?
             .with_timeout(self.settings.call_timeout);
         let mut workers = lock(&self.workers);
         if let Some(old) = workers.remove(registration.id()) {
@@ -722,14 +729,7 @@ impl CallbackHub {
         }
         check_id(registration.id())?;
         // checked before it is stored
-        self.inner
-            .communicator
-            .proxy(registration.callback())
-            .map_err(|source| HubError::Callback {
-                registration: registration.id().to_string(),
-                callback: registration.callback().to_string(),
-                source,
-            })?;
+        callback_proxy(&self.inner.communicator, &registration)?;
         let unchanged = lock(&self.inner.workers)
             .get(registration.id())
             .is_some_and(|worker| worker.registration == registration);

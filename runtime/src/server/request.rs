@@ -73,7 +73,7 @@ impl From<String> for Name {
 
 impl TarsType for Name {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
-        self.as_str().to_owned().write_field(tag, buf);
+        crate::codec::writer::write_string(buf, tag, self.as_str().as_bytes());
     }
 
     fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self, DecodeError> {
