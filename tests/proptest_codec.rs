@@ -1049,6 +1049,38 @@ fn assert_size_too_large<T: Debug>(what: &str, result: Result<T, DecodeError>) {
     }
 }
 
+/// Strings of every length across the writer's and reader's short-copy cases (1..=3, 4..=7,
+/// 8..=15, 16..=31, 32..=64, longer) and across the one-byte/four-byte length boundary, written
+/// after 0 to 3 bytes already in the buffer: the exact bytes, and the same string read back.
+#[test]
+fn strings_of_every_length_are_written_and_read_exactly() {
+    for len in 0..=300usize {
+        let text: String = (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        for already in 0..4usize {
+            let mut buf = BytesMut::with_capacity(already);
+            buf.extend_from_slice(&vec![0xee; already]);
+            text.write_field(3, &mut buf);
+            let mut expected = vec![0xee; already];
+            if len <= 255 {
+                expected.extend_from_slice(&[0x36, len as u8]);
+            } else {
+                expected.push(0x37);
+                expected.extend_from_slice(&(len as u32).to_be_bytes());
+            }
+            expected.extend_from_slice(text.as_bytes());
+            assert_eq!(
+                &buf[..],
+                &expected[..],
+                "length {len} after {already} bytes"
+            );
+            let (tag, read) = decode_at::<String>(&buf[already..]).expect("decodes");
+            assert_eq!((tag, read.as_str()), (3, text.as_str()), "length {len}");
+        }
+    }
+}
+
 #[test]
 fn huge_list_size_is_rejected_without_allocating() {
     // a list at tag 0 claiming i32::MAX elements, then three bytes

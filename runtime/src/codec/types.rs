@@ -457,6 +457,23 @@ impl TarsType for f64 {
     }
 }
 
+/// `text.to_owned()`, without a call to `memcpy` for a short string (see
+/// [`writer::copy_short`](super::writer::copy_short)).
+#[inline]
+fn owned_string(text: &str) -> String {
+    if text.len() > super::writer::SHORT_COPY {
+        return text.to_owned();
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    // SAFETY: `bytes` has room for `text.len()` bytes, all of which `copy_short` writes before
+    // `set_len` counts them; they are a copy of a `str`, so UTF-8.
+    unsafe {
+        super::writer::copy_short(text.as_bytes(), bytes.as_mut_ptr());
+        bytes.set_len(text.len());
+        String::from_utf8_unchecked(bytes)
+    }
+}
+
 impl TarsType for String {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
@@ -464,7 +481,7 @@ impl TarsType for String {
     }
     #[inline]
     fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        reader.read_str(head).map(str::to_owned)
+        reader.read_str(head).map(owned_string)
     }
     #[inline]
     fn is_default_value(&self) -> bool {

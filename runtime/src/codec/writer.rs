@@ -72,7 +72,27 @@ fn write_head_and(buf: &mut BytesMut, tag: u8, wire_type: WireType, value: &[u8]
     };
     let end = start + value.len();
     field[start..end].copy_from_slice(value);
-    buf.extend_from_slice(&field[..end]);
+    append_short(buf, &field, end);
+}
+
+/// Appends `bytes[..len]` by copying all of `bytes`, a fixed size the compiler turns into a
+/// few moves, where `extend_from_slice` of a variable length calls `memcpy`: for one-byte to
+/// ten-byte heads and integers, most of the writer's work.
+#[inline]
+fn append_short(buf: &mut BytesMut, bytes: &[u8; 10], len: usize) {
+    debug_assert!(len <= bytes.len());
+    buf.reserve(bytes.len());
+    let filled = buf.len();
+    // SAFETY: `reserve` made room for all 10 bytes past `filled`, which are written here before
+    // `set_len` counts the first `len` (<= 10) of them; `bytes` and the spare room cannot overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            buf.spare_capacity_mut().as_mut_ptr().cast::<u8>(),
+            bytes.len(),
+        );
+        buf.set_len(filled + len.min(bytes.len()));
+    }
 }
 
 /// Writes a TARS `byte`: a zero head for 0, else one byte.
@@ -143,7 +163,70 @@ pub fn write_string(buf: &mut BytesMut, tag: u8, value: &[u8]) {
             write_head_and(buf, tag, WireType::String4, &len.to_be_bytes());
         }
     }
-    buf.extend_from_slice(value);
+    append_bytes(buf, value);
+}
+
+/// Appends `value`, without a call to `memcpy` up to [`SHORT_COPY`] bytes.
+#[inline]
+fn append_bytes(buf: &mut BytesMut, value: &[u8]) {
+    if value.len() > SHORT_COPY {
+        buf.extend_from_slice(value);
+        return;
+    }
+    buf.reserve(value.len());
+    let filled = buf.len();
+    // SAFETY: `reserve` made room for `value.len()` bytes past `filled`, which `copy_short`
+    // writes, all of them, before `set_len` counts them.
+    unsafe {
+        copy_short(value, buf.spare_capacity_mut().as_mut_ptr().cast::<u8>());
+        buf.set_len(filled + value.len());
+    }
+}
+
+/// The longest copy [`copy_short`] makes without `memcpy`.
+pub(crate) const SHORT_COPY: usize = 64;
+
+/// Copies `src` to `dst`, up to [`SHORT_COPY`] bytes with a few fixed-size moves, where a
+/// copy of a length unknown at compile time calls `memcpy`, whose call costs more than the copy
+/// for the short strings (names, keys, codes, titles) most TARS records are made of.
+///
+/// Two runs of words, one from the start and one ending at the end, overlap to cover any
+/// length between one and two runs; bytes in the overlap are written twice, with the same value.
+///
+/// # Safety
+/// `dst` must be valid for writes of `src.len()` bytes and must not overlap `src`.
+#[inline]
+pub(crate) unsafe fn copy_short(src: &[u8], dst: *mut u8) {
+    let len = src.len();
+    let run = |start: usize, bytes: usize| {
+        // SAFETY: every call below has `start + bytes <= len`, within both `src` and `dst`
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr().add(start), dst.add(start), bytes) }
+    };
+    match len {
+        0 => {}
+        1..=3 => {
+            run(0, 1);
+            run(len / 2, 1);
+            run(len - 1, 1);
+        }
+        4..=7 => {
+            run(0, 4);
+            run(len - 4, 4);
+        }
+        8..=15 => {
+            run(0, 8);
+            run(len - 8, 8);
+        }
+        16..=31 => {
+            run(0, 16);
+            run(len - 16, 16);
+        }
+        32..=SHORT_COPY => {
+            run(0, 32);
+            run(len - 32, 32);
+        }
+        _ => run(0, len),
+    }
 }
 
 /// Writes a `vector<byte>` as a simple list.
