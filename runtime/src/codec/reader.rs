@@ -84,7 +84,7 @@ impl<'a> TarsReader<'a> {
         self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let buf: &'a [u8] = self.buf;
         match buf.get(self.pos..self.pos.wrapping_add(n)) {
@@ -99,7 +99,7 @@ impl<'a> TarsReader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn take_array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let slice = self.take(N)?;
         let mut out = [0u8; N];
@@ -108,7 +108,7 @@ impl<'a> TarsReader<'a> {
     }
 
     /// Reads a field head.
-    #[inline]
+    #[inline(always)]
     pub fn read_head(&mut self) -> Result<Head> {
         let [first] = self.take_array::<1>()?;
         let Some(wire_type) = WireType::from_code(first & 0x0f) else {
@@ -125,7 +125,7 @@ impl<'a> TarsReader<'a> {
     ///
     /// Returns `None` at the end of the struct: its end marker for a nested struct (consumed),
     /// the end of input for a top-level one.
-    #[inline]
+    #[inline(always)]
     pub fn next_field(&mut self) -> Result<Option<Head>> {
         if self.is_at_end() {
             if self.open_structs == 0 {
@@ -147,7 +147,7 @@ impl<'a> TarsReader<'a> {
     }
 
     /// Reads any integer width (or a zero head) as an `i64`; `expected` names the wanted type in errors.
-    #[inline]
+    #[inline(always)]
     pub fn read_int(&mut self, head: Head, expected: &'static str) -> Result<i64> {
         Ok(match head.wire_type {
             WireType::Zero => 0,
@@ -160,25 +160,25 @@ impl<'a> TarsReader<'a> {
     }
 
     /// Reads a TARS `byte`; a wider integer is accepted when its value fits.
-    #[inline]
+    #[inline(always)]
     pub fn read_i8(&mut self, head: Head) -> Result<i8> {
         narrow(self.read_int(head, "byte")?, "byte")
     }
 
     /// Reads a TARS `short`.
-    #[inline]
+    #[inline(always)]
     pub fn read_i16(&mut self, head: Head) -> Result<i16> {
         narrow(self.read_int(head, "short")?, "short")
     }
 
     /// Reads a TARS `int`.
-    #[inline]
+    #[inline(always)]
     pub fn read_i32(&mut self, head: Head) -> Result<i32> {
         narrow(self.read_int(head, "int")?, "int")
     }
 
     /// Reads a TARS `long`.
-    #[inline]
+    #[inline(always)]
     pub fn read_i64(&mut self, head: Head) -> Result<i64> {
         self.read_int(head, "long")
     }
@@ -216,7 +216,7 @@ impl<'a> TarsReader<'a> {
     }
 
     /// Reads a string's raw bytes (TARS strings are byte strings on the wire).
-    #[inline]
+    #[inline(always)]
     pub fn read_string_bytes(&mut self, head: Head) -> Result<&'a [u8]> {
         let len = match head.wire_type {
             WireType::String1 => self.take_array::<1>()?[0] as usize,
@@ -232,7 +232,7 @@ impl<'a> TarsReader<'a> {
     }
 
     /// Reads a string that must be UTF-8.
-    #[inline]
+    #[inline(always)]
     pub fn read_str(&mut self, head: Head) -> Result<&'a str> {
         let bytes = self.read_string_bytes(head)?;
         if bytes.is_ascii() {
@@ -246,7 +246,7 @@ impl<'a> TarsReader<'a> {
     /// Reads the size of a list or map (an int at tag 0) and checks it against the input left,
     /// counting at least `min_bytes_each` bytes per element, so that a lying size can neither
     /// cause a large allocation nor a long loop.
-    #[inline]
+    #[inline(always)]
     pub fn read_size(&mut self, min_bytes_each: usize) -> Result<usize> {
         let head = self.read_head()?;
         if head.tag != 0 {

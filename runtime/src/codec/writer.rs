@@ -59,7 +59,7 @@ pub fn encode_to_bytes(write: impl FnOnce(&mut BytesMut)) -> Bytes {
 
 /// Writes a field head and the first bytes of its value (at most 8) with one copy: one check
 /// of the buffer's room instead of two, which shows in records of many small fields.
-#[inline]
+#[inline(always)]
 fn write_head_and(buf: &mut BytesMut, tag: u8, wire_type: WireType, value: &[u8]) {
     let mut field = [0u8; 10];
     let start = if tag < 15 {
@@ -78,7 +78,7 @@ fn write_head_and(buf: &mut BytesMut, tag: u8, wire_type: WireType, value: &[u8]
 /// Appends `bytes[..len]` by copying all of `bytes`, a fixed size the compiler turns into a
 /// few moves, where `extend_from_slice` of a variable length calls `memcpy`: for one-byte to
 /// ten-byte heads and integers, most of the writer's work.
-#[inline]
+#[inline(always)]
 fn append_short(buf: &mut BytesMut, bytes: &[u8; 10], len: usize) {
     debug_assert!(len <= bytes.len());
     buf.reserve(bytes.len());
@@ -96,7 +96,7 @@ fn append_short(buf: &mut BytesMut, bytes: &[u8; 10], len: usize) {
 }
 
 /// Writes a TARS `byte`: a zero head for 0, else one byte.
-#[inline]
+#[inline(always)]
 pub fn write_i8(buf: &mut BytesMut, tag: u8, value: i8) {
     if value == 0 {
         write_head(buf, tag, WireType::Zero);
@@ -106,7 +106,7 @@ pub fn write_i8(buf: &mut BytesMut, tag: u8, value: i8) {
 }
 
 /// Writes a TARS `short`, as a `byte` when it fits.
-#[inline]
+#[inline(always)]
 pub fn write_i16(buf: &mut BytesMut, tag: u8, value: i16) {
     match i8::try_from(value) {
         Ok(value) => write_i8(buf, tag, value),
@@ -117,7 +117,7 @@ pub fn write_i16(buf: &mut BytesMut, tag: u8, value: i16) {
 }
 
 /// Writes a TARS `int`, as a `short` when it fits.
-#[inline]
+#[inline(always)]
 pub fn write_i32(buf: &mut BytesMut, tag: u8, value: i32) {
     match i16::try_from(value) {
         Ok(value) => write_i16(buf, tag, value),
@@ -128,7 +128,7 @@ pub fn write_i32(buf: &mut BytesMut, tag: u8, value: i32) {
 }
 
 /// Writes a TARS `long`, as an `int` when it fits.
-#[inline]
+#[inline(always)]
 pub fn write_i64(buf: &mut BytesMut, tag: u8, value: i64) {
     match i32::try_from(value) {
         Ok(value) => write_i32(buf, tag, value),
@@ -154,7 +154,7 @@ pub fn write_f64(buf: &mut BytesMut, tag: u8, value: f64) {
 ///
 /// # Panics
 /// If the string is longer than `u32::MAX` bytes, which TARS cannot express.
-#[inline]
+#[inline(always)]
 pub fn write_string(buf: &mut BytesMut, tag: u8, value: &[u8]) {
     match u8::try_from(value.len()) {
         Ok(len) => write_head_and(buf, tag, WireType::String1, &[len]),
@@ -167,7 +167,7 @@ pub fn write_string(buf: &mut BytesMut, tag: u8, value: &[u8]) {
 }
 
 /// Appends `value`, without a call to `memcpy` up to [`SHORT_COPY`] bytes.
-#[inline]
+#[inline(always)]
 fn append_bytes(buf: &mut BytesMut, value: &[u8]) {
     if value.len() > SHORT_COPY {
         buf.extend_from_slice(value);
@@ -230,7 +230,7 @@ pub(crate) unsafe fn copy_short(src: &[u8], dst: *mut u8) {
 }
 
 /// Writes a `vector<byte>` as a simple list.
-#[inline]
+#[inline(always)]
 pub fn write_byte_list(buf: &mut BytesMut, tag: u8, value: &[u8]) {
     // the list's head, then the head of its element type (tag 0, `byte`), as one copy
     write_head_and(buf, tag, WireType::SimpleList, &[WireType::Int1 as u8]);
@@ -242,21 +242,21 @@ pub fn write_byte_list(buf: &mut BytesMut, tag: u8, value: &[u8]) {
 ///
 /// # Panics
 /// If `len` exceeds `i32::MAX`, which TARS cannot express.
-#[inline]
+#[inline(always)]
 pub fn write_size(buf: &mut BytesMut, len: usize) {
     let len = i32::try_from(len).expect("a TARS list or map holds at most i32::MAX entries");
     write_i32(buf, 0, len);
 }
 
 /// Writes a list head and its size; the caller then writes `len` elements at tag 0.
-#[inline]
+#[inline(always)]
 pub fn write_list_head(buf: &mut BytesMut, tag: u8, len: usize) {
     write_head(buf, tag, WireType::List);
     write_size(buf, len);
 }
 
 /// Writes a map head and its size; the caller then writes `len` keys at tag 0, each followed by its value at tag 1.
-#[inline]
+#[inline(always)]
 pub fn write_map_head(buf: &mut BytesMut, tag: u8, len: usize) {
     write_head(buf, tag, WireType::Map);
     write_size(buf, len);
