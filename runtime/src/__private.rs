@@ -76,7 +76,7 @@ pub fn write_unless_default<T: TarsType + PartialEq<D>, D: ?Sized>(
 }
 
 /// Reads a struct field, naming the struct, field and tag in any error.
-#[inline]
+#[inline(always)]
 pub fn read_field<T: TarsType>(
     reader: &mut TarsReader<'_>,
     head: Head,
@@ -87,7 +87,7 @@ pub fn read_field<T: TarsType>(
 }
 
 /// The value of a required field, or the error naming it.
-#[inline]
+#[inline(always)]
 pub fn required<T>(
     value: Option<T>,
     ty: &'static str,
@@ -107,7 +107,7 @@ pub fn write_struct<T: TarsStruct>(value: &T, tag: u8, buf: &mut BytesMut) {
 }
 
 /// `TarsType::read_field` for a struct.
-#[inline]
+#[inline(always)]
 pub fn read_struct<T: TarsStruct>(
     reader: &mut TarsReader<'_>,
     head: Head,

@@ -317,7 +317,7 @@ impl<'a> TarsReader<'a> {
 
     /// Runs `read` one nesting level deeper, failing with [`DecodeError::TooDeep`] past the
     /// reader's limit.
-    #[inline]
+    #[inline(always)]
     pub fn nested<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if self.depth >= self.max_depth {
             return Err(DecodeError::TooDeep);
@@ -330,7 +330,7 @@ impl<'a> TarsReader<'a> {
 
     /// Reads a nested struct's fields with `read_fields`, which must read up to
     /// [`next_field`](Self::next_field) returning `None`; `head` must be a struct begin.
-    #[inline]
+    #[inline(always)]
     pub fn read_struct<T>(
         &mut self,
         head: Head,

@@ -107,7 +107,7 @@ pub trait TarsType: Sized {
 
     /// Reads a `vector<Self>`; byte types override it to read a simple list.
     #[doc(hidden)]
-    #[inline]
+    #[inline(always)]
     fn read_list(reader: &mut TarsReader<'_>, head: Head) -> Result<Vec<Self>> {
         expect(head, WireType::List, "list")?;
         let size = reader.read_size(1)?;
@@ -459,7 +459,7 @@ impl TarsType for f64 {
 
 /// `text.to_owned()`, without a call to `memcpy` for a short string (see
 /// [`writer::copy_short`](super::writer::copy_short)).
-#[inline]
+#[inline(always)]
 fn owned_string(text: &str) -> String {
     if text.len() > super::writer::SHORT_COPY {
         return text.to_owned();
@@ -479,7 +479,7 @@ impl TarsType for String {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_string(buf, tag, self.as_bytes());
     }
-    #[inline]
+    #[inline(always)]
     fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
         reader.read_str(head).map(owned_string)
     }
@@ -650,6 +650,7 @@ fn write_map<'a, K, V>(
     }
 }
 
+#[inline(always)]
 fn read_map<K: TarsType, V: TarsType, M>(
     reader: &mut TarsReader<'_>,
     head: Head,
@@ -683,6 +684,7 @@ impl<K: TarsType + Ord, V: TarsType> TarsType for BTreeMap<K, V> {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_map(buf, tag, self.len(), self.iter());
     }
+    #[inline]
     fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
         // a long map is collected, then built at once: TarsCpp writes its maps sorted, and
         // building a sorted run is linear, where inserting searches the tree for every entry;
