@@ -185,52 +185,63 @@ macro_rules! carried_slot {
     };
 }
 
+/// The items of a `Slots` impl that writes, reads and names nothing over `$width` tags: a slot
+/// this side does not carry (1), or no slot at all (0).
+macro_rules! carries_nothing {
+    ($width:expr) => {
+        const WIDTH: u8 = $width;
+        type Args<'a>
+            = ()
+        where
+            Self: 'a;
+        type Values = ();
+        type State = ();
+
+        #[inline]
+        fn empty() {}
+
+        #[inline]
+        fn write((): (), _tag: u8, _buf: &mut BytesMut) {}
+
+        #[inline]
+        fn read(
+            (): &mut (),
+            _offset: u8,
+            _reader: &mut TarsReader<'_>,
+            _head: Head,
+        ) -> Result<bool, DecodeError> {
+            Ok(false)
+        }
+
+        #[inline]
+        fn finish((): (), _offset: u8) -> Result<(), u8> {
+            Ok(())
+        }
+
+        fn write_named(
+            (): (),
+            _index: usize,
+            _names: &'static [&'static str],
+            _out: &mut Named,
+        ) -> Result<(), NamedError> {
+            Ok(())
+        }
+
+        fn read_named(
+            _index: usize,
+            _names: &'static [&'static str],
+            _input: &Named,
+        ) -> Result<(), NamedError> {
+            Ok(())
+        }
+    };
+}
+
 /// A slot at one tag that this side does not carry.
 macro_rules! absent_slot {
     ($slot:ident<$T:ident: $($bound:path),+> on $side:ty) => {
         impl<$T: $($bound +)+> Slots<$side> for $slot<$T> {
-            const WIDTH: u8 = 1;
-            type Args<'a> = () where Self: 'a;
-            type Values = ();
-            type State = ();
-
-            #[inline]
-            fn empty() {}
-
-            #[inline]
-            fn write((): (), _tag: u8, _buf: &mut BytesMut) {}
-
-            #[inline]
-            fn read(
-                (): &mut (),
-                _offset: u8,
-                _reader: &mut TarsReader<'_>,
-                _head: Head,
-            ) -> Result<bool, DecodeError> {
-                Ok(false)
-            }
-
-            #[inline]
-            fn finish((): (), _offset: u8) -> Result<(), u8> {
-                Ok(())
-            }
-
-            fn write_named(
-                (): (),
-                _index: usize,
-                _names: &'static [&'static str],
-                _out: &mut Named,
-            ) -> Result<(), NamedError> {
-                Ok(())
-            }
-
-            fn read_named(
-                _index: usize,
-                _names: &'static [&'static str],
-                _input: &Named,
-            ) -> Result<(), NamedError> {
-                Ok(())
-            }
+            carries_nothing!(1);
         }
     };
 }
@@ -318,48 +329,7 @@ impl<T: TarsType + Default> Slots<Request> for Out<T> {
 
 /// No slot: a function without parameters, or without a return value.
 impl<S> Slots<S> for () {
-    const WIDTH: u8 = 0;
-    type Args<'a> = ();
-    type Values = ();
-    type State = ();
-
-    #[inline]
-    fn empty() {}
-
-    #[inline]
-    fn write((): (), _tag: u8, _buf: &mut BytesMut) {}
-
-    #[inline]
-    fn read(
-        (): &mut (),
-        _offset: u8,
-        _reader: &mut TarsReader<'_>,
-        _head: Head,
-    ) -> Result<bool, DecodeError> {
-        Ok(false)
-    }
-
-    #[inline]
-    fn finish((): (), _offset: u8) -> Result<(), u8> {
-        Ok(())
-    }
-
-    fn write_named(
-        (): (),
-        _index: usize,
-        _names: &'static [&'static str],
-        _out: &mut Named,
-    ) -> Result<(), NamedError> {
-        Ok(())
-    }
-
-    fn read_named(
-        _index: usize,
-        _names: &'static [&'static str],
-        _input: &Named,
-    ) -> Result<(), NamedError> {
-        Ok(())
-    }
+    carries_nothing!(0);
 }
 
 /// A tuple of slots at consecutive tags, element after element.
