@@ -2,8 +2,8 @@
 //! the function's names shared rather than allocated for every request.
 //!
 //! A server sees the same few names over and over (TarsCpp's async proxy sends thousands of
-//! `testHello`s to one servant): each worker thread keeps the names it has read, up to
-//! [`NAMES_PER_THREAD`], and a request whose names it knows costs no allocation for them.
+//! `testHello`s to one servant): each worker thread keeps the last [`NAMES_PER_THREAD`] names
+//! it has read, and a request whose names it knows costs no allocation for them.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -14,15 +14,16 @@ use crate::codec::{DecodeError, Head, TarsReader, TarsType};
 use crate::packet::{Context, MessageType, PacketType, RequestPacket, Version};
 use crate::TarsStruct;
 
-/// The most names a worker thread keeps: beyond them (a peer making names up), a name is
-/// allocated for its request alone, so the table stays bounded whatever the peers send.
+/// The most names a worker thread keeps: a new name takes the place of the oldest, so the table
+/// stays bounded whatever the peers send, and a peer making names up cannot keep the real
+/// ones out of it once it stops.
 const NAMES_PER_THREAD: usize = 64;
 
 /// The longest name kept: a longer one is allocated for its request alone.
 const MAX_KEPT_NAME: usize = 128;
 
 thread_local! {
-    /// The names this thread has read, most recent last.
+    /// The names this thread has read, oldest first.
     static NAMES: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -46,9 +47,10 @@ impl Name {
                     return known.clone();
                 }
                 let shared: Arc<str> = name.into();
-                if names.len() < NAMES_PER_THREAD {
-                    names.push(shared.clone());
+                if names.len() == NAMES_PER_THREAD {
+                    names.remove(0);
                 }
+                names.push(shared.clone());
                 shared
             })
             // the thread is going away: no table to keep it in
@@ -180,6 +182,14 @@ mod tests {
             let long = "x".repeat(MAX_KEPT_NAME + 1);
             assert_eq!(Name::intern(&long).as_str(), long);
             assert_eq!(NAMES.with(|names| names.borrow().len()), NAMES_PER_THREAD);
+            // after a flood of made-up names, a real one is kept again and shared
+            let (Name(Some(first)), Name(Some(again))) = (
+                Name::intern("App.Server.Obj"),
+                Name::intern("App.Server.Obj"),
+            ) else {
+                panic!("names expected");
+            };
+            assert!(Arc::ptr_eq(&first, &again));
         })
         .join()
         .unwrap();
