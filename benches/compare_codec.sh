@@ -6,12 +6,14 @@
 #   benches/compare_codec.sh [ROUNDS=3]
 # TarsCpp's request decode copies sBuffer into a vector<char>: it is compared with
 # `request_packet/decode/tars_copy` (`decode_from`); `request_packet/decode/tars` (`decode_bytes`,
-# the buffer shared, as the server reads requests) is shown beside it.
+# the buffer shared, as the server reads requests) is shown beside it. The decodes into borrowed
+# views (`.../tars_borrowed`: strings and bytes read in place, `TarsStructRef`) are shown too:
+# another Rust type than TarsCpp's owned one, the choice a Rust caller has.
 set -eu
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 codecbench=$(cd ../shared/peers/tarscpp && pwd)/codecbench
 rounds=${1:-3}
-filter='^(encode|decode)/tars$|^request_packet/(encode|decode)/tars(_copy)?$'
+filter='^(encode|decode)/tars$|^request_packet/(encode|decode)/tars(_copy)?$|^(request_packet/)?decode/tars_borrowed$'
 cargo bench --bench codec --no-run 2>/dev/null
 rust() { cargo bench -q --bench codec -- --output-format bencher "$@" 2>/dev/null; }
 
@@ -27,6 +29,8 @@ results=$(for r in $(seq 1 "$rounds"); do
     sub(/^request_packet\/encode\/tars$/, "request_packet_encode", name)
     sub(/^request_packet\/decode\/tars_copy$/, "request_packet_decode", name)
     sub(/^request_packet\/decode\/tars$/, "request_packet_decode_shared", name)
+    sub(/^request_packet\/decode\/tars_borrowed$/, "request_packet_decode_borrowed", name)
+    sub(/^decode\/tars_borrowed$/, "order_decode_borrowed", name)
     gsub(/,/, "", $5); printf "rust %s %s\n", name, $5 }'
 done)
 echo "$results"
@@ -41,4 +45,9 @@ echo "$results" | awk '
     }
     r = med("rust request_packet_decode_shared"); c = med("cpp request_packet_decode")
     printf "median %-22s tarscpp %7.1f ns  rust %7.1f ns  rust/tarscpp %.2fx (buffer shared)\n", "request_packet_decode", c, r, c ? r / c : 0
+    split("order_decode request_packet_decode", ops, " ")
+    for (i = 1; i <= 2; i++) {
+      c = med("cpp " ops[i]); r = med("rust " ops[i] "_borrowed")
+      printf "median %-22s tarscpp %7.1f ns  rust %7.1f ns  rust/tarscpp %.2fx (borrowed view)\n", ops[i], c, r, c ? r / c : 0
+    }
   }'

@@ -64,7 +64,9 @@ pub mod protocol {
     pub use tars_rpc_runtime::protocol::*;
     pub use tars_rpc_runtime::server::RawServant;
 }
-pub use tars_rpc_runtime::{Current, DecodeError, Error, Result, TarsType};
+pub use tars_rpc_runtime::{
+    Current, DecodeError, Error, Result, TarsDecode, TarsStructRef, TarsType,
+};
 
 pub use tars_rpc_macros::{tars_interface, tars_push};
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use tars_rpc::codec::{DecodeError, Head, TarsReader, TarsType, WireType};
+use tars_rpc::codec::{DecodeError, Head, TarsDecode, TarsReader, TarsType, WireType};
 use tars_rpc::framing::{FrameCodec, FrameError, DEFAULT_MAX_FRAME_LEN, LENGTH_PREFIX};
 use tars_rpc::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
@@ -1191,7 +1191,10 @@ impl TarsType for Nest {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         self.0.write_field(tag, buf);
     }
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self, DecodeError> {
+}
+
+impl<'de> TarsDecode<'de> for Nest {
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self, DecodeError> {
         Vec::<Nest>::read_field(reader, head).map(Nest)
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
-use tars_rpc::codec::{TarsReader, TarsType};
+use tars_rpc::codec::{TarsDecode, TarsReader, TarsType};
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,

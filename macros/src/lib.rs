@@ -11,7 +11,9 @@ mod generate;
 mod model;
 mod parse;
 
-/// Derives the TARS encoding of a struct: `TarsType` and `TarsStruct`.
+/// Derives the TARS encoding of a struct: `TarsType`, `TarsDecode` and `TarsStruct`; or, for a
+/// struct with a lifetime parameter, a borrowed view read in place (`TarsDecode` and
+/// `TarsStructRef`; see below).
 ///
 /// Every field carries `#[tars(tag = N)]` with its own tag from 0 to 255. Fields go on the
 /// wire in ascending tag order whatever their order in the struct.
@@ -48,6 +50,40 @@ mod parse;
 /// let user = User { name: "ann".into(), id: 1, age: 18 };
 /// assert_eq!(&user.to_bytes()[..], b"\x00\x01\x16\x03ann");
 /// assert_eq!(User::decode_from(b"\x00\x01\x16\x03ann").unwrap(), user);
+/// ```
+///
+/// # Borrowed views
+///
+/// A struct with a lifetime parameter is a view of the bytes it is read from: its `&'a str`,
+/// `&'a [u8]`, `Cow<'a, str>` and `Cow<'a, [u8]>` fields, in lists and maps too, point into the
+/// input instead of being copied, as serde's and bincode's borrowed `&str` are. It may also hold
+/// any owned TARS type and other views. The tags and attributes mean the same; a view is only
+/// read (`TarsStructRef::decode_from`), so it has no JSON form or type name (`name` is an
+/// error there). Write with the owned struct of the same tags.
+///
+/// ```
+/// use tars_rpc::{TarsStruct, TarsStructRef};
+/// # #[derive(TarsStruct, Debug, PartialEq, Default)]
+/// # struct User {
+/// #     #[tars(tag = 1)]
+/// #     name: String,
+/// #     #[tars(tag = 0)]
+/// #     id: i32,
+/// #     #[tars(tag = 2, default = 18)]
+/// #     age: i32,
+/// # }
+///
+/// #[derive(TarsStruct, Debug, PartialEq)]
+/// struct UserRef<'a> {
+///     #[tars(tag = 1)]
+///     name: &'a str,
+///     #[tars(tag = 0)]
+///     id: i32,
+/// }
+///
+/// let bytes = User { name: "ann".into(), id: 1, age: 30 }.to_bytes();
+/// // unknown tags (the age) are skipped, as by the owned struct
+/// assert_eq!(UserRef::decode_from(&bytes).unwrap(), UserRef { name: "ann", id: 1 });
 /// ```
 #[proc_macro_derive(TarsStruct, attributes(tars))]
 pub fn derive_tars_struct(input: TokenStream) -> TokenStream {

@@ -15,7 +15,9 @@ pub use std::sync::Arc;
 pub use std::time::Duration;
 
 pub use crate::client::{FromPush, PushHandler, PushMessage, TypedProxy};
-pub use crate::codec::{DecodeError, Head, TarsEnum, TarsReader, TarsStruct, TarsType};
+pub use crate::codec::{
+    DecodeError, Head, TarsDecode, TarsEnum, TarsReader, TarsStruct, TarsStructRef, TarsType,
+};
 pub use crate::error::{Error, Result as RpcResult};
 pub use crate::packet::{Context, ReturnCode};
 pub use crate::server::{Current, Servant};
@@ -77,8 +79,8 @@ pub fn write_unless_default<T: TarsType + PartialEq<D>, D: ?Sized>(
 
 /// Reads a struct field, naming the struct, field and tag in any error.
 #[inline(always)]
-pub fn read_field<T: TarsType>(
-    reader: &mut TarsReader<'_>,
+pub fn read_field<'de, T: TarsDecode<'de>>(
+    reader: &mut TarsReader<'de>,
     head: Head,
     ty: &'static str,
     field: &'static str,
@@ -106,10 +108,19 @@ pub fn write_struct<T: TarsStruct>(value: &T, tag: u8, buf: &mut BytesMut) {
     crate::codec::writer::write_struct(buf, tag, |buf| value.write_fields(buf));
 }
 
-/// `TarsType::read_field` for a struct.
+/// `TarsDecode::read_field` for a struct.
 #[inline(always)]
 pub fn read_struct<T: TarsStruct>(
     reader: &mut TarsReader<'_>,
+    head: Head,
+) -> Result<T, DecodeError> {
+    reader.read_struct(head, T::read_fields)
+}
+
+/// `TarsDecode::read_field` for a borrowed view.
+#[inline(always)]
+pub fn read_struct_ref<'de, T: TarsStructRef<'de>>(
+    reader: &mut TarsReader<'de>,
     head: Head,
 ) -> Result<T, DecodeError> {
     reader.read_struct(head, T::read_fields)
@@ -121,7 +132,7 @@ pub fn write_enum<T: TarsEnum>(value: &T, tag: u8, buf: &mut BytesMut) {
     crate::codec::writer::write_i32(buf, tag, value.value());
 }
 
-/// `TarsType::read_field` for an enum.
+/// `TarsDecode::read_field` for an enum.
 #[inline]
 pub fn read_enum<T: TarsEnum>(reader: &mut TarsReader<'_>, head: Head) -> Result<T, DecodeError> {
     let value = reader.read_i32(head)?;

@@ -24,7 +24,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::{DecodeError, Head, TarsReader, TarsType};
+use crate::codec::{DecodeError, Head, TarsDecode, TarsReader, TarsType};
 use crate::TarsStruct;
 
 /// A request or response context: string pairs, sorted by key as TarsCpp's `std::map` writes them.
@@ -55,12 +55,15 @@ macro_rules! int_newtype {
                 self.0.write_field(tag, buf);
             }
             #[inline]
-            fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self, DecodeError> {
-                <$int>::read_field(reader, head).map(Self)
-            }
-            #[inline]
             fn is_default_value(&self) -> bool {
                 self.0 == 0
+            }
+        }
+
+        impl<'de> TarsDecode<'de> for $name {
+            #[inline]
+            fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self, DecodeError> {
+                <$int>::read_field(reader, head).map(Self)
             }
         }
 

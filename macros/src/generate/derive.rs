@@ -9,8 +9,8 @@ use syn::{Expr, ExprLit, Generics, Lit, Path};
 
 use crate::model::derive::{type_span, EnumModel, Presence, StructModel};
 
-/// Adds `T: TarsType` to every type parameter.
-fn bounded_generics(generics: &Generics, krate: &Path) -> Generics {
+/// Adds `T: #bound` to every type parameter.
+fn bounded_generics(generics: &Generics, bound: TokenStream) -> Generics {
     let mut generics = generics.clone();
     let params: Vec<_> = generics
         .type_params()
@@ -18,15 +18,13 @@ fn bounded_generics(generics: &Generics, krate: &Path) -> Generics {
         .collect();
     let where_clause = generics.make_where_clause();
     for param in params {
-        where_clause
-            .predicates
-            .push(syn::parse_quote!(#param: #krate::__private::TarsType));
+        where_clause.predicates.push(syn::parse_quote!(#param: #bound));
     }
     generics
 }
 
-/// `TarsType` for a struct or enum, delegating to the runtime helper pair `write_*`/`read_*`,
-/// with `more`: the type name and JSON methods.
+/// `TarsType` and `TarsDecode` for a struct or enum that owns its data, delegating to the
+/// runtime helper pair `write_*`/`read_*`, with `more`: the type name and JSON methods.
 fn tars_type_impl(
     model_ident: &syn::Ident,
     generics: &Generics,
@@ -38,6 +36,15 @@ fn tars_type_impl(
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let write = format_ident!("write_{kind}");
     let read = format_ident!("read_{kind}");
+    let decode_generics = with_input_lifetime(generics);
+    let (decode_impl_generics, _, _) = decode_generics.split_for_impl();
+    let decode_impl = decode_impl(
+        decode_impl_generics,
+        quote!(#model_ident #ty_generics),
+        where_clause,
+        &p,
+        &read,
+    );
     quote! {
         #[automatically_derived]
         impl #impl_generics #p::TarsType for #model_ident #ty_generics #where_clause {
@@ -45,28 +52,71 @@ fn tars_type_impl(
             fn write_field(&self, tag: u8, buf: &mut #p::BytesMut) {
                 #p::#write(self, tag, buf)
             }
+
+            #more
+        }
+
+        #decode_impl
+    }
+}
+
+/// `TarsDecode<'__tars_input>` for `target`, reading through the runtime helper `read`.
+fn decode_impl(
+    impl_generics: syn::ImplGenerics<'_>,
+    target: TokenStream,
+    where_clause: Option<&syn::WhereClause>,
+    p: &TokenStream,
+    read: &syn::Ident,
+) -> TokenStream {
+    let de = input_lifetime();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::TarsDecode<#de> for #target #where_clause {
             #[inline]
             fn read_field(
-                reader: &mut #p::TarsReader<'_>,
+                reader: &mut #p::TarsReader<#de>,
                 head: #p::Head,
             ) -> #p::Result<Self, #p::DecodeError> {
                 #p::#read(reader, head)
             }
-
-            #more
         }
     }
 }
 
+/// The lifetime of the input a value is read from, in generated `TarsDecode` impls.
+fn input_lifetime() -> syn::Lifetime {
+    syn::Lifetime::new("'__tars_input", proc_macro2::Span::call_site())
+}
+
+/// `generics` with the input lifetime first, outliving every lifetime of the type.
+fn with_input_lifetime(generics: &Generics) -> Generics {
+    let de = input_lifetime();
+    let mut generics = generics.clone();
+    let lifetimes: Vec<_> = generics
+        .lifetimes()
+        .map(|def| def.lifetime.clone())
+        .collect();
+    let param: syn::LifetimeParam = if lifetimes.is_empty() {
+        syn::parse_quote!(#de)
+    } else {
+        syn::parse_quote!(#de: #(#lifetimes)+*)
+    };
+    generics.params.insert(0, param.into());
+    generics
+}
+
 pub fn struct_impl(model: &StructModel) -> TokenStream {
+    if model.borrowing {
+        return view_impl(model);
+    }
     let krate = &model.krate;
     let p = quote!(#krate::__private);
     let ident = &model.ident;
     let name = ident.to_string();
-    let generics = bounded_generics(&model.generics, krate);
+    let generics = bounded_generics(&model.generics, quote!(#p::TarsType));
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let write_fields = write_fields(model, &p);
-    let read_fields = read_fields(model, &p);
+    let read_fields = read_fields(model, &p, &quote!('_));
     let tars_name = &model.tars_name;
     let to_json = to_json(model, &p);
     let from_json = from_json(model, &p);
@@ -94,6 +144,40 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
     }
 }
 
+/// A struct with a lifetime parameter: `TarsStructRef` and `TarsDecode` for the input lifetime,
+/// which outlives the struct's; its type parameters are read from the same input.
+fn view_impl(model: &StructModel) -> TokenStream {
+    let krate = &model.krate;
+    let p = quote!(#krate::__private);
+    let ident = &model.ident;
+    let name = ident.to_string();
+    let de = input_lifetime();
+    let generics = bounded_generics(
+        &with_input_lifetime(&model.generics),
+        quote!(#p::TarsDecode<#de>),
+    );
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let (_, ty_generics, _) = model.generics.split_for_impl();
+    let read_fields = read_fields(model, &p, &quote!(#de));
+    let decode_impl = decode_impl(
+        impl_generics.clone(),
+        quote!(#ident #ty_generics),
+        where_clause,
+        &p,
+        &format_ident!("read_struct_ref"),
+    );
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #p::TarsStructRef<#de> for #ident #ty_generics #where_clause {
+            const STRUCT_NAME: &'static str = #name;
+
+            #read_fields
+        }
+
+        #decode_impl
+    }
+}
+
 /// `TarsStruct::write_fields`: each field by its presence, in tag order.
 fn write_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
     let writes = model.fields.iter().map(|field| {
@@ -118,9 +202,9 @@ fn write_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
     }
 }
 
-/// `TarsStruct::read_fields`: every field into a local by its tag, unknown tags skipped, then
-/// absent fields checked or defaulted.
-fn read_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
+/// `TarsStruct::read_fields` (or `TarsStructRef`'s, reading from `input`): every field into a
+/// local by its tag, unknown tags skipped, then absent fields checked or defaulted.
+fn read_fields(model: &StructModel, p: &TokenStream, input: &TokenStream) -> TokenStream {
     let name = model.ident.to_string();
     let locals: Vec<_> = (0..model.fields.len())
         .map(|i| format_ident!("__field{i}"))
@@ -152,7 +236,7 @@ fn read_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
         quote!(#member: #value,)
     });
     quote! {
-        fn read_fields(reader: &mut #p::TarsReader<'_>) -> #p::Result<Self, #p::DecodeError> {
+        fn read_fields(reader: &mut #p::TarsReader<#input>) -> #p::Result<Self, #p::DecodeError> {
             #(#declarations)*
             while let #p::Some(head) = reader.next_field()? {
                 match head.tag {
@@ -213,13 +297,14 @@ fn from_json(model: &StructModel, p: &TokenStream) -> TokenStream {
     }
 }
 
-/// A string literal default becomes an owned `String`; any other expression is used as written.
+/// A string literal default becomes the field's type through `Into` (a `String`, or a `&str`
+/// as it is); any other expression is used as written.
 fn owned_default(default: &Expr) -> TokenStream {
     match default {
         Expr::Lit(ExprLit {
             lit: Lit::Str(_), ..
         }) => {
-            quote!(<::std::string::String as ::core::convert::From<&str>>::from(#default))
+            quote!(::core::convert::Into::into(#default))
         }
         _ => quote!(#default),
     }

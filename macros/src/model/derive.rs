@@ -41,6 +41,9 @@ pub struct StructModel {
     pub krate: Path,
     /// Sorted by tag: TARS writes fields in ascending tag order.
     pub fields: Vec<FieldModel>,
+    /// The struct has a lifetime parameter: a view of its input, only read
+    /// (`TarsStructRef`).
+    pub borrowing: bool,
 }
 
 pub struct VariantModel {
@@ -65,11 +68,32 @@ impl StructModel {
         let mut seen: BTreeMap<u8, String> = BTreeMap::new();
         let mut fields = Vec::new();
         let mut wire_names: BTreeMap<String, String> = BTreeMap::new();
+        let borrowing = parsed.input.generics.lifetimes().next().is_some();
+        if borrowing {
+            // a view has no JSON form and no TUP type name of its own: what would name them is
+            // an error rather than silently unused
+            let names = (parsed.container.name.iter()).chain(
+                parsed
+                    .fields
+                    .iter()
+                    .filter_map(|field| field.attrs.name.as_ref()),
+            );
+            for name in names {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    "a struct with a lifetime is a borrowed view, only read from the binary codec, with no JSON or TUP name; put `name` on the owned struct",
+                ));
+            }
+        }
         for parsed_field in &parsed.fields {
-            let Some(field) = FieldModel::build(parsed_field, &mut seen, &mut errors) else {
+            let Some(field) = FieldModel::build(parsed_field, borrowing, &mut seen, &mut errors)
+            else {
                 continue;
             };
-            if let Some(other) = wire_names.insert(field.wire_name.clone(), field.name.clone()) {
+            let clash = (!borrowing)
+                .then(|| wire_names.insert(field.wire_name.clone(), field.name.clone()))
+                .flatten();
+            if let Some(other) = clash {
                 let span = (parsed_field.attrs.name.as_ref())
                     .map_or_else(|| parsed_field.field.span(), |name| name.span());
                 errors.push(syn::Error::new(
@@ -98,6 +122,7 @@ impl StructModel {
             generics: parsed.input.generics.clone(),
             krate: default_krate(parsed.container.krate),
             fields,
+            borrowing,
         })
     }
 }
@@ -106,6 +131,7 @@ impl FieldModel {
     /// A field with its tag (not in `seen`, which it joins) and its presence.
     fn build(
         parsed_field: &ParsedField<'_>,
+        borrowing: bool,
         seen: &mut BTreeMap<u8, String>,
         errors: &mut Errors,
     ) -> Option<Self> {
@@ -137,7 +163,7 @@ impl FieldModel {
                 ),
             ));
         }
-        if let Some(error) = unsupported_type(&field.ty) {
+        if let Some(error) = unsupported_field_type(&field.ty, borrowing) {
             errors.push(error);
         }
         let presence = Presence::build(&parsed_field.attrs, is_option(&field.ty), errors)?;
@@ -278,13 +304,28 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
 
 /// A clear error for field types TARS has no encoding for, instead of a trait-bound error.
 pub fn unsupported_type(ty: &Type) -> Option<syn::Error> {
+    unsupported_field_type(ty, false)
+}
+
+/// As [`unsupported_type`]; a field of a struct with a lifetime parameter (`borrowing`) may
+/// also be `&str` or `&[u8]`, read in place from the input.
+pub fn unsupported_field_type(ty: &Type, borrowing: bool) -> Option<syn::Error> {
     let message = match ty {
-        Type::Reference(_) => "a TARS struct owns its data: use `String` instead of `&str`, and `Vec<T>` or `Bytes` instead of a slice".to_string(),
+        Type::Reference(reference) if borrowing => {
+            if reference.mutability.is_none() && is_str_or_bytes(&reference.elem) {
+                return None;
+            }
+            "a borrowed TARS struct can hold `&str` and `&[u8]`, read in place from the input; use an owned TARS type for anything else".to_string()
+        }
+        Type::Reference(_) => "a TARS struct owns its data: use `String` instead of `&str`, and `Vec<T>` or `Bytes` instead of a slice; or give the struct a lifetime parameter (`struct View<'a>`) to read `&'a str` and `&'a [u8]` in place".to_string(),
         Type::Tuple(tuple) if tuple.elems.is_empty() => "`()` has no TARS encoding; remove the field".to_string(),
         Type::Tuple(_) => "tuples have no TARS encoding; use a struct that derives `TarsStruct`".to_string(),
         Type::Array(_) | Type::Slice(_) => "arrays have no TARS encoding; use `Vec<T>`, or `Vec<u8>` or `Bytes` for bytes".to_string(),
         _ => {
             let segment = last_segment(ty)?;
+            if segment.ident == "Cow" {
+                return cow_error(segment, borrowing);
+            }
             if let PathArguments::AngleBracketed(args) = &segment.arguments {
                 let is_container = ["Vec", "HashMap", "BTreeMap"].iter().any(|name| segment.ident == name);
                 for arg in &args.args {
@@ -295,7 +336,7 @@ pub fn unsupported_type(ty: &Type) -> Option<syn::Error> {
                                 "`Option` cannot be an element of a TARS list or map, which has no null entries; leave absent entries out, or use a struct with an optional field",
                             ));
                         }
-                        if let Some(error) = unsupported_type(inner) {
+                        if let Some(error) = unsupported_field_type(inner, borrowing) {
                             return Some(error);
                         }
                     }
@@ -313,6 +354,36 @@ pub fn unsupported_type(ty: &Type) -> Option<syn::Error> {
         }
     };
     Some(syn::Error::new(ty.span(), message))
+}
+
+/// `Cow<'a, str>` and `Cow<'a, [u8]>` are read by a borrowed struct; nothing else of `Cow`.
+fn cow_error(segment: &syn::PathSegment, borrowing: bool) -> Option<syn::Error> {
+    let inner = match &segment.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(inner) => Some(inner),
+            _ => None,
+        }),
+        _ => None,
+    };
+    if borrowing && inner.is_some_and(is_str_or_bytes) {
+        return None;
+    }
+    let message = if borrowing {
+        "a borrowed TARS struct can hold `Cow<'a, str>` and `Cow<'a, [u8]>`; use an owned TARS type for anything else"
+    } else {
+        "`Cow<'a, str>` and `Cow<'a, [u8]>` are read by a struct with a lifetime parameter (a borrowed view); an owned struct uses `String` and `Vec<u8>`"
+    };
+    Some(syn::Error::new(segment.span(), message))
+}
+
+/// `str` or `[u8]`, what a borrowed field may point to.
+fn is_str_or_bytes(ty: &Type) -> bool {
+    match ty {
+        Type::Slice(slice) => {
+            last_segment(&slice.elem).is_some_and(|segment| segment.ident == "u8")
+        }
+        _ => last_segment(ty).is_some_and(|segment| segment.ident == "str"),
+    }
 }
 
 /// The span of a field's type, so that trait-bound errors point at the field.

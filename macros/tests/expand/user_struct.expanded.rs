@@ -71,13 +71,6 @@ impl ::tars_rpc::__private::TarsType for User {
     fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
         ::tars_rpc::__private::write_struct(self, tag, buf)
     }
-    #[inline]
-    fn read_field(
-        reader: &mut ::tars_rpc::__private::TarsReader<'_>,
-        head: ::tars_rpc::__private::Head,
-    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
-        ::tars_rpc::__private::read_struct(reader, head)
-    }
     fn tars_type_name() -> ::tars_rpc::__private::String {
         ::tars_rpc::__private::type_name("Demo.User")
     }
@@ -113,5 +106,15 @@ impl ::tars_rpc::__private::TarsType for User {
                 ::tars_rpc::__private::json_optional::<Option<String>>(object, "User", "sNick")?,
             ),
         })
+    }
+}
+#[automatically_derived]
+impl<'__tars_input> ::tars_rpc::__private::TarsDecode<'__tars_input> for User {
+    #[inline]
+    fn read_field(
+        reader: &mut ::tars_rpc::__private::TarsReader<'__tars_input>,
+        head: ::tars_rpc::__private::Head,
+    ) -> ::tars_rpc::__private::Result<Self, ::tars_rpc::__private::DecodeError> {
+        ::tars_rpc::__private::read_struct(reader, head)
     }
 }

@@ -1,8 +1,9 @@
-//! [`TarsStruct`] and [`TarsEnum`]: the traits `#[derive(TarsStruct)]` and `#[derive(TarsEnum)]` implement.
+//! [`TarsStruct`], [`TarsStructRef`] and [`TarsEnum`]: the traits `#[derive(TarsStruct)]` and
+//! `#[derive(TarsEnum)]` implement.
 
 use bytes::{Bytes, BytesMut};
 
-use super::{DecodeError, TarsReader, TarsType};
+use super::{DecodeError, TarsDecode, TarsReader, TarsType};
 
 /// A TARS struct: fields at tags, in ascending tag order.
 ///
@@ -48,6 +49,70 @@ pub trait TarsStruct: TarsType {
 
     /// Decodes a top-level struct that fills all of `bytes`; its [`Bytes`] fields share `bytes`' memory.
     fn decode_bytes(bytes: &Bytes) -> Result<Self, DecodeError> {
+        Self::read_fields(&mut TarsReader::from_bytes(bytes))
+    }
+}
+
+/// A TARS struct read as a borrowed view of its input: its `&'de str` and `&'de [u8]` fields
+/// point into the bytes it was read from instead of copying them.
+///
+/// `#[derive(TarsStruct)]` implements it, with [`TarsDecode`], for a struct with a lifetime
+/// parameter. A view is only read: to write the same struct, derive it again without the
+/// lifetime (owning `String` and `Vec<u8>`), with the same tags.
+///
+/// ```
+/// use tars_rpc::{TarsStruct, TarsStructRef};
+///
+/// #[derive(TarsStruct, Debug, PartialEq)]
+/// struct Greeting {
+///     #[tars(tag = 0)]
+///     id: i32,
+///     #[tars(tag = 1)]
+///     text: String,
+///     #[tars(tag = 2)]
+///     tags: Vec<String>,
+/// }
+///
+/// #[derive(TarsStruct, Debug, PartialEq)]
+/// struct GreetingRef<'a> {
+///     #[tars(tag = 0)]
+///     id: i32,
+///     #[tars(tag = 1)]
+///     text: &'a str,
+///     #[tars(tag = 2)]
+///     tags: Vec<&'a str>,
+/// }
+///
+/// let bytes = Greeting { id: 1, text: "hi".into(), tags: vec!["a".into()] }.to_bytes();
+/// let view = GreetingRef::decode_from(&bytes).unwrap();
+/// assert_eq!(view, GreetingRef { id: 1, text: "hi", tags: vec!["a"] });
+/// // the text is the input's own bytes
+/// assert!(bytes.as_ptr_range().contains(&view.text.as_ptr()));
+/// ```
+pub trait TarsStructRef<'de>: TarsDecode<'de> {
+    /// The struct's name, used in error messages.
+    const STRUCT_NAME: &'static str;
+
+    /// Reads the struct's fields up to the end of the struct (see [`TarsReader::next_field`]).
+    ///
+    /// # Errors
+    /// As [`decode_from`](Self::decode_from).
+    fn read_fields(reader: &mut TarsReader<'de>) -> Result<Self, DecodeError>;
+
+    /// Reads a top-level struct that fills all of `buf`, borrowing from it.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] naming the field that is missing, mistyped, truncated or out of
+    /// bounds.
+    fn decode_from(buf: &'de [u8]) -> Result<Self, DecodeError> {
+        Self::read_fields(&mut TarsReader::new(buf))
+    }
+
+    /// As [`decode_from`](Self::decode_from); [`Bytes`] fields share `bytes`' memory.
+    ///
+    /// # Errors
+    /// As [`decode_from`](Self::decode_from).
+    fn decode_bytes(bytes: &'de Bytes) -> Result<Self, DecodeError> {
         Self::read_fields(&mut TarsReader::from_bytes(bytes))
     }
 }

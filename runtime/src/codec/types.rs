@@ -1,5 +1,5 @@
-//! [`TarsType`]: how each Rust type maps to a TARS type, with the implementations for the
-//! built-in types.
+//! [`TarsType`] and [`TarsDecode`]: how each Rust type maps to a TARS type, with the
+//! implementations for the built-in types.
 //!
 //! | Rust | TARS | on the wire |
 //! |---|---|---|
@@ -14,6 +14,7 @@
 //! | `Option<T>` | an optional field | left off when `None` |
 //! | `#[derive(TarsStruct)]` structs | `struct` | between begin and end markers |
 //! | `#[derive(TarsEnum)]` enums | `enum` | an `int` |
+//! | `&str`, `&[u8]`, `Cow<str>`, `Cow<[u8]>` | `string`, `vector<byte>` | read only, in place: see [`TarsDecode`] |
 //!
 //! Each type also knows its TARS type name, the key of its value in a TUP 2 attribute (see
 //! [`UniAttribute`](super::UniAttribute)), spelled as TarsCpp's `TarsClass<T>::name()`
@@ -32,6 +33,7 @@
 //!
 //! and its JSON form (see [`json`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
 
@@ -59,14 +61,17 @@ fn prealloc_len<T>(size: usize) -> usize {
     size.min(MAX_PREALLOC_BYTES / std::mem::size_of::<T>().max(1))
 }
 
-/// A Rust type with a TARS encoding: written as a field at a tag, read back from a field head.
+/// A Rust type with a TARS encoding that owns its data: written as a field at a tag, and read
+/// back from any input through [`TarsDecode`], which every `TarsType` implements for every
+/// input lifetime (as serde's `DeserializeOwned` is `Deserialize<'de>` for every `'de`).
 ///
 /// Implemented for the built-in types (see the [module docs](self)) and by
-/// `#[derive(TarsStruct)]` and `#[derive(TarsEnum)]`.
+/// `#[derive(TarsStruct)]` and `#[derive(TarsEnum)]`. A hand-written implementation also
+/// implements [`TarsDecode`], for every `'de`.
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use tars_rpc::codec::{TarsReader, TarsType};
+/// use tars_rpc::codec::{TarsDecode, TarsReader, TarsType};
 ///
 /// let mut buf = BytesMut::new();
 /// vec!["a".to_string(), "bc".to_string()].write_field(1, &mut buf);
@@ -81,12 +86,9 @@ fn prealloc_len<T>(size: usize) -> usize {
     label = "not a TARS type",
     note = "TARS types are bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, Vec<T>, Bytes, BTreeMap<K, V>, HashMap<K, V>, Option<T>, and types that derive `TarsStruct` or `TarsEnum`"
 )]
-pub trait TarsType: Sized {
+pub trait TarsType: Sized + for<'de> TarsDecode<'de> {
     /// Writes `self` as the field `tag`: head and value.
     fn write_field(&self, tag: u8, buf: &mut BytesMut);
-
-    /// Reads a value whose head, `head`, has just been read.
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self>;
 
     /// Whether an optional field holding this value is left off the wire, as TarsCpp leaves off
     /// optional fields equal to their default: zero, empty, `None`. Structs are always written.
@@ -103,22 +105,6 @@ pub trait TarsType: Sized {
         for item in items {
             item.write_field(0, buf);
         }
-    }
-
-    /// Reads a `vector<Self>`; byte types override it to read a simple list.
-    #[doc(hidden)]
-    #[inline(always)]
-    fn read_list(reader: &mut TarsReader<'_>, head: Head) -> Result<Vec<Self>> {
-        expect(head, WireType::List, "list")?;
-        let size = reader.read_size(1)?;
-        reader.nested(|reader| {
-            let mut out = Vec::with_capacity(prealloc_len::<Self>(size));
-            for _ in 0..size {
-                let head = reader.read_head()?;
-                out.push(Self::read_field(reader, head)?);
-            }
-            Ok(out)
-        })
     }
 
     /// True only for `Option`, which cannot be an element of a list or map.
@@ -206,6 +192,62 @@ pub trait TarsType: Sized {
     }
 }
 
+/// A Rust type read from a TARS field, which may borrow from the input it is read from (`'de`).
+///
+/// Owned types ([`TarsType`]) read the same from any input. `&'de str` and `&'de [u8]` point into
+/// the input instead of copying it, and so do the structs that hold them: a struct with a
+/// lifetime parameter that derives `TarsStruct` is a borrowed view, read with
+/// [`TarsStructRef`](super::TarsStructRef) (see the derive).
+///
+/// | Rust | TARS | read |
+/// |---|---|---|
+/// | `&'de str` | `string` | UTF-8 checked, not copied |
+/// | `&'de [u8]` | `vector<byte>` | not copied; a generic list of bytes (which no TARS implementation writes for `vector<byte>`) is an error |
+/// | `Cow<'de, str>` | `string` | always borrowed |
+/// | `Cow<'de, [u8]>` | `vector<byte>` | borrowed, or owned when written as a generic list |
+/// | `Vec<T>`, `Option<T>`, `Box<T>`, maps | as owned | their elements may borrow |
+///
+/// ```
+/// use tars_rpc::codec::{TarsDecode, TarsReader, TarsType};
+///
+/// let mut buf = bytes::BytesMut::new();
+/// vec!["a".to_string(), "bc".to_string()].write_field(1, &mut buf);
+///
+/// let mut reader = TarsReader::new(&buf);
+/// let head = reader.read_head().unwrap();
+/// let names: Vec<&str> = TarsDecode::read_field(&mut reader, head).unwrap();
+/// assert_eq!(names, ["a", "bc"]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no TARS encoding",
+    label = "not a TARS type",
+    note = "TARS types are bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, Vec<T>, Bytes, BTreeMap<K, V>, HashMap<K, V>, Option<T>, and types that derive `TarsStruct` or `TarsEnum`; a struct with a lifetime may also read `&str`, `&[u8]`, `Cow<str>` and `Cow<[u8]>` in place"
+)]
+pub trait TarsDecode<'de>: Sized {
+    /// Reads a value whose head, `head`, has just been read.
+    ///
+    /// # Errors
+    /// A [`DecodeError`] when the value is not of this type, is truncated, or breaks a bound
+    /// (depth, range, UTF-8).
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self>;
+
+    /// Reads a `vector<Self>`; byte types override it to read a simple list.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn read_list(reader: &mut TarsReader<'de>, head: Head) -> Result<Vec<Self>> {
+        expect(head, WireType::List, "list")?;
+        let size = reader.read_size(1)?;
+        reader.nested(|reader| {
+            let mut out = Vec::with_capacity(prealloc_len::<Self>(size));
+            for _ in 0..size {
+                let head = reader.read_head()?;
+                out.push(Self::read_field(reader, head)?);
+            }
+            Ok(out)
+        })
+    }
+}
+
 #[inline]
 fn expect(head: Head, wire_type: WireType, expected: &'static str) -> Result<()> {
     if head.wire_type == wire_type {
@@ -222,10 +264,6 @@ impl TarsType for bool {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_i8(buf, tag, *self as i8);
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        Ok(reader.read_int(head, "bool")? != 0)
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -258,6 +296,13 @@ impl TarsType for bool {
     }
 }
 
+impl<'de> TarsDecode<'de> for bool {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        Ok(reader.read_int(head, "bool")? != 0)
+    }
+}
+
 /// The JSON methods of an integer type: `$tars` names it in errors, `$name` is its TARS type name.
 macro_rules! int_json_methods {
     ($ty:ty, $tars:literal, $name:literal) => {
@@ -287,14 +332,17 @@ macro_rules! signed_int {
                 $write(buf, tag, *self);
             }
             #[inline]
-            fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-                reader.$read(head)
-            }
-            #[inline]
             fn is_default_value(&self) -> bool {
                 *self == 0
             }
             int_json_methods!($ty, $tars, $name);
+        }
+
+        impl<'de> TarsDecode<'de> for $ty {
+            #[inline]
+            fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+                reader.$read(head)
+            }
         }
     };
 }
@@ -306,10 +354,6 @@ impl TarsType for i8 {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_i8(buf, tag, *self);
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        reader.read_i8(head)
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -326,12 +370,6 @@ impl TarsType for i8 {
         for (dst, &src) in buf[start..].iter_mut().zip(items) {
             *dst = src as u8;
         }
-    }
-    fn read_list(reader: &mut TarsReader<'_>, head: Head) -> Result<Vec<Self>> {
-        Ok(match reader.read_byte_list(head)? {
-            ByteList::Borrowed(bytes) => bytes.iter().map(|&b| b as i8).collect(),
-            ByteList::Owned(bytes) => bytes.into_iter().map(|b| b as i8).collect(),
-        })
     }
     int_json_methods!(i8, "byte", "char");
     fn list_type_name() -> String {
@@ -350,6 +388,19 @@ impl TarsType for i8 {
     }
 }
 
+impl<'de> TarsDecode<'de> for i8 {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        reader.read_i8(head)
+    }
+    fn read_list(reader: &mut TarsReader<'de>, head: Head) -> Result<Vec<Self>> {
+        Ok(match reader.read_byte_list(head)? {
+            ByteList::Borrowed(bytes) => bytes.iter().map(|&b| b as i8).collect(),
+            ByteList::Owned(bytes) => bytes.into_iter().map(|b| b as i8).collect(),
+        })
+    }
+}
+
 /// Unsigned types are written one width up, as TarsCpp writes `unsigned byte/short/int`.
 macro_rules! unsigned_int {
     ($ty:ident, $wide:ty, $write:ident, $name:literal, $type_name:literal) => {
@@ -359,19 +410,23 @@ macro_rules! unsigned_int {
                 $write(buf, tag, <$wide>::from(*self));
             }
             #[inline]
-            fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
+            fn is_default_value(&self) -> bool {
+                *self == 0
+            }
+            int_json_methods!($ty, $name, $type_name);
+            $crate::codec::types::byte_list_methods!($ty);
+        }
+
+        impl<'de> TarsDecode<'de> for $ty {
+            #[inline]
+            fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
                 let value = reader.read_int(head, $name)?;
                 <$ty>::try_from(value).map_err(|_| DecodeError::OutOfRange {
                     expected: $name,
                     value,
                 })
             }
-            #[inline]
-            fn is_default_value(&self) -> bool {
-                *self == 0
-            }
-            int_json_methods!($ty, $name, $type_name);
-            $crate::codec::types::byte_list_methods!($ty);
+            $crate::codec::types::byte_list_read!($ty);
         }
     };
 }
@@ -380,12 +435,6 @@ macro_rules! byte_list_methods {
     (u8) => {
         fn write_list(items: &[Self], tag: u8, buf: &mut BytesMut) {
             write_byte_list(buf, tag, items);
-        }
-        fn read_list(reader: &mut TarsReader<'_>, head: Head) -> Result<Vec<Self>> {
-            Ok(match reader.read_byte_list(head)? {
-                ByteList::Borrowed(bytes) => bytes.to_vec(),
-                ByteList::Owned(bytes) => bytes,
-            })
         }
         fn list_type_name() -> String {
             "list<char>".into()
@@ -401,6 +450,20 @@ macro_rules! byte_list_methods {
 }
 pub(crate) use byte_list_methods;
 
+/// `TarsDecode::read_list` of `u8`: a `vector<byte>`, simple list or generic.
+macro_rules! byte_list_read {
+    (u8) => {
+        fn read_list(reader: &mut TarsReader<'de>, head: Head) -> Result<Vec<Self>> {
+            Ok(match reader.read_byte_list(head)? {
+                ByteList::Borrowed(bytes) => bytes.to_vec(),
+                ByteList::Owned(bytes) => bytes,
+            })
+        }
+    };
+    ($other:ident) => {};
+}
+pub(crate) use byte_list_read;
+
 unsigned_int!(u8, i16, write_i16, "unsigned byte", "short");
 unsigned_int!(u16, i32, write_i32, "unsigned short", "int32");
 unsigned_int!(u32, i64, write_i64, "unsigned int", "int64");
@@ -409,10 +472,6 @@ impl TarsType for f32 {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_f32(buf, tag, *self);
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        reader.read_f32(head)
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -433,14 +492,17 @@ impl TarsType for f32 {
     }
 }
 
+impl<'de> TarsDecode<'de> for f32 {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        reader.read_f32(head)
+    }
+}
+
 impl TarsType for f64 {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_f64(buf, tag, *self);
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        reader.read_f64(head)
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -454,6 +516,13 @@ impl TarsType for f64 {
     }
     fn from_json(value: &Value) -> JsonResult<Self> {
         json::float_from_json(value, "double")
+    }
+}
+
+impl<'de> TarsDecode<'de> for f64 {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        reader.read_f64(head)
     }
 }
 
@@ -479,10 +548,6 @@ impl TarsType for String {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_string(buf, tag, self.as_bytes());
     }
-    #[inline(always)]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        reader.read_str(head).map(owned_string)
-    }
     #[inline]
     fn is_default_value(&self) -> bool {
         self.is_empty()
@@ -507,17 +572,17 @@ impl TarsType for String {
     }
 }
 
+impl<'de> TarsDecode<'de> for String {
+    #[inline(always)]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        reader.read_str(head).map(owned_string)
+    }
+}
+
 impl TarsType for Bytes {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_byte_list(buf, tag, self);
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        Ok(match reader.read_byte_list(head)? {
-            ByteList::Borrowed(bytes) => reader.to_bytes(bytes),
-            ByteList::Owned(bytes) => Bytes::from(bytes),
-        })
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -534,15 +599,64 @@ impl TarsType for Bytes {
     }
 }
 
+impl<'de> TarsDecode<'de> for Bytes {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        Ok(match reader.read_byte_list(head)? {
+            ByteList::Borrowed(bytes) => reader.to_bytes(bytes),
+            ByteList::Owned(bytes) => Bytes::from(bytes),
+        })
+    }
+}
+
+/// A string of the input, UTF-8 checked, not copied.
+impl<'de: 'a, 'a> TarsDecode<'de> for &'a str {
+    #[inline(always)]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        reader.read_str(head)
+    }
+}
+
+/// The bytes of a `vector<byte>` in the input, not copied. It must be a simple list, as every
+/// TARS implementation writes `vector<byte>`; a generic list of bytes is an error (read it as
+/// `Cow<[u8]>` or `Vec<u8>`).
+impl<'de: 'a, 'a> TarsDecode<'de> for &'a [u8] {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        match reader.read_byte_list(head)? {
+            ByteList::Borrowed(bytes) => Ok(bytes),
+            ByteList::Owned(_) => Err(DecodeError::TypeMismatch {
+                expected: "vector<byte> as a simple list (read a generic list as Cow<[u8]>)",
+                found: WireType::List,
+            }),
+        }
+    }
+}
+
+/// A string of the input, always borrowed.
+impl<'de: 'a, 'a> TarsDecode<'de> for Cow<'a, str> {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        reader.read_str(head).map(Cow::Borrowed)
+    }
+}
+
+/// A `vector<byte>`: borrowed from a simple list, owned when collected from a generic one.
+impl<'de: 'a, 'a> TarsDecode<'de> for Cow<'a, [u8]> {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        Ok(match reader.read_byte_list(head)? {
+            ByteList::Borrowed(bytes) => Cow::Borrowed(bytes),
+            ByteList::Owned(bytes) => Cow::Owned(bytes),
+        })
+    }
+}
+
 impl<T: TarsType> TarsType for Vec<T> {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         const { assert!(!T::IS_OPTION, "Option<T> cannot be a list element in TARS") };
         T::write_list(self, tag, buf);
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        T::read_list(reader, head)
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -559,14 +673,17 @@ impl<T: TarsType> TarsType for Vec<T> {
     }
 }
 
+impl<'de, T: TarsDecode<'de>> TarsDecode<'de> for Vec<T> {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        T::read_list(reader, head)
+    }
+}
+
 impl<T: TarsType> TarsType for Box<T> {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         (**self).write_field(tag, buf);
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        T::read_field(reader, head).map(Box::new)
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -589,6 +706,13 @@ impl<T: TarsType> TarsType for Box<T> {
     }
 }
 
+impl<'de, T: TarsDecode<'de>> TarsDecode<'de> for Box<T> {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        T::read_field(reader, head).map(Box::new)
+    }
+}
+
 /// An optional field: written only when `Some`, `None` when absent.
 impl<T: TarsType> TarsType for Option<T> {
     #[inline]
@@ -596,10 +720,6 @@ impl<T: TarsType> TarsType for Option<T> {
         if let Some(value) = self {
             value.write_field(tag, buf);
         }
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
-        T::read_field(reader, head).map(Some)
     }
     #[inline]
     fn is_default_value(&self) -> bool {
@@ -628,6 +748,13 @@ impl<T: TarsType> TarsType for Option<T> {
     }
 }
 
+impl<'de, T: TarsDecode<'de>> TarsDecode<'de> for Option<T> {
+    #[inline]
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
+        T::read_field(reader, head).map(Some)
+    }
+}
+
 fn write_map<'a, K, V>(
     buf: &mut BytesMut,
     tag: u8,
@@ -651,8 +778,8 @@ fn write_map<'a, K, V>(
 }
 
 #[inline(always)]
-fn read_map<K: TarsType, V: TarsType, M>(
-    reader: &mut TarsReader<'_>,
+fn read_map<'de, K: TarsDecode<'de>, V: TarsDecode<'de>, M>(
+    reader: &mut TarsReader<'de>,
     head: Head,
     with_capacity: impl FnOnce(usize) -> M,
     insert: impl Fn(&mut M, K, V),
@@ -679,13 +806,40 @@ enum Entries<K, V> {
     Long(Vec<(K, V)>),
 }
 
+/// The `TarsType` methods of a map type, which `$empty` makes empty.
+macro_rules! map_methods {
+    ($empty:expr) => {
+        #[inline]
+        fn write_field(&self, tag: u8, buf: &mut BytesMut) {
+            write_map(buf, tag, self.len(), self.iter());
+        }
+        #[inline]
+        fn is_default_value(&self) -> bool {
+            self.is_empty()
+        }
+        fn tars_type_name() -> String {
+            map_type_name::<K, V>()
+        }
+        fn to_json(&self) -> JsonResult<Value> {
+            json::map_to_json(self.iter())
+        }
+        fn from_json(value: &Value) -> JsonResult<Self> {
+            let mut map = $empty;
+            json::map_from_json(value, |k, v| {
+                map.insert(k, v);
+            })?;
+            Ok(map)
+        }
+    };
+}
+
 impl<K: TarsType + Ord, V: TarsType> TarsType for BTreeMap<K, V> {
+    map_methods!(BTreeMap::new());
+}
+
+impl<'de, K: TarsDecode<'de> + Ord, V: TarsDecode<'de>> TarsDecode<'de> for BTreeMap<K, V> {
     #[inline]
-    fn write_field(&self, tag: u8, buf: &mut BytesMut) {
-        write_map(buf, tag, self.len(), self.iter());
-    }
-    #[inline]
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
         // a long map is collected, then built at once: TarsCpp writes its maps sorted, and
         // building a sorted run is linear, where inserting searches the tree for every entry;
         // a short one (most contexts) is inserted into, which saves the list
@@ -708,23 +862,6 @@ impl<K: TarsType + Ord, V: TarsType> TarsType for BTreeMap<K, V> {
             Entries::Long(list) => list.into_iter().collect(),
         })
     }
-    #[inline]
-    fn is_default_value(&self) -> bool {
-        self.is_empty()
-    }
-    fn tars_type_name() -> String {
-        map_type_name::<K, V>()
-    }
-    fn to_json(&self) -> JsonResult<Value> {
-        json::map_to_json(self.iter())
-    }
-    fn from_json(value: &Value) -> JsonResult<Self> {
-        let mut map = BTreeMap::new();
-        json::map_from_json(value, |k, v| {
-            map.insert(k, v);
-        })?;
-        Ok(map)
-    }
 }
 
 /// `map<K,V>`, as `TarsClass<std::map<T, U>>::name()` joins them: no space after the comma.
@@ -738,11 +875,16 @@ where
     V: TarsType,
     S: BuildHasher + Default,
 {
-    #[inline]
-    fn write_field(&self, tag: u8, buf: &mut BytesMut) {
-        write_map(buf, tag, self.len(), self.iter());
-    }
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self> {
+    map_methods!(HashMap::default());
+}
+
+impl<'de, K, V, S> TarsDecode<'de> for HashMap<K, V, S>
+where
+    K: TarsDecode<'de> + Eq + Hash,
+    V: TarsDecode<'de>,
+    S: BuildHasher + Default,
+{
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
         read_map(
             reader,
             head,
@@ -751,22 +893,5 @@ where
                 map.insert(k, v);
             },
         )
-    }
-    #[inline]
-    fn is_default_value(&self) -> bool {
-        self.is_empty()
-    }
-    fn tars_type_name() -> String {
-        map_type_name::<K, V>()
-    }
-    fn to_json(&self) -> JsonResult<Value> {
-        json::map_to_json(self.iter())
-    }
-    fn from_json(value: &Value) -> JsonResult<Self> {
-        let mut map = HashMap::default();
-        json::map_from_json(value, |k, v| {
-            map.insert(k, v);
-        })?;
-        Ok(map)
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::{DecodeError, Head, TarsReader, TarsType};
+use crate::codec::{DecodeError, Head, TarsDecode, TarsReader, TarsType};
 use crate::packet::{Context, MessageType, PacketType, RequestPacket, Version};
 use crate::TarsStruct;
 
@@ -78,12 +78,14 @@ impl TarsType for Name {
         crate::codec::writer::write_string(buf, tag, self.as_str().as_bytes());
     }
 
-    fn read_field(reader: &mut TarsReader<'_>, head: Head) -> Result<Self, DecodeError> {
-        reader.read_str(head).map(Self::intern)
-    }
-
     fn is_default_value(&self) -> bool {
         self.0.is_none()
+    }
+}
+
+impl<'de> TarsDecode<'de> for Name {
+    fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self, DecodeError> {
+        reader.read_str(head).map(Self::intern)
     }
 }
 

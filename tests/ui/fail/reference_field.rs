@@ -1,7 +1,7 @@
 #[derive(tars_rpc::TarsStruct)]
-struct Borrowed<'a> {
+struct Owned {
     #[tars(tag = 0)]
-    name: &'a str,
+    name: &'static str,
 }
 
 fn main() {}
