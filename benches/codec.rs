@@ -28,7 +28,7 @@ use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tars_rpc::codec::{Head, TarsDecode, TarsReader, TarsType};
-use tars_rpc::packet::{MessageType, PacketType, RequestPacket, Version};
+use tars_rpc::packet::{MessageType, PacketType, RequestPacket, RequestPacketRef, Version};
 use tars_rpc::{DecodeError, TarsStruct, TarsStructRef};
 
 /// A byte blob that serde sees as bytes rather than as a sequence of `u8`, as `serde_bytes`
@@ -197,33 +197,6 @@ struct SerdeRequestPacketRef<'a> {
     buffer: &'a [u8],
     timeout: i32,
     context: BTreeMap<&'a str, &'a str>,
-    status: BTreeMap<&'a str, &'a str>,
-}
-
-/// [`RequestPacket`] (`tup/RequestF.tars`) as a borrowed view: names, buffer and context read
-/// in place, what a gateway that routes on the names alone would read.
-#[derive(TarsStruct)]
-#[allow(dead_code)] // decoded to be measured, never read
-struct RequestPacketRef<'a> {
-    #[tars(tag = 1)]
-    version: i16,
-    #[tars(tag = 2)]
-    packet_type: i8,
-    #[tars(tag = 3)]
-    message_type: i32,
-    #[tars(tag = 4)]
-    request_id: i32,
-    #[tars(tag = 5)]
-    servant_name: &'a str,
-    #[tars(tag = 6)]
-    func_name: &'a str,
-    #[tars(tag = 7)]
-    buffer: &'a [u8],
-    #[tars(tag = 8)]
-    timeout: i32,
-    #[tars(tag = 9)]
-    context: BTreeMap<&'a str, &'a str>,
-    #[tars(tag = 10)]
     status: BTreeMap<&'a str, &'a str>,
 }
 

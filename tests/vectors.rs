@@ -9,10 +9,11 @@ use bytes::{Bytes, BytesMut};
 use tars_rpc::codec::{TarsDecode, TarsReader, TarsType};
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{
-    Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
+    Context, MessageType, PacketType, RequestPacket, RequestPacketRef, ResponsePacket, ReturnCode,
+    Version,
 };
 use tars_rpc::push::PushFrame;
-use tars_rpc::TarsStruct;
+use tars_rpc::{TarsStruct, TarsStructRef};
 use tokio_util::codec::{Decoder, Encoder};
 
 struct Vector {
@@ -443,6 +444,54 @@ fn tarscpp_vectors_are_reproduced_byte_for_byte() {
     for vector in &vectors {
         check_tarscpp(vector);
     }
+}
+
+/// Every request TarsCpp and the Node packages wrote reads the same as a view
+/// (`RequestPacketRef`, in place) as owned (`RequestPacket`).
+#[test]
+fn recorded_requests_read_the_same_in_place() {
+    let mut seen = 0;
+    for vector in (load(include_str!("data/tarscpp.tsv")).iter())
+        .chain(&load(include_str!("data/tars-stream-node.tsv")))
+    {
+        if !vector.name.starts_with("RequestPacket") || !vector.name.contains("[body]") {
+            continue;
+        }
+        let owned = RequestPacket::decode_from(&vector.bytes).unwrap();
+        let view = RequestPacketRef::decode_from(&vector.bytes).unwrap();
+        assert_eq!(
+            (view.version, view.packet_type, view.message_type),
+            (owned.version, owned.packet_type, owned.message_type),
+            "{}",
+            vector.name
+        );
+        assert_eq!(
+            (
+                view.request_id,
+                view.servant_name,
+                view.func_name,
+                view.timeout
+            ),
+            (
+                owned.request_id,
+                owned.servant_name.as_str(),
+                owned.func_name.as_str(),
+                owned.timeout
+            ),
+            "{}",
+            vector.name
+        );
+        assert_eq!(view.buffer, &owned.buffer[..], "{}", vector.name);
+        let as_owned = |map: &std::collections::BTreeMap<&str, &str>| -> Context {
+            map.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(as_owned(&view.context), owned.context, "{}", vector.name);
+        assert_eq!(as_owned(&view.status), owned.status, "{}", vector.name);
+        seen += 1;
+    }
+    assert!(seen >= 3, "{seen} request vectors");
 }
 
 #[test]

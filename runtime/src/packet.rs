@@ -293,6 +293,61 @@ pub struct RequestPacket {
     pub status: Context,
 }
 
+/// A request read in place (see [`TarsStructRef`](crate::codec::TarsStructRef)): its names,
+/// parameters and maps point into the bytes it was read from. What a gateway or router reads to
+/// route a request by its names without copying its body; read with `decode_from`, the same
+/// tags and checks as [`RequestPacket`], which writes it.
+///
+/// ```
+/// use tars_rpc::packet::{RequestPacket, RequestPacketRef};
+/// use tars_rpc::{TarsStruct, TarsStructRef};
+///
+/// let request = RequestPacket {
+///     servant_name: "Test.HelloServer.HelloObj".into(),
+///     func_name: "testHello".into(),
+///     buffer: bytes::Bytes::from_static(b"\x16\x05hello"),
+///     ..RequestPacket::default()
+/// };
+/// let wire = request.to_bytes();
+/// let view = RequestPacketRef::decode_from(&wire).unwrap();
+/// assert_eq!((view.servant_name, view.func_name), ("Test.HelloServer.HelloObj", "testHello"));
+/// assert_eq!(view.buffer, b"\x16\x05hello");
+/// ```
+#[derive(TarsStruct, Debug, Clone, PartialEq)]
+#[tars(crate = "crate")]
+pub struct RequestPacketRef<'a> {
+    /// `iVersion`.
+    #[tars(tag = 1)]
+    pub version: Version,
+    /// `cPacketType`.
+    #[tars(tag = 2)]
+    pub packet_type: PacketType,
+    /// `iMessageType`.
+    #[tars(tag = 3)]
+    pub message_type: MessageType,
+    /// `iRequestId`.
+    #[tars(tag = 4)]
+    pub request_id: i32,
+    /// `sServantName`.
+    #[tars(tag = 5)]
+    pub servant_name: &'a str,
+    /// `sFuncName`.
+    #[tars(tag = 6)]
+    pub func_name: &'a str,
+    /// `sBuffer`, in the input.
+    #[tars(tag = 7)]
+    pub buffer: &'a [u8],
+    /// `iTimeout` in milliseconds.
+    #[tars(tag = 8)]
+    pub timeout: i32,
+    /// `context`.
+    #[tars(tag = 9)]
+    pub context: BTreeMap<&'a str, &'a str>,
+    /// `status`.
+    #[tars(tag = 10)]
+    pub status: BTreeMap<&'a str, &'a str>,
+}
+
 /// A reply or a push (`tars::ResponsePacket`).
 #[derive(TarsStruct, Debug, Clone, PartialEq, Default)]
 #[tars(crate = "crate")]

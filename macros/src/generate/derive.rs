@@ -18,7 +18,9 @@ fn bounded_generics(generics: &Generics, bound: TokenStream) -> Generics {
         .collect();
     let where_clause = generics.make_where_clause();
     for param in params {
-        where_clause.predicates.push(syn::parse_quote!(#param: #bound));
+        where_clause
+            .predicates
+            .push(syn::parse_quote!(#param: #bound));
     }
     generics
 }
