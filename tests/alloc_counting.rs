@@ -3,6 +3,8 @@
 //! - Decoding allocates once per non-empty owned buffer it returns (each `String`, each `Vec`,
 //!   each `HashMap`) and nothing else; `decode_bytes` hands out `Bytes` fields that share the
 //!   input, so they cost nothing.
+//! - A borrowed view (a struct with a lifetime) allocates only its containers: its strings and
+//!   byte lists point into the input.
 //! - Encoding into a reused `BytesMut` allocates nothing once the buffer has grown, and neither
 //!   does framing a packet with `FrameCodec`.
 //!
@@ -13,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::{Bytes, BytesMut};
 use tars_rpc::framing::FrameCodec;
-use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode};
-use tars_rpc::TarsStruct;
+use tars_rpc::packet::{RequestPacket, RequestPacketRef, ResponsePacket, ReturnCode};
+use tars_rpc::{TarsStruct, TarsStructRef};
 use tokio_util::codec::{Decoder, Encoder};
 
 #[path = "common/thread_allocations.rs"]
@@ -159,6 +161,86 @@ fn decoding_allocates_once_per_owned_buffer() {
     let (decoded, allocations) = counting(|| Record::decode_bytes(&wire).unwrap());
     assert_eq!(decoded, value);
     assert_eq!(allocations, expected);
+}
+
+#[derive(TarsStruct, Debug, PartialEq)]
+struct ItemRef<'a> {
+    #[tars(tag = 0)]
+    id: i32,
+    #[tars(tag = 1)]
+    name: &'a str,
+}
+
+/// [`Record`] as a borrowed view: its strings and blob read in place.
+#[derive(TarsStruct, Debug)]
+struct RecordRef<'a> {
+    #[tars(tag = 4)]
+    name: &'a str,
+    #[tars(tag = 5)]
+    description: &'a str,
+    #[tars(tag = 6, optional)]
+    empty_text: &'a str,
+    #[tars(tag = 7)]
+    numbers: Vec<i32>,
+    #[tars(tag = 8)]
+    words: Vec<&'a str>,
+    #[tars(tag = 9)]
+    scores: HashMap<i32, i32>,
+    #[tars(tag = 10)]
+    blob: &'a [u8],
+    #[tars(tag = 11)]
+    item: ItemRef<'a>,
+    #[tars(tag = 12)]
+    items: Vec<ItemRef<'a>>,
+    #[tars(tag = 13)]
+    note: Option<&'a str>,
+    #[tars(tag = 16)]
+    empty_map: HashMap<&'a str, i64>,
+}
+
+#[test]
+fn a_borrowed_view_allocates_only_its_containers() {
+    let value = record();
+    let wire = value.to_bytes();
+    // numbers, words, scores, items: the strings, the blob and the nested item cost nothing
+    let (view, allocations) = counting(|| RecordRef::decode_from(&wire).unwrap());
+    assert_eq!(allocations, 4);
+    assert_eq!(
+        (view.name, view.description, view.empty_text),
+        ("alice", &*value.description, "")
+    );
+    assert_eq!(view.words, ["alpha", "beta", "gamma", "delta"]);
+    assert_eq!(
+        (view.blob, view.item.name, view.note),
+        (&value.blob[..], "first", Some("note"))
+    );
+    assert_eq!(
+        view.items.iter().map(|item| item.id).collect::<Vec<_>>(),
+        [2, 3, 4, 5, 6]
+    );
+    assert_eq!(view.items[4].name, "item 6");
+    assert_eq!(
+        (view.numbers.len(), view.scores.len(), view.empty_map.len()),
+        (50, 20, 0)
+    );
+
+    // a request's names and body in place; its two-entry context is one tree node
+    let request = RequestPacket {
+        servant_name: "Test.HelloServer.HelloObj".into(),
+        func_name: "testHello".into(),
+        buffer: Bytes::from(vec![7; 100]),
+        context: [("trace", "4bf92f3577b34da6"), ("caller", "gateway")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+        ..RequestPacket::default()
+    };
+    let wire = request.to_bytes();
+    let (view, allocations) = counting(|| RequestPacketRef::decode_from(&wire).unwrap());
+    assert_eq!(allocations, 1);
+    assert_eq!(
+        (view.func_name, view.buffer.len(), view.context["caller"]),
+        ("testHello", 100, "gateway")
+    );
 }
 
 #[derive(TarsStruct, Debug, Clone, PartialEq)]
