@@ -1,22 +1,30 @@
 //! Feeds arbitrary bytes to the frame decoder and the packet decoders: nothing may panic,
-//! no frame may be larger than the input, and a packet that decodes must survive a
-//! re-encoding unchanged.
+//! no frame may be larger than the input, a packet that decodes must survive a re-encoding
+//! unchanged, and a request reads the same in place (`RequestPacketRef`) as owned.
 
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use tars_rpc::framing::{FrameCodec, LENGTH_PREFIX};
-use tars_rpc::packet::{RequestPacket, ResponsePacket};
-use tars_rpc::TarsStruct;
+use tars_rpc::packet::{RequestPacket, RequestPacketRef, ResponsePacket};
+use tars_rpc::{TarsStruct, TarsStructRef};
 use tokio_util::codec::Decoder;
 
 fn decode_packets(body: &bytes::Bytes) {
+    let view = RequestPacketRef::decode_from(body);
+    assert_eq!(view.is_ok(), RequestPacket::decode_bytes(body).is_ok());
     if let Ok(request) = RequestPacket::decode_bytes(body) {
         assert_eq!(
             RequestPacket::decode_from(&request.to_bytes()).as_ref(),
             Ok(&request)
         );
+        let view = view.expect("reads as owned, so in place");
+        assert_eq!(
+            (view.servant_name, view.func_name, view.buffer),
+            (&*request.servant_name, &*request.func_name, &request.buffer[..])
+        );
+        assert_eq!(view.context.len(), request.context.len());
     }
     if let Ok(response) = ResponsePacket::decode_bytes(body) {
         assert_eq!(
