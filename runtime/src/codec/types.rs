@@ -202,7 +202,7 @@ pub trait TarsType: Sized + for<'de> TarsDecode<'de> {
 /// | Rust | TARS | read |
 /// |---|---|---|
 /// | `&'de str` | `string` | UTF-8 checked, not copied |
-/// | `&'de [u8]` | `vector<byte>` | not copied; a generic list of bytes (which no TARS implementation writes for `vector<byte>`) is an error |
+/// | `&'de [u8]` | `vector<byte>` | not copied; it must be a simple list, as TarsCpp writes `vector<char>`: a generic list of one-byte ints is an error |
 /// | `Cow<'de, str>` | `string` | always borrowed |
 /// | `Cow<'de, [u8]>` | `vector<byte>` | borrowed, or owned when written as a generic list |
 /// | `Vec<T>`, `Option<T>`, `Box<T>`, maps | as owned | their elements may borrow |
@@ -617,9 +617,9 @@ impl<'de: 'a, 'a> TarsDecode<'de> for &'a str {
     }
 }
 
-/// The bytes of a `vector<byte>` in the input, not copied. It must be a simple list, as every
-/// TARS implementation writes `vector<byte>`; a generic list of bytes is an error (read it as
-/// `Cow<[u8]>` or `Vec<u8>`).
+/// The bytes of a `vector<byte>` in the input, not copied. It must be a simple list, as TarsCpp
+/// writes `vector<char>`; a generic list of one-byte ints, which the reader also accepts, is an
+/// error here (read it as `Cow<[u8]>` or `Vec<u8>`).
 impl<'de: 'a, 'a> TarsDecode<'de> for &'a [u8] {
     #[inline]
     fn read_field(reader: &mut TarsReader<'de>, head: Head) -> Result<Self> {
