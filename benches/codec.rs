@@ -27,7 +27,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use tars_rpc::codec::{Head, TarsDecode, TarsReader, TarsType};
+use tars_rpc::codec::{Head, TarsDecode, TarsEncode, TarsReader, TarsType};
 use tars_rpc::packet::{MessageType, PacketType, RequestPacket, RequestPacketRef, Version};
 use tars_rpc::{DecodeError, TarsStruct, TarsStructRef};
 
@@ -61,7 +61,9 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
-impl TarsType for Blob {
+impl TarsType for Blob {}
+
+impl TarsEncode for Blob {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         self.0.write_field(tag, buf);
     }

@@ -65,7 +65,7 @@ pub mod protocol {
     pub use tars_rpc_runtime::server::RawServant;
 }
 pub use tars_rpc_runtime::{
-    Current, DecodeError, Error, Result, TarsDecode, TarsStructRef, TarsType,
+    Current, DecodeError, Error, Result, TarsDecode, TarsEncode, TarsStructRef, TarsType,
 };
 
 pub use tars_rpc_macros::{tars_interface, tars_push};

@@ -1,13 +1,13 @@
 //! Borrowed views (`#[derive(TarsStruct)]` on a struct with a lifetime): they read what the
-//! owned struct writes, point into the input instead of copying it, and refuse bad input with
-//! the same errors as owned decoding, never a panic.
+//! owned struct writes and write what it writes, point into the input instead of copying it,
+//! and refuse bad input with the same errors as owned decoding, never a panic.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use tars_rpc::codec::{DecodeError, TarsDecode, TarsReader, TarsType, WireType};
+use tars_rpc::codec::{DecodeError, TarsDecode, TarsEncode, TarsReader, WireType};
 use tars_rpc::{TarsStruct, TarsStructRef};
 
 #[derive(TarsStruct, Debug, Clone, PartialEq, Default)]
@@ -130,9 +130,17 @@ proptest! {
     /// What the owned struct writes, the view reads field for field, its strings and bytes in
     /// place; nested in another struct it reads the same.
     #[test]
-    fn a_view_reads_what_the_owned_struct_writes(order in any_order()) {
+    fn a_view_reads_and_writes_what_the_owned_struct_does(order in any_order()) {
         let wire = order.to_bytes();
         check_view(&order, &wire)?;
+
+        // written back, at the top level and nested, a view gives the owned struct's bytes
+        let view = OrderRef::decode_from(&wire).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(view.to_bytes(), wire.clone());
+        let (mut owned_nested, mut view_nested) = (BytesMut::new(), BytesMut::new());
+        order.write_field(9, &mut owned_nested);
+        view.write_field(9, &mut view_nested);
+        prop_assert_eq!(owned_nested, view_nested);
 
         let mut nested = BytesMut::new();
         order.write_field(3, &mut nested);

@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use tars_rpc::framing::FrameCodec;
 use tars_rpc::packet::{RequestPacket, ResponsePacket, ReturnCode};
 use tars_rpc::server::Server;
-use tars_rpc::{TarsStruct, TarsType};
+use tars_rpc::{TarsEncode, TarsStruct};
 use tokio_util::codec::{Decoder, Encoder};
 
 #[path = "../examples/support/hello.rs"]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use tars_rpc::codec::{DecodeError, Head, TarsDecode, TarsReader, TarsType, WireType};
+use tars_rpc::codec::{DecodeError, Head, TarsDecode, TarsEncode, TarsReader, TarsType, WireType};
 use tars_rpc::framing::{FrameCodec, FrameError, DEFAULT_MAX_FRAME_LEN, LENGTH_PREFIX};
 use tars_rpc::packet::{
     Context, MessageType, PacketType, RequestPacket, ResponsePacket, ReturnCode, Version,
@@ -1187,7 +1187,9 @@ struct Node {
 #[derive(Debug, PartialEq)]
 struct Nest(Vec<Nest>);
 
-impl TarsType for Nest {
+impl TarsType for Nest {}
+
+impl TarsEncode for Nest {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         self.0.write_field(tag, buf);
     }

@@ -11,9 +11,9 @@ mod generate;
 mod model;
 mod parse;
 
-/// Derives the TARS encoding of a struct: `TarsType`, `TarsDecode` and `TarsStruct`; or, for a
-/// struct with a lifetime parameter, a borrowed view read in place (`TarsDecode` and
-/// `TarsStructRef`; see below).
+/// Derives the TARS encoding of a struct: `TarsEncode`, `TarsDecode`, `TarsType` and
+/// `TarsStruct`; or, for a struct with a lifetime parameter, a borrowed view read in place
+/// (`TarsEncode`, `TarsDecode` and `TarsStructRef`; see below).
 ///
 /// Every field carries `#[tars(tag = N)]` with its own tag from 0 to 255. Fields go on the
 /// wire in ascending tag order whatever their order in the struct.
@@ -57,9 +57,9 @@ mod parse;
 /// A struct with a lifetime parameter is a view of the bytes it is read from: its `&'a str`,
 /// `&'a [u8]`, `Cow<'a, str>` and `Cow<'a, [u8]>` fields, in lists and maps too, point into the
 /// input instead of being copied, as serde's and bincode's borrowed `&str` are. It may also hold
-/// any owned TARS type and other views. The tags and attributes mean the same; a view is only
-/// read (`TarsStructRef::decode_from`), so it has no JSON form or type name (`name` is an
-/// error there). Write with the owned struct of the same tags.
+/// any owned TARS type and other views. The tags and attributes mean the same, and it writes
+/// the bytes the owned struct writes (`TarsStructRef::decode_from`, `to_bytes`). It has no JSON
+/// form or TUP type name, which belong to the owned struct (`name` is an error on a view).
 ///
 /// ```
 /// use tars_rpc::{TarsStruct, TarsStructRef};
@@ -83,7 +83,10 @@ mod parse;
 ///
 /// let bytes = User { name: "ann".into(), id: 1, age: 30 }.to_bytes();
 /// // unknown tags (the age) are skipped, as by the owned struct
-/// assert_eq!(UserRef::decode_from(&bytes).unwrap(), UserRef { name: "ann", id: 1 });
+/// let view = UserRef::decode_from(&bytes).unwrap();
+/// assert_eq!(view, UserRef { name: "ann", id: 1 });
+/// // written, the view is the owned struct without its age
+/// assert_eq!(view.to_bytes(), User { name: "ann".into(), id: 1, age: 18 }.to_bytes());
 /// ```
 #[proc_macro_derive(TarsStruct, attributes(tars))]
 pub fn derive_tars_struct(input: TokenStream) -> TokenStream {

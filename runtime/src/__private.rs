@@ -16,7 +16,8 @@ pub use std::time::Duration;
 
 pub use crate::client::{FromPush, PushHandler, PushMessage, TypedProxy};
 pub use crate::codec::{
-    DecodeError, Head, TarsDecode, TarsEnum, TarsReader, TarsStruct, TarsStructRef, TarsType,
+    DecodeError, Head, TarsDecode, TarsEncode, TarsEnum, TarsReader, TarsStruct, TarsStructRef,
+    TarsType,
 };
 pub use crate::error::{Error, Result as RpcResult};
 pub use crate::packet::{Context, ReturnCode};
@@ -51,13 +52,13 @@ pub use push::Pusher;
 
 /// Writes a required field.
 #[inline]
-pub fn write_required<T: TarsType>(value: &T, tag: u8, buf: &mut BytesMut) {
+pub fn write_required<T: TarsEncode + ?Sized>(value: &T, tag: u8, buf: &mut BytesMut) {
     value.write_field(tag, buf);
 }
 
 /// Writes an optional field unless it holds its type's default value.
 #[inline]
-pub fn write_optional<T: TarsType>(value: &T, tag: u8, buf: &mut BytesMut) {
+pub fn write_optional<T: TarsEncode + ?Sized>(value: &T, tag: u8, buf: &mut BytesMut) {
     if !value.is_default_value() {
         value.write_field(tag, buf);
     }
@@ -66,7 +67,7 @@ pub fn write_optional<T: TarsType>(value: &T, tag: u8, buf: &mut BytesMut) {
 /// Writes an optional field with a declared default unless it equals that default (which may
 /// be of another type, as `"text"` for a `String`).
 #[inline]
-pub fn write_unless_default<T: TarsType + PartialEq<D>, D: ?Sized>(
+pub fn write_unless_default<T: TarsEncode + PartialEq<D> + ?Sized, D: ?Sized>(
     value: &T,
     default: &D,
     tag: u8,
@@ -102,10 +103,17 @@ pub fn required<T>(
     }
 }
 
-/// `TarsType::write_field` for a struct: its fields between begin and end markers.
+/// `TarsEncode::write_field` for a struct: its fields between begin and end markers.
 #[inline]
 pub fn write_struct<T: TarsStruct>(value: &T, tag: u8, buf: &mut BytesMut) {
     crate::codec::writer::write_struct(buf, tag, |buf| value.write_fields(buf));
+}
+
+/// `TarsEncode::write_field` for a borrowed view: the fields `write_fields` writes, between
+/// begin and end markers.
+#[inline]
+pub fn write_struct_with(tag: u8, buf: &mut BytesMut, write_fields: impl FnOnce(&mut BytesMut)) {
+    crate::codec::writer::write_struct(buf, tag, write_fields);
 }
 
 /// `TarsDecode::read_field` for a struct.
@@ -126,7 +134,7 @@ pub fn read_struct_ref<'de, T: TarsStructRef<'de>>(
     reader.read_struct(head, T::read_fields)
 }
 
-/// `TarsType::write_field` for an enum: its value as an `int`.
+/// `TarsEncode::write_field` for an enum: its value as an `int`.
 #[inline]
 pub fn write_enum<T: TarsEnum>(value: &T, tag: u8, buf: &mut BytesMut) {
     crate::codec::writer::write_i32(buf, tag, value.value());

@@ -26,7 +26,9 @@ pub mod __private;
 
 mod support;
 
-pub use codec::{DecodeError, TarsDecode, TarsEnum, TarsStruct, TarsStructRef, TarsType};
+pub use codec::{
+    DecodeError, TarsDecode, TarsEncode, TarsEnum, TarsStruct, TarsStructRef, TarsType,
+};
 pub use error::{Error, Result};
 pub use server::Current;
 pub use tars_rpc_macros::{TarsEnum, TarsStruct};

@@ -24,7 +24,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::{DecodeError, Head, TarsDecode, TarsReader, TarsType};
+use crate::codec::{DecodeError, Head, TarsDecode, TarsEncode, TarsReader, TarsType};
 use crate::TarsStruct;
 
 /// A request or response context: string pairs, sorted by key as TarsCpp's `std::map` writes them.
@@ -49,7 +49,9 @@ pub const RECONNECT_MESSAGE: &str = "_reconnect_";
 /// Implements `TarsType` for an integer newtype by delegating to the integer.
 macro_rules! int_newtype {
     ($name:ident($int:ty)) => {
-        impl TarsType for $name {
+        impl TarsType for $name {}
+
+        impl TarsEncode for $name {
             #[inline]
             fn write_field(&self, tag: u8, buf: &mut BytesMut) {
                 self.0.write_field(tag, buf);
@@ -295,8 +297,8 @@ pub struct RequestPacket {
 
 /// A request read in place (see [`TarsStructRef`](crate::codec::TarsStructRef)): its names,
 /// parameters and maps point into the bytes it was read from. What a gateway or router reads to
-/// route a request by its names without copying its body; read with `decode_from`, the same
-/// tags and checks as [`RequestPacket`], which writes it.
+/// route a request by its names without copying its body, and forward it (`to_bytes` writes
+/// what [`RequestPacket`] writes for the same values).
 ///
 /// ```
 /// use tars_rpc::packet::{RequestPacket, RequestPacketRef};
@@ -312,6 +314,7 @@ pub struct RequestPacket {
 /// let view = RequestPacketRef::decode_from(&wire).unwrap();
 /// assert_eq!((view.servant_name, view.func_name), ("Test.HelloServer.HelloObj", "testHello"));
 /// assert_eq!(view.buffer, b"\x16\x05hello");
+/// assert_eq!(view.to_bytes(), wire);
 /// ```
 #[derive(TarsStruct, Debug, Clone, PartialEq)]
 #[tars(crate = "crate")]

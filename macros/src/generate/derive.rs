@@ -25,7 +25,7 @@ fn bounded_generics(generics: &Generics, bound: TokenStream) -> Generics {
     generics
 }
 
-/// `TarsType` and `TarsDecode` for a struct or enum that owns its data, delegating to the
+/// `TarsEncode`, `TarsType` and `TarsDecode` for a struct or enum that owns its data, delegating to the
 /// runtime helper pair `write_*`/`read_*`, with `more`: the type name and JSON methods.
 fn tars_type_impl(
     model_ident: &syn::Ident,
@@ -49,12 +49,15 @@ fn tars_type_impl(
     );
     quote! {
         #[automatically_derived]
-        impl #impl_generics #p::TarsType for #model_ident #ty_generics #where_clause {
+        impl #impl_generics #p::TarsEncode for #model_ident #ty_generics #where_clause {
             #[inline]
             fn write_field(&self, tag: u8, buf: &mut #p::BytesMut) {
                 #p::#write(self, tag, buf)
             }
+        }
 
+        #[automatically_derived]
+        impl #impl_generics #p::TarsType for #model_ident #ty_generics #where_clause {
             #more
         }
 
@@ -117,7 +120,7 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
     let name = ident.to_string();
     let generics = bounded_generics(&model.generics, quote!(#p::TarsType));
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    let write_fields = write_fields(model, &p);
+    let write_fields = write_fields(model, &p, &format_ident!("write_fields"));
     let read_fields = read_fields(model, &p, &quote!('_));
     let tars_name = &model.tars_name;
     let to_json = to_json(model, &p);
@@ -147,19 +150,25 @@ pub fn struct_impl(model: &StructModel) -> TokenStream {
 }
 
 /// A struct with a lifetime parameter: `TarsStructRef` and `TarsDecode` for the input lifetime,
-/// which outlives the struct's; its type parameters are read from the same input.
+/// which outlives the struct's, and `TarsEncode`; its type parameters are read from the same
+/// input and written. The fields are written by one private method that both writers call,
+/// since no one input lifetime outlives every lifetime of the struct where `TarsEncode` is
+/// implemented.
 fn view_impl(model: &StructModel) -> TokenStream {
     let krate = &model.krate;
     let p = quote!(#krate::__private);
     let ident = &model.ident;
     let name = ident.to_string();
     let de = input_lifetime();
+    let encode_generics = bounded_generics(&model.generics, quote!(#p::TarsEncode));
+    let (encode_impl_generics, ty_generics, encode_where) = encode_generics.split_for_impl();
     let generics = bounded_generics(
-        &with_input_lifetime(&model.generics),
+        &with_input_lifetime(&encode_generics),
         quote!(#p::TarsDecode<#de>),
     );
     let (impl_generics, _, where_clause) = generics.split_for_impl();
-    let (_, ty_generics, _) = model.generics.split_for_impl();
+    let writer = format_ident!("__tars_write_fields");
+    let write_fields = write_fields(model, &p, &writer);
     let read_fields = read_fields(model, &p, &quote!(#de));
     let decode_impl = decode_impl(
         impl_generics.clone(),
@@ -170,8 +179,25 @@ fn view_impl(model: &StructModel) -> TokenStream {
     );
     quote! {
         #[automatically_derived]
+        impl #encode_impl_generics #ident #ty_generics #encode_where {
+            #write_fields
+        }
+
+        #[automatically_derived]
+        impl #encode_impl_generics #p::TarsEncode for #ident #ty_generics #encode_where {
+            #[inline]
+            fn write_field(&self, tag: u8, buf: &mut #p::BytesMut) {
+                #p::write_struct_with(tag, buf, |buf| self.#writer(buf))
+            }
+        }
+
+        #[automatically_derived]
         impl #impl_generics #p::TarsStructRef<#de> for #ident #ty_generics #where_clause {
             const STRUCT_NAME: &'static str = #name;
+
+            fn write_fields(&self, buf: &mut #p::BytesMut) {
+                self.#writer(buf)
+            }
 
             #read_fields
         }
@@ -180,8 +206,8 @@ fn view_impl(model: &StructModel) -> TokenStream {
     }
 }
 
-/// `TarsStruct::write_fields`: each field by its presence, in tag order.
-fn write_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
+/// `TarsStruct::write_fields`, named `name`: each field by its presence, in tag order.
+fn write_fields(model: &StructModel, p: &TokenStream, name: &syn::Ident) -> TokenStream {
     let writes = model.fields.iter().map(|field| {
         let member = &field.member;
         let tag = field.tag;
@@ -198,7 +224,7 @@ fn write_fields(model: &StructModel, p: &TokenStream) -> TokenStream {
         }
     });
     quote! {
-        fn write_fields(&self, buf: &mut #p::BytesMut) {
+        fn #name(&self, buf: &mut #p::BytesMut) {
             #(#writes)*
         }
     }

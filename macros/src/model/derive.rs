@@ -41,7 +41,7 @@ pub struct StructModel {
     pub krate: Path,
     /// Sorted by tag: TARS writes fields in ascending tag order.
     pub fields: Vec<FieldModel>,
-    /// The struct has a lifetime parameter: a view of its input, only read
+    /// The struct has a lifetime parameter: a view of its input, with no JSON form or type name
     /// (`TarsStructRef`).
     pub borrowing: bool,
 }
@@ -81,7 +81,7 @@ impl StructModel {
             for name in names {
                 errors.push(syn::Error::new(
                     name.span(),
-                    "a struct with a lifetime is a borrowed view, only read from the binary codec, with no JSON or TUP name; put `name` on the owned struct",
+                    "a struct with a lifetime is a borrowed view, with no JSON form or TUP type name; put `name` on the owned struct",
                 ));
             }
         }

@@ -66,11 +66,14 @@ impl ::tars_rpc::__private::TarsStruct for User {
     }
 }
 #[automatically_derived]
-impl ::tars_rpc::__private::TarsType for User {
+impl ::tars_rpc::__private::TarsEncode for User {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut ::tars_rpc::__private::BytesMut) {
         ::tars_rpc::__private::write_struct(self, tag, buf)
     }
+}
+#[automatically_derived]
+impl ::tars_rpc::__private::TarsType for User {
     fn tars_type_name() -> ::tars_rpc::__private::String {
         ::tars_rpc::__private::type_name("Demo.User")
     }

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use crate::codec::writer::{
     write_byte_list, write_i16, write_i32, write_i8, write_map_head, write_string,
 };
-use crate::codec::TarsType;
+use crate::codec::TarsEncode;
 use crate::error::{Error, Result};
 use crate::framing::{FrameCodec, LENGTH_PREFIX};
 use crate::packet::{Context, MessageType, PacketType, ReturnCode, Version};

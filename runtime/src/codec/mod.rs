@@ -21,6 +21,6 @@ pub use error::DecodeError;
 pub use json::JsonError;
 pub use reader::{ByteList, TarsReader, MAX_DEPTH};
 pub use structs::{TarsEnum, TarsStruct, TarsStructRef};
-pub use types::{TarsDecode, TarsType};
+pub use types::{TarsDecode, TarsEncode, TarsType};
 pub use uni::{TupVersion, UniAttribute};
 pub use wire::{Head, WireType};

@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{DecodeError, TarsDecode, TarsReader, TarsType};
+use super::{DecodeError, TarsDecode, TarsEncode, TarsReader, TarsType};
 
 /// A TARS struct: fields at tags, in ascending tag order.
 ///
@@ -53,12 +53,13 @@ pub trait TarsStruct: TarsType {
     }
 }
 
-/// A TARS struct read as a borrowed view of its input: its `&'de str` and `&'de [u8]` fields
-/// point into the bytes it was read from instead of copying them.
+/// A TARS struct that borrows: read as a view of its input, its `&'de str` and `&'de [u8]`
+/// fields point into the bytes it was read from instead of copying them; written, it gives the
+/// bytes the owned struct of the same tags gives.
 ///
-/// `#[derive(TarsStruct)]` implements it, with [`TarsDecode`], for a struct with a lifetime
-/// parameter. A view is only read: to write the same struct, derive it again without the
-/// lifetime (owning `String` and `Vec<u8>`), with the same tags.
+/// `#[derive(TarsStruct)]` implements it, with [`TarsDecode`] and [`TarsEncode`], for a struct
+/// with a lifetime parameter. It has no TARS type name or JSON form: those belong to the owned
+/// struct (derived again without the lifetime, owning `String` and `Vec<u8>`).
 ///
 /// ```
 /// use tars_rpc::{TarsStruct, TarsStructRef};
@@ -88,10 +89,21 @@ pub trait TarsStruct: TarsType {
 /// assert_eq!(view, GreetingRef { id: 1, text: "hi", tags: vec!["a"] });
 /// // the text is the input's own bytes
 /// assert!(bytes.as_ptr_range().contains(&view.text.as_ptr()));
+/// // and the view writes what it read
+/// assert_eq!(view.to_bytes(), bytes);
 /// ```
-pub trait TarsStructRef<'de>: TarsDecode<'de> {
+pub trait TarsStructRef<'de>: TarsDecode<'de> + TarsEncode {
     /// The struct's name, used in error messages.
     const STRUCT_NAME: &'static str;
+
+    /// Appends the struct's fields, without begin and end markers.
+    fn write_fields(&self, buf: &mut BytesMut);
+
+    /// Encodes the struct at the top level into a new buffer: the bytes the owned struct of the
+    /// same tags writes for the same values.
+    fn to_bytes(&self) -> Bytes {
+        super::writer::encode_to_bytes(|buf| self.write_fields(buf))
+    }
 
     /// Reads the struct's fields up to the end of the struct (see [`TarsReader::next_field`]).
     ///

@@ -1,5 +1,5 @@
-//! [`TarsType`] and [`TarsDecode`]: how each Rust type maps to a TARS type, with the
-//! implementations for the built-in types.
+//! [`TarsType`], [`TarsEncode`] and [`TarsDecode`]: how each Rust type maps to a TARS type,
+//! with the implementations for the built-in types.
 //!
 //! | Rust | TARS | on the wire |
 //! |---|---|---|
@@ -14,7 +14,7 @@
 //! | `Option<T>` | an optional field | left off when `None` |
 //! | `#[derive(TarsStruct)]` structs | `struct` | between begin and end markers |
 //! | `#[derive(TarsEnum)]` enums | `enum` | an `int` |
-//! | `&str`, `&[u8]`, `Cow<str>`, `Cow<[u8]>` | `string`, `vector<byte>` | read only, in place: see [`TarsDecode`] |
+//! | `&str`, `&[T]`, `Cow<str>`, `Cow<[T]>` | `string`, `vector<T>` | written as `String` and `Vec<T>` ([`TarsEncode`]); `&str` and `&[u8]` read in place ([`TarsDecode`]) |
 //!
 //! Each type also knows its TARS type name, the key of its value in a TUP 2 attribute (see
 //! [`UniAttribute`](super::UniAttribute)), spelled as TarsCpp's `TarsClass<T>::name()`
@@ -61,17 +61,67 @@ fn prealloc_len<T>(size: usize) -> usize {
     size.min(MAX_PREALLOC_BYTES / std::mem::size_of::<T>().max(1))
 }
 
-/// A Rust type with a TARS encoding that owns its data: written as a field at a tag, and read
-/// back from any input through [`TarsDecode`], which every `TarsType` implements for every
-/// input lifetime (as serde's `DeserializeOwned` is `Deserialize<'de>` for every `'de`).
-///
-/// Implemented for the built-in types (see the [module docs](self)) and by
-/// `#[derive(TarsStruct)]` and `#[derive(TarsEnum)]`. A hand-written implementation also
-/// implements [`TarsDecode`], for every `'de`.
+/// A Rust value written as a TARS field: the owned types ([`TarsType`]), and `str`, `[T]`,
+/// references and `Cow`s of them, written as `String` and `Vec<T>` are, so that borrowed data
+/// need not be copied into owned values first. Structs with a lifetime parameter that derive
+/// `TarsStruct` are written this way too.
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use tars_rpc::codec::{TarsDecode, TarsReader, TarsType};
+/// use tars_rpc::codec::TarsEncode;
+///
+/// let mut owned = BytesMut::new();
+/// vec!["a".to_string(), "bc".to_string()].write_field(1, &mut owned);
+/// let mut borrowed = BytesMut::new();
+/// ["a", "bc"][..].write_field(1, &mut borrowed);
+/// assert_eq!(owned, borrowed);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no TARS encoding",
+    label = "not a TARS type",
+    note = "TARS types are bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, Vec<T>, Bytes, BTreeMap<K, V>, HashMap<K, V>, Option<T>, and types that derive `TarsStruct` or `TarsEnum`; `&str`, `&[T]` and `Cow` are written as `String` and `Vec<T>`"
+)]
+pub trait TarsEncode {
+    /// Writes `self` as the field `tag`: head and value.
+    fn write_field(&self, tag: u8, buf: &mut BytesMut);
+
+    /// Whether an optional field holding this value is left off the wire, as TarsCpp leaves off
+    /// optional fields equal to their default: zero, empty, `None`. Structs are always written.
+    #[inline]
+    fn is_default_value(&self) -> bool {
+        false
+    }
+
+    /// Writes a `vector<Self>`; byte types override it to write a simple list.
+    #[doc(hidden)]
+    #[inline]
+    fn write_list(items: &[Self], tag: u8, buf: &mut BytesMut)
+    where
+        Self: Sized,
+    {
+        write_list_head(buf, tag, items.len());
+        for item in items {
+            item.write_field(0, buf);
+        }
+    }
+
+    /// True only for `Option`, which cannot be an element of a list or map.
+    #[doc(hidden)]
+    const IS_OPTION: bool = false;
+}
+
+/// A Rust type with a TARS encoding that owns its data: written as a field at a tag
+/// ([`TarsEncode`]), read back from any input ([`TarsDecode`] for every input lifetime, as
+/// serde's `DeserializeOwned` is `Deserialize<'de>` for every `'de`), with its TARS type name
+/// and JSON form.
+///
+/// Implemented for the built-in types (see the [module docs](self)) and by
+/// `#[derive(TarsStruct)]` and `#[derive(TarsEnum)]`. A hand-written implementation implements
+/// the three: `TarsEncode`, `TarsDecode` for every `'de`, and `TarsType`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use tars_rpc::codec::{TarsDecode, TarsEncode, TarsReader};
 ///
 /// let mut buf = BytesMut::new();
 /// vec!["a".to_string(), "bc".to_string()].write_field(1, &mut buf);
@@ -86,31 +136,7 @@ fn prealloc_len<T>(size: usize) -> usize {
     label = "not a TARS type",
     note = "TARS types are bool, i8, i16, i32, i64, u8, u16, u32, f32, f64, String, Vec<T>, Bytes, BTreeMap<K, V>, HashMap<K, V>, Option<T>, and types that derive `TarsStruct` or `TarsEnum`"
 )]
-pub trait TarsType: Sized + for<'de> TarsDecode<'de> {
-    /// Writes `self` as the field `tag`: head and value.
-    fn write_field(&self, tag: u8, buf: &mut BytesMut);
-
-    /// Whether an optional field holding this value is left off the wire, as TarsCpp leaves off
-    /// optional fields equal to their default: zero, empty, `None`. Structs are always written.
-    #[inline]
-    fn is_default_value(&self) -> bool {
-        false
-    }
-
-    /// Writes a `vector<Self>`; byte types override it to write a simple list.
-    #[doc(hidden)]
-    #[inline]
-    fn write_list(items: &[Self], tag: u8, buf: &mut BytesMut) {
-        write_list_head(buf, tag, items.len());
-        for item in items {
-            item.write_field(0, buf);
-        }
-    }
-
-    /// True only for `Option`, which cannot be an element of a list or map.
-    #[doc(hidden)]
-    const IS_OPTION: bool = false;
-
+pub trait TarsType: TarsEncode + Sized + for<'de> TarsDecode<'de> {
     /// The value of a field that is absent, when that is a value: `Some(None)` for `Option`.
     #[doc(hidden)]
     fn when_absent() -> Option<Self> {
@@ -208,10 +234,10 @@ pub trait TarsType: Sized + for<'de> TarsDecode<'de> {
 /// | `Vec<T>`, `Option<T>`, `Box<T>`, maps | as owned | their elements may borrow |
 ///
 /// ```
-/// use tars_rpc::codec::{TarsDecode, TarsReader, TarsType};
+/// use tars_rpc::codec::{TarsDecode, TarsEncode, TarsReader};
 ///
 /// let mut buf = bytes::BytesMut::new();
-/// vec!["a".to_string(), "bc".to_string()].write_field(1, &mut buf);
+/// ["a", "bc"].as_slice().write_field(1, &mut buf);
 ///
 /// let mut reader = TarsReader::new(&buf);
 /// let head = reader.read_head().unwrap();
@@ -260,7 +286,7 @@ fn expect(head: Head, wire_type: WireType, expected: &'static str) -> Result<()>
     }
 }
 
-impl TarsType for bool {
+impl TarsEncode for bool {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_i8(buf, tag, *self as i8);
@@ -269,6 +295,9 @@ impl TarsType for bool {
     fn is_default_value(&self) -> bool {
         !*self
     }
+}
+
+impl TarsType for bool {
     fn tars_type_name() -> String {
         "bool".into()
     }
@@ -326,7 +355,7 @@ macro_rules! int_json_methods {
 
 macro_rules! signed_int {
     ($ty:ty, $write:ident, $read:ident, $tars:literal, $name:literal) => {
-        impl TarsType for $ty {
+        impl TarsEncode for $ty {
             #[inline]
             fn write_field(&self, tag: u8, buf: &mut BytesMut) {
                 $write(buf, tag, *self);
@@ -335,6 +364,9 @@ macro_rules! signed_int {
             fn is_default_value(&self) -> bool {
                 *self == 0
             }
+        }
+
+        impl TarsType for $ty {
             int_json_methods!($ty, $tars, $name);
         }
 
@@ -350,7 +382,7 @@ signed_int!(i16, write_i16, read_i16, "short", "short");
 signed_int!(i32, write_i32, read_i32, "int", "int32");
 signed_int!(i64, write_i64, read_i64, "long", "int64");
 
-impl TarsType for i8 {
+impl TarsEncode for i8 {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_i8(buf, tag, *self);
@@ -371,6 +403,9 @@ impl TarsType for i8 {
             *dst = src as u8;
         }
     }
+}
+
+impl TarsType for i8 {
     int_json_methods!(i8, "byte", "char");
     fn list_type_name() -> String {
         "list<char>".into()
@@ -404,7 +439,7 @@ impl<'de> TarsDecode<'de> for i8 {
 /// Unsigned types are written one width up, as TarsCpp writes `unsigned byte/short/int`.
 macro_rules! unsigned_int {
     ($ty:ident, $wide:ty, $write:ident, $name:literal, $type_name:literal) => {
-        impl TarsType for $ty {
+        impl TarsEncode for $ty {
             #[inline]
             fn write_field(&self, tag: u8, buf: &mut BytesMut) {
                 $write(buf, tag, <$wide>::from(*self));
@@ -413,6 +448,10 @@ macro_rules! unsigned_int {
             fn is_default_value(&self) -> bool {
                 *self == 0
             }
+            $crate::codec::types::byte_list_write!($ty);
+        }
+
+        impl TarsType for $ty {
             int_json_methods!($ty, $name, $type_name);
             $crate::codec::types::byte_list_methods!($ty);
         }
@@ -431,11 +470,19 @@ macro_rules! unsigned_int {
     };
 }
 
-macro_rules! byte_list_methods {
+/// `TarsEncode::write_list` of `u8`: a `vector<byte>` as a simple list.
+macro_rules! byte_list_write {
     (u8) => {
         fn write_list(items: &[Self], tag: u8, buf: &mut BytesMut) {
             write_byte_list(buf, tag, items);
         }
+    };
+    ($other:ident) => {};
+}
+pub(crate) use byte_list_write;
+
+macro_rules! byte_list_methods {
+    (u8) => {
         fn list_type_name() -> String {
             "list<char>".into()
         }
@@ -468,7 +515,7 @@ unsigned_int!(u8, i16, write_i16, "unsigned byte", "short");
 unsigned_int!(u16, i32, write_i32, "unsigned short", "int32");
 unsigned_int!(u32, i64, write_i64, "unsigned int", "int64");
 
-impl TarsType for f32 {
+impl TarsEncode for f32 {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_f32(buf, tag, *self);
@@ -477,6 +524,9 @@ impl TarsType for f32 {
     fn is_default_value(&self) -> bool {
         *self == 0.0
     }
+}
+
+impl TarsType for f32 {
     fn tars_type_name() -> String {
         "float".into()
     }
@@ -499,7 +549,7 @@ impl<'de> TarsDecode<'de> for f32 {
     }
 }
 
-impl TarsType for f64 {
+impl TarsEncode for f64 {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_f64(buf, tag, *self);
@@ -508,6 +558,9 @@ impl TarsType for f64 {
     fn is_default_value(&self) -> bool {
         *self == 0.0
     }
+}
+
+impl TarsType for f64 {
     fn tars_type_name() -> String {
         "double".into()
     }
@@ -543,7 +596,7 @@ fn owned_string(text: &str) -> String {
     }
 }
 
-impl TarsType for String {
+impl TarsEncode for String {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_string(buf, tag, self.as_bytes());
@@ -552,6 +605,9 @@ impl TarsType for String {
     fn is_default_value(&self) -> bool {
         self.is_empty()
     }
+}
+
+impl TarsType for String {
     fn tars_type_name() -> String {
         "string".into()
     }
@@ -579,7 +635,7 @@ impl<'de> TarsDecode<'de> for String {
     }
 }
 
-impl TarsType for Bytes {
+impl TarsEncode for Bytes {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         write_byte_list(buf, tag, self);
@@ -588,6 +644,9 @@ impl TarsType for Bytes {
     fn is_default_value(&self) -> bool {
         self.is_empty()
     }
+}
+
+impl TarsType for Bytes {
     fn tars_type_name() -> String {
         "list<char>".into()
     }
@@ -652,7 +711,8 @@ impl<'de: 'a, 'a> TarsDecode<'de> for Cow<'a, [u8]> {
     }
 }
 
-impl<T: TarsType> TarsType for Vec<T> {
+/// A `vector<T>`, as `Vec<T>` writes it.
+impl<T: TarsEncode> TarsEncode for [T] {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         const { assert!(!T::IS_OPTION, "Option<T> cannot be a list element in TARS") };
@@ -662,6 +722,21 @@ impl<T: TarsType> TarsType for Vec<T> {
     fn is_default_value(&self) -> bool {
         self.is_empty()
     }
+}
+
+impl<T: TarsEncode> TarsEncode for Vec<T> {
+    #[inline]
+    fn write_field(&self, tag: u8, buf: &mut BytesMut) {
+        const { assert!(!T::IS_OPTION, "Option<T> cannot be a list element in TARS") };
+        T::write_list(self, tag, buf);
+    }
+    #[inline]
+    fn is_default_value(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<T: TarsType> TarsType for Vec<T> {
     fn tars_type_name() -> String {
         T::list_type_name()
     }
@@ -680,15 +755,42 @@ impl<'de, T: TarsDecode<'de>> TarsDecode<'de> for Vec<T> {
     }
 }
 
-impl<T: TarsType> TarsType for Box<T> {
+/// `TarsEncode` for a pointer, written as what it points to.
+macro_rules! encode_through {
+    (impl<$($param:tt),*> for $ty:ty where $target:ident: $($bound:tt)+) => {
+        impl<$($param),*> TarsEncode for $ty
+        where
+            $target: TarsEncode + $($bound)+
+        {
+            #[inline]
+            fn write_field(&self, tag: u8, buf: &mut BytesMut) {
+                (**self).write_field(tag, buf);
+            }
+            #[inline]
+            fn is_default_value(&self) -> bool {
+                (**self).is_default_value()
+            }
+            const IS_OPTION: bool = $target::IS_OPTION;
+        }
+    };
+}
+encode_through!(impl<T> for Box<T> where T: ?Sized);
+encode_through!(impl<T> for &T where T: ?Sized);
+encode_through!(impl<'a, T> for Cow<'a, T> where T: ToOwned + ?Sized);
+
+/// A `string`, as `String` writes it.
+impl TarsEncode for str {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
-        (**self).write_field(tag, buf);
+        write_string(buf, tag, self.as_bytes());
     }
     #[inline]
     fn is_default_value(&self) -> bool {
-        (**self).is_default_value()
+        self.is_empty()
     }
+}
+
+impl<T: TarsType> TarsType for Box<T> {
     fn tars_type_name() -> String {
         T::tars_type_name()
     }
@@ -714,7 +816,7 @@ impl<'de, T: TarsDecode<'de>> TarsDecode<'de> for Box<T> {
 }
 
 /// An optional field: written only when `Some`, `None` when absent.
-impl<T: TarsType> TarsType for Option<T> {
+impl<T: TarsEncode> TarsEncode for Option<T> {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         if let Some(value) = self {
@@ -726,6 +828,9 @@ impl<T: TarsType> TarsType for Option<T> {
         self.is_none()
     }
     const IS_OPTION: bool = true;
+}
+
+impl<T: TarsType> TarsType for Option<T> {
     fn when_absent() -> Option<Self> {
         Some(None)
     }
@@ -761,8 +866,8 @@ fn write_map<'a, K, V>(
     len: usize,
     entries: impl Iterator<Item = (&'a K, &'a V)>,
 ) where
-    K: TarsType + 'a,
-    V: TarsType + 'a,
+    K: TarsEncode + 'a,
+    V: TarsEncode + 'a,
 {
     const {
         assert!(
@@ -809,14 +914,6 @@ enum Entries<K, V> {
 /// The `TarsType` methods of a map type, which `$empty` makes empty.
 macro_rules! map_methods {
     ($empty:expr) => {
-        #[inline]
-        fn write_field(&self, tag: u8, buf: &mut BytesMut) {
-            write_map(buf, tag, self.len(), self.iter());
-        }
-        #[inline]
-        fn is_default_value(&self) -> bool {
-            self.is_empty()
-        }
         fn tars_type_name() -> String {
             map_type_name::<K, V>()
         }
@@ -832,6 +929,28 @@ macro_rules! map_methods {
         }
     };
 }
+
+/// `TarsEncode` for a map type.
+macro_rules! encode_map {
+    (impl<$($param:ident),*> for $ty:ty) => {
+        impl<$($param),*> TarsEncode for $ty
+        where
+            K: TarsEncode,
+            V: TarsEncode,
+        {
+            #[inline]
+            fn write_field(&self, tag: u8, buf: &mut BytesMut) {
+                write_map(buf, tag, self.len(), self.iter());
+            }
+            #[inline]
+            fn is_default_value(&self) -> bool {
+                self.is_empty()
+            }
+        }
+    };
+}
+encode_map!(impl<K, V> for BTreeMap<K, V>);
+encode_map!(impl<K, V, S> for HashMap<K, V, S>);
 
 impl<K: TarsType + Ord, V: TarsType> TarsType for BTreeMap<K, V> {
     map_methods!(BTreeMap::new());

@@ -42,7 +42,7 @@ use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
 
-use super::{DecodeError, TarsReader, TarsType};
+use super::{DecodeError, TarsEncode, TarsReader, TarsType};
 
 /// The name under which TarsCpp's servants put a function's return value.
 pub const RETURN_VALUE_NAME: &str = "";

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::codec::{DecodeError, Head, TarsDecode, TarsReader, TarsType};
+use crate::codec::{DecodeError, Head, TarsDecode, TarsEncode, TarsReader, TarsType};
 use crate::packet::{Context, MessageType, PacketType, RequestPacket, Version};
 use crate::TarsStruct;
 
@@ -73,7 +73,9 @@ impl From<String> for Name {
     }
 }
 
-impl TarsType for Name {
+impl TarsType for Name {}
+
+impl TarsEncode for Name {
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
         crate::codec::writer::write_string(buf, tag, self.as_str().as_bytes());
     }

@@ -1,5 +1,5 @@
 //! Borrowed views: structs with a lifetime parameter read `&str`, `&[u8]` and `Cow` fields in
-//! place, nest owned structs and other views, and take type parameters.
+//! place and write them, nest owned structs and other views, and take type parameters.
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
@@ -69,7 +69,14 @@ fn decode(input: &[u8]) -> Option<Everything<'_, '_>> {
     Everything::decode_from(input).ok()
 }
 
+/// A view with two lifetimes is written at the top level and as a field.
+fn encode(view: &Everything<'_, '_>, buf: &mut bytes::BytesMut) -> Bytes {
+    tars_rpc::TarsEncode::write_field(view, 3, buf);
+    view.to_bytes()
+}
+
 fn main() {
     assert!(decode(b"").is_none());
+    let _ = encode;
     let _ = <Generic<'_, i32> as TarsStructRef<'_>>::decode_from(b"");
 }
