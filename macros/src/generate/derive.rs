@@ -25,8 +25,9 @@ fn bounded_generics(generics: &Generics, bound: TokenStream) -> Generics {
     generics
 }
 
-/// `TarsEncode`, `TarsType` and `TarsDecode` for a struct or enum that owns its data, delegating to the
-/// runtime helper pair `write_*`/`read_*`, with `more`: the type name and JSON methods.
+/// `TarsEncode`, `TarsType` and `TarsDecode` for a struct or enum that owns its data,
+/// delegating to the runtime helper pair `write_*`/`read_*`, with `more`: the type name and
+/// JSON methods.
 fn tars_type_impl(
     model_ident: &syn::Ident,
     generics: &Generics,
