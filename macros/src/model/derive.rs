@@ -371,7 +371,7 @@ fn cow_error(segment: &syn::PathSegment, borrowing: bool) -> Option<syn::Error> 
     let message = if borrowing {
         "a borrowed TARS struct can hold `Cow<'a, str>` and `Cow<'a, [u8]>`; use an owned TARS type for anything else"
     } else {
-        "`Cow<'a, str>` and `Cow<'a, [u8]>` are read by a struct with a lifetime parameter (a borrowed view); an owned struct uses `String` and `Vec<u8>`"
+        "use `String` or `Vec<u8>` here; only a struct with a lifetime parameter (a borrowed view) holds `Cow<'a, str>` and `Cow<'a, [u8]>`"
     };
     Some(syn::Error::new(segment.span(), message))
 }

@@ -727,8 +727,7 @@ impl<T: TarsEncode> TarsEncode for [T] {
 impl<T: TarsEncode> TarsEncode for Vec<T> {
     #[inline]
     fn write_field(&self, tag: u8, buf: &mut BytesMut) {
-        const { assert!(!T::IS_OPTION, "Option<T> cannot be a list element in TARS") };
-        T::write_list(self, tag, buf);
+        self.as_slice().write_field(tag, buf);
     }
     #[inline]
     fn is_default_value(&self) -> bool {
